@@ -1,0 +1,104 @@
+//! The gradient record: one entry per layer, shaped like the parameters.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::model::{Network, WeightKind};
+
+/// Gradient for one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerGrad {
+    /// `∂/∂W` (real layers) or `∂/∂q` (Bernoulli layers; `∂/∂θ = q(1 − q) ∂/∂q`).
+    pub w: DMatrix<f64>,
+    /// `∂/∂γ` (Bernoulli layers).
+    pub scale: Option<DVector<f64>>,
+    /// `∂/∂b`.
+    pub bias: DVector<f64>,
+}
+
+/// Gradient for a whole network, layer by layer (binary layers, then the output layer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradient {
+    pub layers: Vec<LayerGrad>,
+}
+
+impl LayerGrad {
+    /// All entries of this layer's gradient in one vector (`w` column-major, then `γ`, then `b`).
+    pub fn flatten(&self) -> Vec<f64> {
+        self.w.iter().chain(self.scale.iter().flatten()).chain(self.bias.iter()).copied().collect()
+    }
+}
+
+impl Gradient {
+    /// A zero gradient shaped like `net`.
+    pub fn zeros(net: &Network) -> Self {
+        let layers = net
+            .layers()
+            .iter()
+            .map(|l| LayerGrad {
+                w: DMatrix::zeros(l.n_out(), l.n_in()),
+                scale: (l.kind() == WeightKind::Bernoulli).then(|| DVector::zeros(l.n_out())),
+                bias: DVector::zeros(l.n_out()),
+            })
+            .collect();
+        Gradient { layers }
+    }
+
+    /// `self += c · other`.
+    pub fn add_scaled(&mut self, c: f64, other: &Gradient) {
+        for (a, b) in self.layers.iter_mut().zip(&other.layers) {
+            a.w.zip_apply(&b.w, |x, y| *x += c * y);
+            if let (Some(sa), Some(sb)) = (a.scale.as_mut(), b.scale.as_ref()) {
+                sa.axpy(c, sb, 1.0);
+            }
+            a.bias.axpy(c, &b.bias, 1.0);
+        }
+    }
+
+    /// `self *= c`.
+    pub fn scale(&mut self, c: f64) {
+        for l in &mut self.layers {
+            l.w *= c;
+            if let Some(s) = l.scale.as_mut() {
+                *s *= c;
+            }
+            l.bias *= c;
+        }
+    }
+
+    /// The same gradient with Bernoulli entries taken with respect to the logits θ
+    /// (`∂/∂θ = q(1 − q) ∂/∂q`).
+    pub fn logit_space(&self, net: &Network) -> Gradient {
+        let mut out = self.clone();
+        for (g, layer) in out.layers.iter_mut().zip(net.layers()) {
+            if let Some(q) = layer.q() {
+                g.w.zip_apply(&q, |d, q| *d *= q * (1.0 - q));
+            }
+        }
+        out
+    }
+
+    /// All entries in one vector, layer after layer.
+    pub fn flatten(&self) -> Vec<f64> {
+        self.layers.iter().flat_map(LayerGrad::flatten).collect()
+    }
+}
+
+/// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
+/// and inputs `x` (`n_in × B`), averaged over the batch.
+pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut w = g * x.transpose();
+    w /= g.ncols() as f64;
+    w
+}
+
+/// The mean of the columns of `m`.
+pub(crate) fn column_mean(m: &DMatrix<f64>) -> DVector<f64> {
+    let mut v = m.column_sum();
+    v /= m.ncols() as f64;
+    v
+}
+
+/// The mean over the batch of `g ⊙ s` per unit (the scale gradient of `a = γ ⊙ S + b`).
+pub(crate) fn scale_grad(g: &DMatrix<f64>, s: &DMatrix<f64>) -> DVector<f64> {
+    column_mean(&g.component_mul(s))
+}

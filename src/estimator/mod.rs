@@ -1,0 +1,105 @@
+//! How `∇ E[loss]` is estimated: one trait, one file per estimator.
+//!
+//! Every estimator sees the network through the same inputs (a batch, one weight sample and a
+//! source of uniforms) and returns an [`Estimate`]: a value and a [`Gradient`] shaped like the
+//! parameters. Path estimators (PSA, ST) run the one shared forward pass
+//! ([`Network::forward`]) and then their own backward pass. Gradients are those of the
+//! **batch-mean** loss.
+
+pub mod exact;
+pub mod gradient;
+pub mod psa;
+pub mod st;
+
+use std::fmt;
+use std::str::FromStr;
+
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SbnError};
+use crate::model::{Draws, Network, WeightSample};
+
+pub use exact::Exact;
+pub use gradient::{Gradient, LayerGrad};
+pub use psa::Psa;
+pub use st::{StraightThrough, Surrogate};
+
+/// An estimate of the batch-mean expected loss and of its gradient.
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    /// The estimator's value: PSA's `Ê`, the loss at the sample for ST, `E[ℓ]` for exact.
+    pub loss: f64,
+    /// Gradient of the batch-mean loss. For Bernoulli layers `w` holds `∂/∂q`.
+    pub grad: Gradient,
+}
+
+/// A gradient estimator.
+pub trait Estimator: Send + Sync {
+    /// Which estimator this is.
+    fn kind(&self) -> EstimatorKind;
+
+    /// True when the estimate's mean equals the exact gradient for every parameter.
+    fn is_unbiased(&self) -> bool;
+
+    /// Estimate for inputs `x` (`d0 × B`) and labels `y`, at the weight sample `ws`, drawing the
+    /// unit noise from `draws`. Estimators that do not sample (exact) ignore `ws` and `draws`.
+    fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate>;
+}
+
+/// The estimators by name: for the CLI, spec files and serialized models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EstimatorKind {
+    /// Path sample-analytic (MATH.md §3).
+    Psa,
+    /// Straight-through with `∂x/∂a = 2σ'(a)`.
+    St,
+    /// Hard straight-through, `∂x/∂a = 1[|a| ≤ 1]`.
+    HardSt,
+    /// Exact enumeration (tiny nets).
+    Exact,
+}
+
+impl EstimatorKind {
+    /// Every estimator, in the order reports list them.
+    pub const ALL: [EstimatorKind; 4] = [EstimatorKind::Psa, EstimatorKind::St, EstimatorKind::HardSt, EstimatorKind::Exact];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            EstimatorKind::Psa => "psa",
+            EstimatorKind::St => "st",
+            EstimatorKind::HardSt => "hardst",
+            EstimatorKind::Exact => "exact",
+        }
+    }
+
+    /// An estimator of this kind.
+    pub fn build(self) -> Box<dyn Estimator> {
+        match self {
+            EstimatorKind::Psa => Box::new(Psa),
+            EstimatorKind::St => Box::new(StraightThrough::new(Surrogate::Sigmoid)),
+            EstimatorKind::HardSt => Box::new(StraightThrough::new(Surrogate::Hard)),
+            EstimatorKind::Exact => Box::new(Exact::default()),
+        }
+    }
+}
+
+impl fmt::Display for EstimatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EstimatorKind {
+    type Err = SbnError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.to_ascii_lowercase();
+        EstimatorKind::ALL.into_iter().find(|k| k.name() == lower || (lower == "hard-st" && *k == EstimatorKind::HardSt)).ok_or_else(|| {
+            let names: Vec<_> = EstimatorKind::ALL.iter().map(|k| k.name()).collect();
+            SbnError::invalid("estimator", format!("unknown estimator '{s}'; expected one of: {}", names.join(", ")))
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! PSA, the path sample-analytic estimator (MATH.md §3; Shekhovtsov & Yanush, NeurIPS 2020).
+//!
+//! One forward sample; then, layer by layer from the output down, the expectation over states that
+//! differ from the sample in one bit is taken analytically. Unbiased for the output layer and the
+//! last binary layer, mildly biased below, at the cost of backprop: for Bernoulli layers on binary
+//! inputs the flip sums are matrix products (the two-value form), only the first layer (real input)
+//! and real-weight layers need one sigmoid per weight.
+
+use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
+
+use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
+use super::{Estimate, Estimator, EstimatorKind};
+use crate::error::Result;
+use crate::model::noise::sigmoid;
+use crate::model::softmax::softmax_into;
+use crate::model::{Draws, ForwardSample, Network, WeightSample};
+use crate::simd;
+
+/// The PSA estimator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Psa;
+
+impl Estimator for Psa {
+    fn kind(&self) -> EstimatorKind {
+        EstimatorKind::Psa
+    }
+
+    fn is_unbiased(&self) -> bool {
+        false
+    }
+
+    fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
+        Ok(self.backward(net, &net.forward(x, ws, draws), y))
+    }
+}
+
+impl Psa {
+    /// The PSA value and gradient at the forward sample `fwd`.
+    pub fn backward(&self, net: &Network, fwd: &ForwardSample, y: &[usize]) -> Estimate {
+        let l = net.n_hidden();
+        let mut layers: Vec<LayerGrad> = Vec::with_capacity(l + 1);
+        let (loss, out_grad, mut s) = output_layer(net, fwd, y);
+        layers.push(out_grad);
+        for k in (0..l).rev() {
+            let (grad, s_prev) = hidden_layer(net, fwd, k, &s);
+            layers.push(grad);
+            if let Some(s_prev) = s_prev {
+                s = s_prev;
+            }
+        }
+        layers.reverse();
+        Estimate { loss, grad: Gradient { layers } }
+    }
+}
+
+/// The output layer: the value `Ê`, the output-layer gradient, and the flip sensitivities
+/// `s^L_i = f_i − f₀` of the last binary layer (`n_L × B`).
+fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerGrad, DMatrix<f64>) {
+    let l = net.n_hidden();
+    let layer = net.output();
+    let w = net.weights_in_use(fwd.weights, l);
+    let (n_classes, n_last) = (w.nrows(), w.ncols());
+    let xl = &fwd.hidden[l - 1].x;
+    let al = &fwd.hidden[l - 1].a;
+    let batch = fwd.batch();
+    let gamma = layer.scale();
+
+    // v_{:,i}: half the change of the logits when unit i flips from +1 (γ° ⊙ W°_{:,i} or W°_{:,i}).
+    let v = match gamma {
+        Some(g) => DMatrix::from_fn(n_classes, n_last, |k, i| g[k] * w[(k, i)]),
+        None => w.clone(),
+    };
+    // e^{Δ} for Δ = −2 x_i v: one table per sign of x_i, shared by the batch.
+    let exp_when_plus = v.map(|v| (-2.0 * v).exp());
+    let exp_when_minus = v.map(|v| (2.0 * v).exp());
+
+    let mut s = DMatrix::zeros(n_last, batch);
+    let mut g_sum = DMatrix::zeros(n_classes, batch); // ρ₀ g₀ + Σ_i ρ_i g_i per example
+    let mut flip_corr = DMatrix::zeros(n_classes, n_last); // Σ_n ρ_i x_i g_i, per column i
+    let mut value = 0.0;
+    let mut p = vec![0.0; n_classes];
+    let mut p_flip = vec![0.0; n_classes];
+    let mut g_flip = vec![0.0; n_classes];
+    for n in 0..batch {
+        let o = fwd.logits.column(n);
+        softmax_into(o.as_slice(), &mut p);
+        let yn = y[n];
+        let f0 = crate::model::softmax::nll(o.as_slice(), yn);
+        let mut ex_value = f0;
+        let mut rho_sum = 0.0;
+        let mut gs = g_sum.column_mut(n);
+        for i in 0..n_last {
+            let xi = xl[(i, n)];
+            let table = if xi > 0.0 { &exp_when_plus } else { &exp_when_minus };
+            let col = table.column(i);
+            // Z_i = Σ_k p_k e^{Δ_ik}: the softmax normalizer of the flipped logits relative to o's.
+            let mut z = 0.0;
+            for k in 0..n_classes {
+                p_flip[k] = p[k] * col[k];
+                z += p_flip[k];
+            }
+            let delta_y = -2.0 * xi * v[(yn, i)];
+            let s_i = z.ln() - delta_y; // f_i − f₀
+            s[(i, n)] = s_i;
+            // ρ_i = (1 − P_i)/n_L with P_i the probability of the sampled state of unit i.
+            let rho = sigmoid(-xi * al[(i, n)]) / n_last as f64;
+            rho_sum += rho;
+            ex_value += rho * s_i;
+            for k in 0..n_classes {
+                g_flip[k] = p_flip[k] / z - if k == yn { 1.0 } else { 0.0 };
+                gs[k] += rho * g_flip[k];
+                flip_corr[(k, i)] += rho * xi * g_flip[k];
+            }
+        }
+        let rho0 = 1.0 - rho_sum;
+        for k in 0..n_classes {
+            gs[k] += rho0 * (p[k] - if k == yn { 1.0 } else { 0.0 });
+        }
+        value += ex_value;
+    }
+    let inv_b = 1.0 / batch as f64;
+    flip_corr *= inv_b;
+    let bias = column_mean(&g_sum);
+
+    let grad = match gamma {
+        None => {
+            // Σ_i' ρ_i' g_i' x^(i')ᵀ with x^(i) = x − 2 x_i e_i.
+            let mut dw = outer_mean(&g_sum, xl);
+            dw.zip_apply(&flip_corr, |d, f| *d -= 2.0 * f);
+            LayerGrad { w: dw, scale: None, bias }
+        }
+        Some(gamma) => {
+            // ∂γ_k = Σ_i' ρ_i' g_i'k S^(i')_k with S^(i) = S − 2 x_i W_{:,i}.
+            let s_out = fwd.out_s.as_ref().expect("Bernoulli layers record S");
+            let mut dgamma = scale_grad(&g_sum, s_out);
+            for k in 0..n_classes {
+                dgamma[k] -= 2.0 * (0..n_last).map(|i| flip_corr[(k, i)] * w[(k, i)]).sum::<f64>();
+            }
+            let dq = output_weight_flips(&fwd.logits, xl, w, gamma, y);
+            LayerGrad { w: dq, scale: Some(dgamma), bias }
+        }
+    };
+    (value * inv_b, grad, s)
+}
+
+/// `∂/∂q°_ki = ℓ(o | W°_ki = +1) − ℓ(o | W°_ki = −1)` at the sampled `x^L`, batch mean.
+///
+/// Flipping `W°_ki` moves logit k by `d = −2γ_k m` with `m = W_ki x_i`, so per example and class the
+/// loss change takes two values, `L_k(m) = log(1 + p_k(e^d − 1)) − [k = y] d`; with
+/// `c = (L(+1) + L(−1))/2`, `h = (L(+1) − L(−1))/2`: `∂q_ki = −W_ki c_k − x_i h_k`.
+fn output_weight_flips(logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64>, gamma: &DVector<f64>, y: &[usize]) -> DMatrix<f64> {
+    let (n_classes, batch) = logits.shape();
+    let mut c = DMatrix::zeros(n_classes, batch);
+    let mut h = DMatrix::zeros(n_classes, batch);
+    let mut p = vec![0.0; n_classes];
+    let em_plus: Vec<f64> = gamma.iter().map(|g| (-2.0 * g).exp_m1()).collect();
+    let em_minus: Vec<f64> = gamma.iter().map(|g| (2.0 * g).exp_m1()).collect();
+    for n in 0..batch {
+        softmax_into(logits.column(n).as_slice(), &mut p);
+        for k in 0..n_classes {
+            let on_y = if k == y[n] { 1.0 } else { 0.0 };
+            let l_plus = (p[k] * em_plus[k]).ln_1p() + on_y * 2.0 * gamma[k];
+            let l_minus = (p[k] * em_minus[k]).ln_1p() - on_y * 2.0 * gamma[k];
+            c[(k, n)] = 0.5 * (l_plus + l_minus);
+            h[(k, n)] = 0.5 * (l_plus - l_minus);
+        }
+    }
+    two_value_weight_grad(w, &c, &h, xl)
+}
+
+/// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
+fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let c_mean = column_mean(c);
+    let mut dq = outer_mean(h, x);
+    for (j, mut row) in dq.row_iter_mut().enumerate() {
+        for (i, d) in row.iter_mut().enumerate() {
+            *d = -*d - w[(j, i)] * c_mean[j];
+        }
+    }
+    dq
+}
+
+/// Hidden layer `k` given its units' flip sensitivities `s` (`n_k × B`): the layer's gradient and,
+/// when its input is binary (`k ≥ 1`), the sensitivities of the layer below.
+fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
+    let layer = &net.layers()[k];
+    let w = net.weights_in_use(fwd.weights, k);
+    let hs = &fwd.hidden[k];
+    let x_in = fwd.input_of(k);
+    // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
+    let r = hs.x.zip_map(s, |x, s| -x * s);
+    let p = hs.a.map(sigmoid);
+    let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
+    let bias = column_mean(&g);
+    match layer.scale() {
+        None => {
+            let dw = outer_mean(&g, x_in);
+            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &hs.a, &p, &r, x_in));
+            (LayerGrad { w: dw, scale: None, bias }, s_prev)
+        }
+        Some(gamma) => {
+            let dgamma = scale_grad(&g, hs.s.as_ref().expect("Bernoulli layers record S"));
+            if k == 0 {
+                let dq = first_layer_weight_flips(w, gamma, &hs.a, &p, &r, x_in);
+                return (LayerGrad { w: dq, scale: Some(dgamma), bias }, None);
+            }
+            // Two-value form: d± = σ(a ∓ 2γ) − σ(a), c = (d⁺ + d⁻)/2, h = (d⁺ − d⁻)/2.
+            let (n_units, batch) = hs.a.shape();
+            let mut rc = DMatrix::zeros(n_units, batch);
+            let mut rh = DMatrix::zeros(n_units, batch);
+            for n in 0..batch {
+                for j in 0..n_units {
+                    let (a, pj, rj) = (hs.a[(j, n)], p[(j, n)], r[(j, n)]);
+                    let d_plus = sigmoid(a - 2.0 * gamma[j]) - pj;
+                    let d_minus = sigmoid(a + 2.0 * gamma[j]) - pj;
+                    rc[(j, n)] = rj * 0.5 * (d_plus + d_minus);
+                    rh[(j, n)] = rj * 0.5 * (d_plus - d_minus);
+                }
+            }
+            // s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h)).
+            let mut s_prev = w.tr_mul(&rh);
+            s_prev.component_mul_assign(x_in);
+            let rc_sum = rc.row_sum();
+            for (n, mut col) in s_prev.column_iter_mut().enumerate() {
+                col.add_scalar_mut(rc_sum[n]);
+            }
+            let dq = two_value_weight_grad(w, &rc, &rh, x_in);
+            (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
+        }
+    }
+}
+
+/// Real-weight layer on binary input: `s_i = Σ_j r_j [σ(a_j − 2 W_ji x_i) − σ(a_j)]` per example,
+/// with `σ(a − 2δ) = 1 / (1 + e^{−a} e^{2δ})` and `e^{±2W}` tabulated once per batch.
+fn real_flip_sensitivities(w: &DMatrix<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let e2w = w.map(|w| (2.0 * w).exp());
+    let e2w_neg = w.map(|w| (-2.0 * w).exp());
+    let e_neg_a = a.map(|a| (-a).exp());
+    let (n_in, batch) = x.shape();
+    let mut s = DMatrix::zeros(n_in, batch);
+    s.as_mut_slice().par_chunks_mut(n_in).enumerate().for_each(|(n, s_col)| {
+        let (ea, pn, rn) = (e_neg_a.column(n), p.column(n), r.column(n));
+        let (ea, pn, rn) = (ea.as_slice(), pn.as_slice(), rn.as_slice());
+        for i in 0..n_in {
+            let t = if x[(i, n)] > 0.0 { e2w.column(i) } else { e2w_neg.column(i) };
+            let t = t.as_slice();
+            s_col[i] = crate::dispatch!(flip_sum(ea, t, pn, rn));
+        }
+    });
+    s
+}
+
+/// `Σ_j r_j (1 / (1 + e_j t_j) − p_j)`.
+#[inline(always)]
+fn flip_sum(e: &[f64], t: &[f64], p: &[f64], r: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for j in 0..e.len() {
+        acc += r[j] * (1.0 / (1.0 + e[j] * t[j]) - p[j]);
+    }
+    acc
+}
+
+/// First Bernoulli layer on real input: the per-pair weight-flip term
+/// `∂q_ji = −W_ji mean_n r_nj [σ(a_nj − 2γ_j W_ji x_ni) − σ(a_nj)]`.
+/// Parallel over input columns; each column sums the batch in order, so the result does not
+/// depend on the thread count.
+fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let (n_out, n_in) = w.shape();
+    let batch = x.ncols();
+    let e_neg_a = a.map(|a| (-a).exp());
+    // 2γ_j W_ji per pair; e^{2γ W x} per example comes from the vectorized exp.
+    let two_gw = DMatrix::from_fn(n_out, n_in, |j, i| 2.0 * gamma[j] * w[(j, i)]);
+    let inv_b = 1.0 / batch as f64;
+    let mut dq = DMatrix::zeros(n_out, n_in);
+    dq.as_mut_slice().par_chunks_mut(n_out).enumerate().for_each(|(i, col)| {
+        let gw = two_gw.column(i);
+        let gw = gw.as_slice();
+        for n in 0..batch {
+            let xi = x[(i, n)];
+            let (ea, pn, rn) = (e_neg_a.column(n), p.column(n), r.column(n));
+            let (ea, pn, rn) = (ea.as_slice(), pn.as_slice(), rn.as_slice());
+            crate::dispatch!(accumulate_flips(col, gw, xi, ea, pn, rn));
+        }
+        let wi = w.column(i);
+        for (d, wji) in col.iter_mut().zip(wi.iter()) {
+            *d *= -wji * inv_b;
+        }
+    });
+    dq
+}
+
+/// `acc_j += r_j (1 / (1 + e_j exp(gw_j x)) − p_j)`.
+#[inline(always)]
+fn accumulate_flips(acc: &mut [f64], gw: &[f64], x: f64, e: &[f64], p: &[f64], r: &[f64]) {
+    for j in 0..acc.len() {
+        let t = simd::exp(gw[j] * x);
+        acc[j] += r[j] * (1.0 / (1.0 + e[j] * t) - p[j]);
+    }
+}

@@ -1,0 +1,23 @@
+//! # sbn: Bayesian stochastic binary neural networks
+//!
+//! Networks with ±1 activations (logistic noise before every sign) and ±1 weights with
+//! variational Bernoulli posteriors; gradients by PSA, the path sample-analytic estimator; and
+//! packed-bit Monte Carlo inference. The mathematics is specified in `MATH.md` (model §1,
+//! objective §2, PSA §3, baselines §4, uncertainty §5, packed evaluation §6); the notation here
+//! follows it.
+//!
+//! * [`model`]: what an SBN is (layers, weight kinds, noise, prior).
+//! * [`estimator`]: gradient estimators behind one trait (PSA, ST, Hard-ST, exact).
+//! * [`objective`]: the ELBO (expected NLL + β·KL/N).
+//! * [`gradcase`]: the JSON case format of the PSA reference vectors (`sbn grad`).
+
+pub mod error;
+pub mod estimator;
+pub mod gradcase;
+pub mod model;
+pub mod objective;
+pub mod simd;
+
+pub use error::{Result, SbnError};
+pub use estimator::{Estimate, Estimator, EstimatorKind, Gradient};
+pub use model::{Network, WeightKind};

@@ -1,0 +1,12 @@
+//! What an SBN is: layers, weight kinds, the logistic noise, the output loss and the prior.
+
+pub mod init;
+pub mod layer;
+pub mod network;
+pub mod noise;
+pub mod prior;
+pub mod softmax;
+
+pub use layer::{Dense, WeightKind, Weights};
+pub use network::{Draws, ForwardSample, GivenDraws, HiddenSample, Network, RngDraws, WeightSample};
+pub use prior::BernoulliPrior;

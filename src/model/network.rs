@@ -1,0 +1,246 @@
+//! The network: stochastic binary hidden layers and a linear + softmax output layer, and the
+//! one forward pass every estimator shares (MATH.md §1).
+
+use nalgebra::DMatrix;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::layer::{Dense, WeightKind};
+use super::noise::{sample_state, uniform};
+use crate::error::{Result, SbnError};
+
+/// An SBN: `layers[..L]` are the stochastic binary layers, `layers[L]` the output layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    layers: Vec<Dense>,
+}
+
+/// Where the random numbers of a forward sample come from: an RNG, or uniforms given from outside
+/// (to reproduce another implementation's sample). Every value is a uniform on `[0, 1)` and is
+/// turned into a state by the sampling rule (`+1` iff `u < p`).
+pub trait Draws {
+    /// Uniforms for the Bernoulli weights of layer `k`, column-major in the layout of `W`.
+    fn weights(&mut self, k: usize, out: &mut [f64]);
+    /// Uniforms for the units of hidden layer `k`, column-major `n_k × B` (one example per column).
+    fn units(&mut self, k: usize, out: &mut [f64]);
+}
+
+/// Draws from a random number generator, in the order the forward pass asks for them.
+pub struct RngDraws<'r, R: Rng + ?Sized>(pub &'r mut R);
+
+impl<R: Rng + ?Sized> Draws for RngDraws<'_, R> {
+    fn weights(&mut self, _k: usize, out: &mut [f64]) {
+        out.iter_mut().for_each(|u| *u = uniform(self.0));
+    }
+    fn units(&mut self, _k: usize, out: &mut [f64]) {
+        out.iter_mut().for_each(|u| *u = uniform(self.0));
+    }
+}
+
+/// Uniforms given from outside: `units[k]` is `n_k × B`, `weights[k]` (Bernoulli layers) has the
+/// shape of `W^k`.
+#[derive(Clone, Debug, Default)]
+pub struct GivenDraws {
+    pub units: Vec<DMatrix<f64>>,
+    pub weights: Vec<Option<DMatrix<f64>>>,
+}
+
+impl Draws for GivenDraws {
+    fn weights(&mut self, k: usize, out: &mut [f64]) {
+        let given = self.weights.get(k).and_then(|w| w.as_ref()).expect("no weight uniforms given for this layer");
+        out.copy_from_slice(given.as_slice());
+    }
+    fn units(&mut self, k: usize, out: &mut [f64]) {
+        out.copy_from_slice(self.units[k].as_slice());
+    }
+}
+
+/// One draw of the weights: the ±1 matrix of each Bernoulli layer, `None` for real layers.
+#[derive(Clone, Debug)]
+pub struct WeightSample {
+    pub layers: Vec<Option<DMatrix<f64>>>,
+}
+
+/// What one forward sample of hidden layer `k` produced.
+#[derive(Clone, Debug)]
+pub struct HiddenSample {
+    /// `S = W x^{k−1}` for Bernoulli layers (an integer when the input is ±1).
+    pub s: Option<DMatrix<f64>>,
+    /// Pre-activations `a^k`, `n_k × B`.
+    pub a: DMatrix<f64>,
+    /// Sampled states `x^k ∈ {±1}`, `n_k × B`.
+    pub x: DMatrix<f64>,
+}
+
+/// The record of one forward sample: everything an estimator needs for its backward pass.
+#[derive(Clone, Debug)]
+pub struct ForwardSample<'a> {
+    pub x0: &'a DMatrix<f64>,
+    pub weights: &'a WeightSample,
+    pub hidden: Vec<HiddenSample>,
+    /// `S° = W° x^L` for a Bernoulli output layer.
+    pub out_s: Option<DMatrix<f64>>,
+    /// Logits `o`, `K × B`.
+    pub logits: DMatrix<f64>,
+}
+
+impl ForwardSample<'_> {
+    /// The input of layer `k` (`x^{k−1}`; `k = 0` is the real input).
+    pub fn input_of(&self, k: usize) -> &DMatrix<f64> {
+        if k == 0 { self.x0 } else { &self.hidden[k - 1].x }
+    }
+
+    /// Batch size.
+    pub fn batch(&self) -> usize {
+        self.x0.ncols()
+    }
+}
+
+impl Network {
+    /// A network from its layers (binary layers, then the output layer). Checks that the shapes
+    /// chain and that there is at least one binary layer.
+    pub fn new(layers: Vec<Dense>) -> Result<Self> {
+        if layers.len() < 2 {
+            return Err(SbnError::invalid("network", "needs at least one binary layer and an output layer"));
+        }
+        for (k, pair) in layers.windows(2).enumerate() {
+            if pair[1].n_in() != pair[0].n_out() {
+                return Err(SbnError::invalid(
+                    format!("network layer {}", k + 1),
+                    format!("takes {} inputs but layer {k} has {} units", pair[1].n_in(), pair[0].n_out()),
+                ));
+            }
+        }
+        for (k, layer) in layers.iter().enumerate() {
+            if layer.n_in() == 0 || layer.n_out() == 0 {
+                return Err(SbnError::invalid(format!("network layer {k}"), "has zero width"));
+            }
+            if layer.bias.len() != layer.n_out() || layer.scale().is_some_and(|g| g.len() != layer.n_out()) {
+                return Err(SbnError::invalid(format!("network layer {k}"), "bias or scale length differs from the unit count"));
+            }
+            let finite = layer.weight_param().iter().chain(layer.bias.iter()).chain(layer.scale().into_iter().flatten()).all(|v| v.is_finite());
+            if !finite {
+                return Err(SbnError::invalid(format!("network layer {k}"), "has a NaN or infinite parameter"));
+            }
+        }
+        Ok(Network { layers })
+    }
+
+    pub fn layers(&self) -> &[Dense] {
+        &self.layers
+    }
+
+    /// Mutable access for optimizers; the shapes must not change.
+    pub fn layers_mut(&mut self) -> &mut [Dense] {
+        &mut self.layers
+    }
+
+    /// Number of stochastic binary layers `L`.
+    pub fn n_hidden(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// The output layer.
+    pub fn output(&self) -> &Dense {
+        self.layers.last().expect("a network has an output layer")
+    }
+
+    /// `[d0, n1, …, nL, K]`.
+    pub fn dims(&self) -> Vec<usize> {
+        std::iter::once(self.layers[0].n_in()).chain(self.layers.iter().map(Dense::n_out)).collect()
+    }
+
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].n_in()
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.output().n_out()
+    }
+
+    /// True when no layer has Bernoulli weights.
+    pub fn is_deterministic(&self) -> bool {
+        self.layers.iter().all(|l| l.kind() == WeightKind::Real)
+    }
+
+    /// Draws the weights of every Bernoulli layer (`W_ji = +1` iff `u < σ(θ_ji)`).
+    pub fn sample_weights(&self, draws: &mut dyn Draws) -> WeightSample {
+        let layers = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                let q = layer.q()?;
+                let mut u = DMatrix::zeros(q.nrows(), q.ncols());
+                draws.weights(k, u.as_mut_slice());
+                Some(q.zip_map(&u, |q, u| if u < q { 1.0 } else { -1.0 }))
+            })
+            .collect();
+        WeightSample { layers }
+    }
+
+    /// The weights in use for layer `k`: the sample (Bernoulli) or the parameter `W` (real).
+    pub fn weights_in_use<'a>(&'a self, ws: &'a WeightSample, k: usize) -> &'a DMatrix<f64> {
+        ws.layers[k].as_ref().unwrap_or_else(|| self.layers[k].weight_param())
+    }
+
+    /// One forward sample for the inputs `x0` (`d0 × B`) with the weights `ws`: every hidden unit
+    /// is drawn by the sampling rule from `draws`.
+    pub fn forward<'a>(&self, x0: &'a DMatrix<f64>, ws: &'a WeightSample, draws: &mut dyn Draws) -> ForwardSample<'a> {
+        assert_eq!(x0.nrows(), self.input_dim(), "input size differs from the network's");
+        let mut hidden: Vec<HiddenSample> = Vec::with_capacity(self.n_hidden());
+        for k in 0..self.n_hidden() {
+            let input = if k == 0 { x0 } else { &hidden[k - 1].x };
+            let (s, a) = self.layers[k].preactivation(self.weights_in_use(ws, k), input);
+            let mut x = DMatrix::zeros(a.nrows(), a.ncols());
+            draws.units(k, x.as_mut_slice());
+            x.zip_apply(&a, |u, a| *u = sample_state(a, *u));
+            hidden.push(HiddenSample { s, a, x });
+        }
+        let l = self.n_hidden();
+        let (out_s, logits) = self.layers[l].preactivation(self.weights_in_use(ws, l), &hidden[l - 1].x);
+        ForwardSample { x0, weights: ws, hidden, out_s, logits }
+    }
+
+    /// Logits with every hidden unit replaced by its mean `2σ(a) − 1` and every weight by its mean:
+    /// the deterministic "mean network" (used for initialization and diagnostics, not prediction).
+    pub fn mean_field_logits(&self, x0: &DMatrix<f64>) -> DMatrix<f64> {
+        let mut x = x0.clone();
+        for (k, layer) in self.layers.iter().enumerate() {
+            let (_, a) = layer.preactivation(&layer.mean_weights(), &x);
+            if k == self.n_hidden() {
+                return a;
+            }
+            x = a.map(|a| 2.0 * super::noise::sigmoid(a) - 1.0);
+        }
+        unreachable!("the output layer returns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::DVector;
+
+    #[test]
+    fn rejects_shapes_that_do_not_chain() {
+        let l0 = Dense::real(DMatrix::zeros(3, 2), DVector::zeros(3));
+        let l1 = Dense::real(DMatrix::zeros(2, 4), DVector::zeros(2));
+        assert!(Network::new(vec![l0.clone(), l1]).is_err());
+        assert!(Network::new(vec![l0]).is_err());
+    }
+
+    #[test]
+    fn given_uniforms_reproduce_the_sampling_rule() {
+        let l0 = Dense::real(DMatrix::from_row_slice(2, 1, &[1.0, -1.0]), DVector::zeros(2));
+        let l1 = Dense::real(DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]), DVector::zeros(2));
+        let net = Network::new(vec![l0, l1]).unwrap();
+        let x0 = DMatrix::from_row_slice(1, 1, &[0.0]);
+        // σ(0) = ½: u = 0.49 gives +1, u = 0.5 gives −1.
+        let mut draws = GivenDraws { units: vec![DMatrix::from_column_slice(2, 1, &[0.49, 0.5])], weights: vec![] };
+        let ws = net.sample_weights(&mut draws);
+        let fwd = net.forward(&x0, &ws, &mut draws);
+        assert_eq!(fwd.hidden[0].x.as_slice(), &[1.0, -1.0]);
+        assert_eq!(fwd.logits.as_slice(), &[1.0, -1.0]);
+    }
+}

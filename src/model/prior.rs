@@ -1,0 +1,88 @@
+//! The Bernoulli prior `p(W = +1) = π` and the KL divergence of the posterior from it (MATH.md §2).
+
+use serde::{Deserialize, Serialize};
+
+use super::noise::{log_sigmoid, logit, sigmoid};
+use crate::error::{Result, SbnError};
+
+/// Independent Bernoulli prior on every ±1 weight.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BernoulliPrior {
+    pi: f64,
+}
+
+impl Default for BernoulliPrior {
+    fn default() -> Self {
+        BernoulliPrior { pi: 0.5 }
+    }
+}
+
+impl BernoulliPrior {
+    /// A prior with `p(W = +1) = pi`, `0 < pi < 1`.
+    pub fn new(pi: f64) -> Result<Self> {
+        if pi > 0.0 && pi < 1.0 {
+            Ok(BernoulliPrior { pi })
+        } else {
+            Err(SbnError::invalid("prior", format!("π must lie strictly between 0 and 1, got {pi}")))
+        }
+    }
+
+    /// `p(W = +1)`.
+    pub fn p(&self) -> f64 {
+        self.pi
+    }
+
+    /// `logit π`, the prior's natural parameter.
+    pub fn logit(&self) -> f64 {
+        logit(self.pi)
+    }
+
+    /// `KL(Bernoulli(σ(θ)) ‖ Bernoulli(π)) = q log(q/π) + (1 − q) log((1 − q)/(1 − π))`.
+    pub fn kl(&self, theta: f64) -> f64 {
+        let q = sigmoid(theta);
+        q * (log_sigmoid(theta) - self.pi.ln()) + (1.0 - q) * (log_sigmoid(-theta) - (-self.pi).ln_1p())
+    }
+
+    /// `∂KL/∂q = θ − logit π` (the natural-gradient direction used by mirror descent).
+    pub fn kl_grad_q(&self, theta: f64) -> f64 {
+        theta - self.logit()
+    }
+
+    /// `∂KL/∂θ = q(1 − q)(θ − logit π)`.
+    pub fn kl_grad_logit(&self, theta: f64) -> f64 {
+        let q = sigmoid(theta);
+        q * (1.0 - q) * self.kl_grad_q(theta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kl_is_zero_at_the_prior_and_positive_elsewhere() {
+        let prior = BernoulliPrior::new(0.3).unwrap();
+        assert!(prior.kl(prior.logit()).abs() < 1e-15);
+        assert!(prior.kl(2.0) > 0.0 && prior.kl(-4.0) > 0.0);
+        assert!(BernoulliPrior::new(1.0).is_err() && BernoulliPrior::new(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn kl_gradient_matches_finite_differences() {
+        for &pi in &[0.5, 0.2, 0.9] {
+            let prior = BernoulliPrior::new(pi).unwrap();
+            for &t in &[-6.0, -1.3, 0.0, 0.4, 3.0, 9.0] {
+                let h = 1e-5;
+                let fd = (prior.kl(t + h) - prior.kl(t - h)) / (2.0 * h);
+                assert!((fd - prior.kl_grad_logit(t)).abs() < 1e-8 * (1.0 + fd.abs()), "π={pi} θ={t}: {fd} vs {}", prior.kl_grad_logit(t));
+                // ∂KL/∂q by differences in q.
+                let q = sigmoid(t);
+                let (qa, qb) = (q + 1e-7, q - 1e-7);
+                if qa < 1.0 && qb > 0.0 {
+                    let fdq = (prior.kl(logit(qa)) - prior.kl(logit(qb))) / 2e-7;
+                    assert!((fdq - prior.kl_grad_q(t)).abs() < 1e-4 * (1.0 + fdq.abs()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The output distribution: log-sum-exp, softmax and the per-example loss `ℓ = −log softmax(o)_y`.
+
+/// `log Σ_k e^{o_k}`, stable.
+#[inline]
+pub fn logsumexp(o: &[f64]) -> f64 {
+    let m = o.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !m.is_finite() {
+        return m;
+    }
+    m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+}
+
+/// `softmax(o)` written into `out`.
+#[inline]
+pub fn softmax_into(o: &[f64], out: &mut [f64]) {
+    let m = o.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut z = 0.0;
+    for (p, v) in out.iter_mut().zip(o) {
+        *p = (v - m).exp();
+        z += *p;
+    }
+    out.iter_mut().for_each(|p| *p /= z);
+}
+
+/// `softmax(o)`.
+pub fn softmax(o: &[f64]) -> Vec<f64> {
+    let mut p = vec![0.0; o.len()];
+    softmax_into(o, &mut p);
+    p
+}
+
+/// The loss `ℓ(o, y) = logsumexp(o) − o_y`.
+#[inline]
+pub fn nll(o: &[f64], y: usize) -> f64 {
+    logsumexp(o) - o[y]
+}
+
+/// Entropy `H[p] = −Σ p log p` in nats (0 log 0 = 0).
+pub fn entropy(p: &[f64]) -> f64 {
+    -p.iter().filter(|&&v| v > 0.0).map(|v| v * v.ln()).sum::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_and_softmax_agree() {
+        let o = [1.0, -2.0, 0.5];
+        let p = softmax(&o);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        for y in 0..3 {
+            assert!((nll(&o, y) + p[y].ln()).abs() < 1e-14);
+        }
+        assert!((logsumexp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert!((entropy(&[0.5, 0.5]) - 2f64.ln()).abs() < 1e-15);
+    }
+}
