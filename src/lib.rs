@@ -16,6 +16,7 @@ pub mod estimator;
 pub mod gradcase;
 pub mod model;
 pub mod objective;
+pub mod predictive;
 pub mod simd;
 
 pub use error::{Result, SbnError};
