@@ -205,30 +205,38 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
                 let dq = first_layer_weight_flips(w, gamma, &hs.a, &p, &r, x_in);
                 return (LayerGrad { w: dq, scale: Some(dgamma), bias }, None);
             }
-            // Two-value form: d± = σ(a ∓ 2γ) − σ(a), c = (d⁺ + d⁻)/2, h = (d⁺ − d⁻)/2.
-            let (n_units, batch) = hs.a.shape();
-            let mut rc = DMatrix::zeros(n_units, batch);
-            let mut rh = DMatrix::zeros(n_units, batch);
-            for n in 0..batch {
-                for j in 0..n_units {
-                    let (a, pj, rj) = (hs.a[(j, n)], p[(j, n)], r[(j, n)]);
-                    let d_plus = sigmoid(a - 2.0 * gamma[j]) - pj;
-                    let d_minus = sigmoid(a + 2.0 * gamma[j]) - pj;
-                    rc[(j, n)] = rj * 0.5 * (d_plus + d_minus);
-                    rh[(j, n)] = rj * 0.5 * (d_plus - d_minus);
-                }
-            }
-            // s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h)).
-            let mut s_prev = w.tr_mul(&rh);
-            s_prev.component_mul_assign(x_in);
-            let rc_sum = rc.row_sum();
-            for (n, mut col) in s_prev.column_iter_mut().enumerate() {
-                col.add_scalar_mut(rc_sum[n]);
-            }
-            let dq = two_value_weight_grad(w, &rc, &rh, x_in);
+            let (dq, s_prev) = binary_input_flips(w, gamma, &hs.a, &r, x_in);
             (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
         }
     }
+}
+
+/// The weight-flip gradient and the input flip sensitivities of a Bernoulli layer on ±1 input
+/// (`x`, `n_in × B`), in the two-value matrix form of MATH.md §3: with
+/// `d±_j = σ(a_j ∓ 2γ_j) − σ(a_j)`, `c = (d⁺ + d⁻)/2`, `h = (d⁺ − d⁻)/2`,
+/// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
+/// Returns `(∂q, s^{k−1})`.
+pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+    let (n_units, batch) = a.shape();
+    let mut rc = DMatrix::zeros(n_units, batch);
+    let mut rh = DMatrix::zeros(n_units, batch);
+    for n in 0..batch {
+        for j in 0..n_units {
+            let (aj, rj) = (a[(j, n)], r[(j, n)]);
+            let p = sigmoid(aj);
+            let d_plus = sigmoid(aj - 2.0 * gamma[j]) - p;
+            let d_minus = sigmoid(aj + 2.0 * gamma[j]) - p;
+            rc[(j, n)] = rj * 0.5 * (d_plus + d_minus);
+            rh[(j, n)] = rj * 0.5 * (d_plus - d_minus);
+        }
+    }
+    let mut s_prev = w.tr_mul(&rh);
+    s_prev.component_mul_assign(x);
+    let rc_sum = rc.row_sum();
+    for (n, mut col) in s_prev.column_iter_mut().enumerate() {
+        col.add_scalar_mut(rc_sum[n]);
+    }
+    (two_value_weight_grad(w, &rc, &rh, x), s_prev)
 }
 
 /// Real-weight layer on binary input: `s_i = Σ_j r_j [σ(a_j − 2 W_ji x_i) − σ(a_j)]` per example,

@@ -1,0 +1,190 @@
+//! Monte Carlo checks of the sample-based estimators against exact enumeration on small nets, for
+//! real and Bernoulli weights (MATH.md §3–4):
+//! * PSA's mean gradient equals the exact gradient for the output layer and the last binary layer
+//!   (every component within 4.5 standard errors of the mean);
+//! * in earlier layers PSA's relative bias `‖mean ĝ − g‖ / ‖g‖` is below ST's.
+//! Fixed seeds; the draw counts make the standard errors small against the gradients, which the
+//! tests also check so that a wrong estimator cannot hide in the noise.
+
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use sbn::estimator::{EstimatorKind, Exact, Gradient};
+use sbn::model::init::{random_network, InitConfig};
+use sbn::model::{Network, RngDraws, WeightKind};
+
+struct McStats {
+    mean: Vec<Vec<f64>>,
+    stderr: Vec<Vec<f64>>,
+}
+
+fn monte_carlo(net: &Network, x: &DMatrix<f64>, y: &[usize], kind: EstimatorKind, draws: usize, seed: u64) -> McStats {
+    let est = kind.build();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let n_layers = net.layers().len();
+    let mut sum: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
+    let mut sum_sq: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
+    for _ in 0..draws {
+        let mut d = RngDraws(&mut rng);
+        let ws = net.sample_weights(&mut d);
+        let g = est.estimate(net, x, y, &ws, &mut d).unwrap().grad;
+        for (k, layer) in g.layers.iter().enumerate() {
+            let f = layer.flatten();
+            if sum[k].is_empty() {
+                sum[k] = vec![0.0; f.len()];
+                sum_sq[k] = vec![0.0; f.len()];
+            }
+            for (i, v) in f.iter().enumerate() {
+                sum[k][i] += v;
+                sum_sq[k][i] += v * v;
+            }
+        }
+    }
+    let r = draws as f64;
+    let mean: Vec<Vec<f64>> = sum.iter().map(|s| s.iter().map(|v| v / r).collect()).collect();
+    let stderr = sum_sq
+        .iter()
+        .zip(&mean)
+        .map(|(sq, m)| sq.iter().zip(m).map(|(s, m)| ((s / r - m * m).max(0.0) / (r - 1.0)).sqrt()).collect())
+        .collect();
+    McStats { mean, stderr }
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn rel_bias(mean: &[f64], exact: &[f64]) -> f64 {
+    let diff: Vec<f64> = mean.iter().zip(exact).map(|(a, b)| a - b).collect();
+    norm(&diff) / norm(exact)
+}
+
+fn exact_layers(net: &Network, x: &DMatrix<f64>, y: &[usize]) -> Vec<Vec<f64>> {
+    let g: Gradient = Exact::default().compute(net, x, y).unwrap().grad;
+    g.layers.iter().map(|l| l.flatten()).collect()
+}
+
+fn problem(dims: &[usize], kinds: &[WeightKind], weight_std: f64, batch: usize, seed: u64) -> (Network, DMatrix<f64>, Vec<usize>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let init = InitConfig { logit_scale: 0.8, weight_std };
+    let mut net = random_network(dims, kinds, init, &mut rng).unwrap();
+    // Unit-scale pre-activations for the Bernoulli layers, and non-zero biases.
+    for (k, layer) in net.layers_mut().iter_mut().enumerate() {
+        for (j, b) in layer.bias.iter_mut().enumerate() {
+            *b = 0.3 * ((j + k) as f64 % 3.0 - 1.0);
+        }
+        if let sbn::model::Weights::Bernoulli { scale, .. } = &mut layer.weights {
+            scale.iter_mut().enumerate().for_each(|(j, g)| *g = 0.9 + 0.2 * j as f64);
+        }
+    }
+    let x = DMatrix::from_fn(dims[0], batch, |i, n| ((i * 7 + n * 3) % 5) as f64 * 0.5 - 1.0);
+    let k = *dims.last().unwrap();
+    let y = (0..batch).map(|n| (n * 5 + 1) % k).collect();
+    (net, x, y)
+}
+
+/// Every component of the layers `unbiased` lies within 4.5 standard errors of the exact value;
+/// the standard errors are small against the gradient, so the check has power.
+fn assert_unbiased(stats: &McStats, exact: &[Vec<f64>], unbiased: &[usize], what: &str) {
+    for &k in unbiased {
+        let se_norm = norm(&stats.stderr[k]);
+        assert!(se_norm < 0.05 * norm(&exact[k]), "{what} layer {k}: too few draws (‖se‖ = {se_norm}, ‖g‖ = {})", norm(&exact[k]));
+        for (i, ((m, s), g)) in stats.mean[k].iter().zip(&stats.stderr[k]).zip(&exact[k]).enumerate() {
+            assert!((m - g).abs() <= 4.5 * s + 1e-12, "{what} layer {k} entry {i}: mean {m} exact {g} stderr {s}");
+        }
+    }
+}
+
+fn check(dims: &[usize], kinds: &[WeightKind], batch: usize, draws: usize, seed: u64) {
+    let (net, x, y) = problem(dims, kinds, 1.0, batch, seed);
+    check_net(&net, &x, &y, draws, seed);
+}
+
+fn check_net(net: &Network, x: &DMatrix<f64>, y: &[usize], draws: usize, seed: u64) {
+    let (net, x, y) = (net.clone(), x.clone(), y.to_vec());
+    let dims = net.dims();
+    let kinds: Vec<WeightKind> = net.layers().iter().map(|l| l.kind()).collect();
+    let exact = exact_layers(&net, &x, &y);
+    let psa = monte_carlo(&net, &x, &y, EstimatorKind::Psa, draws, seed + 1);
+    let st = monte_carlo(&net, &x, &y, EstimatorKind::St, draws, seed + 1);
+    let l = net.n_hidden();
+    let what = format!("{dims:?} {kinds:?}");
+    assert_unbiased(&psa, &exact, &[l - 1, l], &format!("PSA {what}"));
+    for k in 0..l - 1 {
+        let (b_psa, b_st) = (rel_bias(&psa.mean[k], &exact[k]), rel_bias(&st.mean[k], &exact[k]));
+        eprintln!("{what} layer {k}: relative bias PSA {b_psa:.4}, ST {b_st:.4}");
+        assert!(b_psa < b_st, "{what} layer {k}: PSA bias {b_psa} not below ST's {b_st}");
+    }
+}
+
+#[test]
+fn real_weights_psa_matches_exact_in_the_last_layers_and_beats_st_below() {
+    use WeightKind::Real;
+    check(&[3, 4, 3, 3], &[Real, Real, Real], 4, 40_000, 11);
+}
+
+#[test]
+fn one_binary_layer_psa_is_unbiased_everywhere() {
+    // With one binary layer the first layer is also the last: PSA must be unbiased there too,
+    // which checks the per-pair weight-flip term of a Bernoulli layer on real input.
+    use WeightKind::{Bernoulli, Real};
+    check(&[3, 3, 2], &[Bernoulli, Bernoulli], 4, 40_000, 51);
+    check(&[3, 4, 3], &[Real, Real], 4, 40_000, 61);
+    check(&[3, 4, 3], &[Bernoulli, Real], 4, 40_000, 71);
+}
+
+#[test]
+fn the_reference_three_hidden_layer_case() {
+    // The network and batch of the conformance case `mlp_3hidden` (the PSA paper's setting).
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
+    let cases = sbn::gradcase::parse_cases(&std::fs::read_to_string(file).unwrap(), file).unwrap();
+    let case = cases.iter().find(|c| c.name == "mlp_3hidden").unwrap();
+    check_net(&case.net, &case.x0, &case.y, 40_000, 7);
+}
+
+#[test]
+fn bernoulli_weights_everywhere() {
+    use WeightKind::Bernoulli;
+    check(&[2, 3, 2, 2], &[Bernoulli, Bernoulli, Bernoulli], 3, 40_000, 21);
+}
+
+#[test]
+fn mixed_weight_kinds() {
+    use WeightKind::{Bernoulli, Real};
+    check(&[2, 3, 3, 2], &[Real, Bernoulli, Bernoulli], 3, 40_000, 31);
+    check(&[3, 3, 3, 2], &[Bernoulli, Real, Real], 3, 40_000, 41);
+}
+
+#[test]
+fn exact_gradient_matches_finite_differences_of_the_exact_loss() {
+    use WeightKind::{Bernoulli, Real};
+    let (net, x, y) = problem(&[2, 3, 2, 3], &[Bernoulli, Real, Bernoulli], 1.0, 3, 5);
+    let exact = Exact::default();
+    let grad = exact.compute(&net, &x, &y).unwrap().grad.logit_space(&net);
+    let loss = |n: &Network| exact.compute(n, &x, &y).unwrap().loss;
+    let h = 1e-5;
+    for k in 0..net.layers().len() {
+        // Perturb every parameter of layer k: weights (W or θ), then γ, then b.
+        let n_w = net.layers()[k].n_weights();
+        let n_g = net.layers()[k].scale().map_or(0, |g| g.len());
+        let flat = grad.layers[k].flatten();
+        for idx in 0..flat.len() {
+            let bump = |c: f64| {
+                let mut m = net.clone();
+                let layer = &mut m.layers_mut()[k];
+                if idx < n_w {
+                    layer.weight_param_mut().as_mut_slice()[idx] += c;
+                } else if idx < n_w + n_g {
+                    if let sbn::model::Weights::Bernoulli { scale, .. } = &mut layer.weights {
+                        scale[idx - n_w] += c;
+                    }
+                } else {
+                    layer.bias[idx - n_w - n_g] += c;
+                }
+                m
+            };
+            let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
+            assert!((fd - flat[idx]).abs() < 1e-7, "layer {k} parameter {idx}: finite difference {fd}, exact {}", flat[idx]);
+        }
+    }
+}
