@@ -1,0 +1,35 @@
+//! The `sbn` command line: parses arguments, calls the library, prints results. Errors become a
+//! message on stderr and a non-zero exit code.
+
+mod grad;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sbn", version, about = "Bayesian stochastic binary neural networks: PSA training, packed-bit Monte Carlo inference, calibration and uncertainty")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Gradient estimates for the real-weight cases of a JSON file (the PSA reference-vector schema).
+    Grad(grad::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Grad(args) => grad::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
