@@ -14,10 +14,13 @@
 pub mod error;
 pub mod estimator;
 pub mod gradcase;
+pub mod linalg;
 pub mod model;
 pub mod objective;
 pub mod predictive;
+pub mod rng;
 pub mod simd;
+pub mod train;
 
 pub use error::{Result, SbnError};
 pub use estimator::{Estimate, Estimator, EstimatorKind, Gradient};

@@ -86,6 +86,29 @@ pub fn exp(x: f64) -> f64 {
     p * two_k
 }
 
+/// 1.5 · 2^23, the f32 rounding constant.
+const ROUND_MAGIC_F32: f32 = 12_582_912.0;
+
+/// `e^x` in f32 (relative error below 2e-7) for `x ∈ [−87, 88]` (clamped), vectorizable like
+/// [`exp`]: degree-7 Taylor polynomial on `|r| ≤ ln2/2`.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let shifted = x * std::f32::consts::LOG2_E + ROUND_MAGIC_F32;
+    let k = shifted - ROUND_MAGIC_F32;
+    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
+    let mut p = 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let two_k = f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
+    p * two_k
+}
+
 /// `σ(a) = 1 / (1 + e^{−a})` through [`exp`].
 #[inline(always)]
 pub fn sigmoid(a: f64) -> f64 {
@@ -114,6 +137,19 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-1e6) > 0.0 && exp(1e6).is_finite());
         assert!(exp(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn exp_f32_is_accurate() {
+        let mut worst: f64 = 0.0;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            let want = f64::from(x).exp();
+            worst = worst.max((f64::from(exp_f32(x)) - want).abs() / want);
+            x += 0.0173;
+        }
+        assert!(worst < 2e-7, "worst relative error {worst}");
+        assert!(exp_f32(-1e4) > 0.0 && exp_f32(1e4).is_finite());
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl Gradient {
 /// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
 /// and inputs `x` (`n_in × B`), averaged over the batch.
 pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = g * x.transpose();
+    let mut w = crate::linalg::mul_tr(g, x);
     w /= g.ncols() as f64;
     w
 }

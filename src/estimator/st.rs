@@ -90,7 +90,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
     let x_in = fwd.input_of(k);
     let bias = column_mean(g);
     match layer.scale() {
-        None => (LayerGrad { w: outer_mean(g, x_in), scale: None, bias }, (k > 0).then(|| w.tr_mul(g))),
+        None => (LayerGrad { w: outer_mean(g, x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
             let dgamma = scale_grad(g, s.expect("Bernoulli layers record S"));
@@ -100,7 +100,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
                 col.component_mul_assign(gamma);
             }
             let dq = outer_mean(&gg, x_in) * 2.0;
-            (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| w.tr_mul(&gg)))
+            (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &gg)))
         }
     }
 }

@@ -124,7 +124,7 @@ impl Dense {
     /// in use (`w_eff`: `W`, or a ±1 sample of a Bernoulli layer). Returns `(S, a)`:
     /// Bernoulli `S = w_eff x`, `a = γ ⊙ S + b`; real `a = W x + b` and no `S`.
     pub fn preactivation(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
-        let wx = w_eff * x;
+        let wx = crate::linalg::mul(w_eff, x);
         match self.scale() {
             Some(gamma) => {
                 let mut a = wx.clone();

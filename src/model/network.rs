@@ -3,6 +3,7 @@
 
 use nalgebra::DMatrix;
 use rand::Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::layer::{Dense, WeightKind};
@@ -174,6 +175,29 @@ impl Network {
                 let mut u = DMatrix::zeros(q.nrows(), q.ncols());
                 draws.weights(k, u.as_mut_slice());
                 Some(q.zip_map(&u, |q, u| if u < q { 1.0 } else { -1.0 }))
+            })
+            .collect();
+        WeightSample { layers }
+    }
+
+    /// Draws the weights of every Bernoulli layer from streams below `seed`, in parallel: one stream
+    /// per (layer, block of 64 columns), so the draw does not depend on the thread count.
+    pub fn sample_weights_seeded(&self, seed: u64) -> WeightSample {
+        const BLOCK: usize = 64;
+        let layers = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                let mut w = layer.q()?;
+                let rows = w.nrows();
+                w.as_mut_slice().par_chunks_mut(rows * BLOCK).enumerate().for_each(|(block, chunk)| {
+                    let mut rng = crate::rng::stream(seed, &[k as u64, block as u64]);
+                    for v in chunk.iter_mut() {
+                        *v = if uniform(&mut rng) < *v { 1.0 } else { -1.0 };
+                    }
+                });
+                Some(w)
             })
             .collect();
         WeightSample { layers }

@@ -1,0 +1,5 @@
+//! Training: minibatch gradient estimates, optimizers, and the fit loop.
+
+pub mod step;
+
+pub use step::estimate_batch;

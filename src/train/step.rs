@@ -1,0 +1,51 @@
+//! One gradient estimate for a minibatch, data-parallel over fixed chunks of examples.
+//!
+//! The weights are drawn once per minibatch (shared by its examples, so the forward and backward
+//! passes are matrix products); each chunk of `chunk` examples draws its unit noise from its own
+//! stream; chunk results are combined in chunk order. The result depends on the seed and the
+//! chunk size, never on the number of threads.
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::estimator::{Estimate, Estimator};
+use crate::model::{Network, RngDraws};
+use crate::rng;
+
+/// The batch-mean estimate of `estimator` for inputs `x` (`d0 × B`) and labels `y`, from the
+/// random streams below `seed`.
+pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &dyn Estimator, seed: u64, chunk: usize) -> Result<Estimate> {
+    let batch = x.ncols();
+    assert!(batch > 0 && chunk > 0, "empty batch or chunk");
+    assert_eq!(batch, y.len(), "one label per example");
+    let ws = net.sample_weights_seeded(rng::stream_seed(seed, &[0]));
+    let starts: Vec<usize> = (0..batch).step_by(chunk).collect();
+    let parts: Vec<Result<(usize, Estimate)>> = starts
+        .par_iter()
+        .enumerate()
+        .map(|(c, &start)| {
+            let len = chunk.min(batch - start);
+            let xc = x.columns(start, len).into_owned();
+            let mut stream = rng::stream(seed, &[1, c as u64]);
+            estimator.estimate(net, &xc, &y[start..start + len], &ws, &mut RngDraws(&mut stream)).map(|e| (len, e))
+        })
+        .collect();
+    let mut total: Option<Estimate> = None;
+    for part in parts {
+        let (len, mut est) = part?;
+        let w = len as f64 / batch as f64;
+        match total.as_mut() {
+            None => {
+                est.grad.scale(w);
+                est.loss *= w;
+                total = Some(est);
+            }
+            Some(t) => {
+                t.grad.add_scaled(w, &est.grad);
+                t.loss += w * est.loss;
+            }
+        }
+    }
+    Ok(total.expect("at least one chunk"))
+}
