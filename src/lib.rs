@@ -20,6 +20,7 @@ pub mod objective;
 pub mod predictive;
 pub mod rng;
 pub mod simd;
+pub mod spec;
 pub mod train;
 
 pub use error::{Result, SbnError};

@@ -1,0 +1,242 @@
+//! Model specs (`models/*.toml`): architecture, objective, training and validation settings.
+//! Input size and class count come from the data, so one spec serves several data sets.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SbnError};
+use crate::estimator::EstimatorKind;
+use crate::model::WeightKind;
+
+/// A complete model spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub objective: ObjectiveSpec,
+    #[serde(default)]
+    pub training: TrainingSpec,
+    #[serde(default)]
+    pub validation: ValidationSpec,
+}
+
+/// Hidden layer widths and the weight kind of every layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Widths of the stochastic binary layers.
+    pub hidden: Vec<usize>,
+    /// Weight kind of every layer (binary layers, then the output layer), or one kind for all.
+    pub weights: KindList,
+    /// Initial `|θ|` of Bernoulli weights (`q = σ(±init_logit)`).
+    #[serde(default = "default_init_logit")]
+    pub init_logit: f64,
+}
+
+/// One weight kind for every layer, or a list with one entry per layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KindList {
+    All(WeightKind),
+    PerLayer(Vec<WeightKind>),
+}
+
+/// The objective: `E[NLL] + β·KL/N` with a Bernoulli prior `π`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveSpec {
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    #[serde(default = "default_pi")]
+    pub prior_pi: f64,
+}
+
+/// How the logits of Bernoulli weights are updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam on every parameter (θ included).
+    Adam,
+    /// Mirror descent on the logits (`θ ← θ − ε(N·ĝ_q + β(θ − θ_prior))`), Adam on the rest.
+    Mirror,
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from the learning rate to 0 over the run.
+    Cosine,
+}
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingSpec {
+    pub estimator: EstimatorKind,
+    pub optimizer: OptimizerKind,
+    /// Adam step size.
+    pub lr: f64,
+    /// Mirror-descent step size `ε·N` for the logits (per-example scale).
+    pub logit_lr: f64,
+    pub schedule: Schedule,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    /// Examples per parallel chunk (fixed, so results do not depend on the thread count).
+    pub chunk: usize,
+}
+
+/// Validation settings.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Share of the training data held out when no validation data is given.
+    pub fraction: f64,
+    /// Weight samples `S_w` of the MC predictive.
+    pub weight_samples: usize,
+    /// Noise samples `S_z` per weight sample.
+    pub noise_samples: usize,
+}
+
+fn default_init_logit() -> f64 {
+    2.0
+}
+fn default_beta() -> f64 {
+    1.0
+}
+fn default_pi() -> f64 {
+    0.5
+}
+
+impl Default for ObjectiveSpec {
+    fn default() -> Self {
+        ObjectiveSpec { beta: default_beta(), prior_pi: default_pi() }
+    }
+}
+
+impl Default for TrainingSpec {
+    fn default() -> Self {
+        TrainingSpec {
+            estimator: EstimatorKind::Psa,
+            optimizer: OptimizerKind::Adam,
+            lr: 3e-3,
+            logit_lr: 1e-2,
+            schedule: Schedule::Cosine,
+            batch_size: 128,
+            epochs: 10,
+            seed: 1,
+            chunk: 64,
+        }
+    }
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        ValidationSpec { fraction: 0.1, weight_samples: 8, noise_samples: 4 }
+    }
+}
+
+impl ModelSpec {
+    /// Reads and checks a spec file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| SbnError::io(path, e))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a spec; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let spec: ModelSpec = toml::from_str(text).map_err(|e| SbnError::invalid(source, e.to_string().trim_end().replace('\n', " | ")))?;
+        spec.check(source)?;
+        Ok(spec)
+    }
+
+    /// Checks values that the types do not.
+    pub fn check(&self, source: &str) -> Result<()> {
+        let bad = |field: &str, msg: String| Err(SbnError::invalid(format!("{source}: {field}"), msg));
+        if self.network.hidden.is_empty() {
+            return bad("network.hidden", "needs at least one binary layer".into());
+        }
+        if let Some(k) = self.network.hidden.iter().position(|&w| w == 0) {
+            return bad(&format!("network.hidden[{k}]"), "a layer width must be at least 1".into());
+        }
+        if let KindList::PerLayer(kinds) = &self.network.weights {
+            if kinds.len() != self.network.hidden.len() + 1 {
+                return bad("network.weights", format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.network.hidden.len() + 1, self.network.hidden.len()));
+            }
+        }
+        if !(self.network.init_logit.is_finite() && self.network.init_logit >= 0.0) {
+            return bad("network.init_logit", "must be a finite number ≥ 0".into());
+        }
+        if !(self.objective.beta.is_finite() && self.objective.beta >= 0.0) {
+            return bad("objective.beta", "must be a finite number ≥ 0".into());
+        }
+        if !(self.objective.prior_pi > 0.0 && self.objective.prior_pi < 1.0) {
+            return bad("objective.prior_pi", "must lie strictly between 0 and 1".into());
+        }
+        let t = &self.training;
+        for (name, v) in [("training.lr", t.lr), ("training.logit_lr", t.logit_lr)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(name, "must be a positive number".into());
+            }
+        }
+        for (name, v) in [("training.batch_size", t.batch_size), ("training.epochs", t.epochs), ("training.chunk", t.chunk)] {
+            if v == 0 {
+                return bad(name, "must be at least 1".into());
+            }
+        }
+        let v = &self.validation;
+        if !(0.0..1.0).contains(&v.fraction) {
+            return bad("validation.fraction", "must lie in [0, 1)".into());
+        }
+        if v.weight_samples == 0 || v.noise_samples == 0 {
+            return bad("validation", "weight_samples and noise_samples must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The weight kind of every layer (binary layers, then the output layer).
+    pub fn kinds(&self) -> Vec<WeightKind> {
+        match &self.network.weights {
+            KindList::All(k) => vec![*k; self.network.hidden.len() + 1],
+            KindList::PerLayer(v) => v.clone(),
+        }
+    }
+
+    /// `[d0, n1, …, nL, K]` for data with `input_dim` features and `n_classes` classes.
+    pub fn dims(&self, input_dim: usize, n_classes: usize) -> Vec<usize> {
+        std::iter::once(input_dim).chain(self.network.hidden.iter().copied()).chain(std::iter::once(n_classes)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[network]\nhidden = [8, 4]\nweights = \"bernoulli\"\n";
+
+    #[test]
+    fn minimal_spec_gets_defaults() {
+        let spec = ModelSpec::parse(MINIMAL, "m.toml").unwrap();
+        assert_eq!(spec.kinds(), vec![WeightKind::Bernoulli; 3]);
+        assert_eq!(spec.dims(64, 10), vec![64, 8, 4, 10]);
+        assert_eq!(spec.training.estimator, EstimatorKind::Psa);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = ModelSpec::parse(&format!("{MINIMAL}colour = 3\n"), "m.toml").unwrap_err().to_string();
+        assert!(e.contains("m.toml") && e.contains("colour"), "{e}");
+        let e = ModelSpec::parse("[network]\nhidden = [8, 0]\nweights = \"real\"\n", "m.toml").unwrap_err().to_string();
+        assert!(e.contains("network.hidden[1]"), "{e}");
+        let e = ModelSpec::parse("[network]\nhidden = [8]\nweights = [\"real\"]\n", "m.toml").unwrap_err().to_string();
+        assert!(e.contains("network.weights"), "{e}");
+        let e = ModelSpec::parse(&format!("{MINIMAL}[training]\nestimator = \"magic\"\n"), "m.toml").unwrap_err().to_string();
+        assert!(e.contains("magic"), "{e}");
+        let e = ModelSpec::parse(&format!("{MINIMAL}[objective]\nprior_pi = 1.0\n"), "m.toml").unwrap_err().to_string();
+        assert!(e.contains("objective.prior_pi"), "{e}");
+    }
+}

@@ -1,0 +1,136 @@
+//! Optimizers: Adam on all parameters, or mirror descent on the logits of Bernoulli weights
+//! (with Adam on the rest).
+//!
+//! Mirror descent is the Bayesian variant of the update in Meng, Bachmann & Khan, "Training
+//! binary neural networks using the Bayesian learning rule" (ICML 2020) and Ajanthan et al.,
+//! "Mirror descent view for neural network quantization" (AISTATS 2021): the natural parameter θ
+//! moves along the gradient with respect to the mean parameter q,
+//! `θ ← θ − ε (N·ĝ_q + β(θ − θ_prior))`; with the step written per example, `ε·N = logit_lr`,
+//! the update is `θ ← θ − logit_lr · (ĝ_q + (β/N)(θ − θ_prior))`, the q-space gradient of `F`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimator::Gradient;
+use crate::model::Network;
+use crate::spec::OptimizerKind;
+
+/// Adam moments for one parameter block.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    pub m: Vec<f64>,
+    pub v: Vec<f64>,
+}
+
+/// Optimizer state: Adam moments per parameter block (weights, scale, bias of every layer) and
+/// the step count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Optimizer {
+    pub kind: OptimizerKind,
+    pub step: u64,
+    pub moments: Vec<Moments>,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+/// The parameter blocks of a network, in the fixed order (per layer: weights, scale, bias).
+fn blocks_mut(net: &mut Network) -> Vec<(&mut [f64], bool)> {
+    let mut out = Vec::new();
+    for layer in net.layers_mut() {
+        let bernoulli = layer.scale().is_some();
+        match &mut layer.weights {
+            crate::model::Weights::Real { w } => out.push((w.as_mut_slice(), false)),
+            crate::model::Weights::Bernoulli { logits, scale } => {
+                out.push((logits.as_mut_slice(), bernoulli));
+                out.push((scale.as_mut_slice(), false));
+            }
+        }
+        out.push((layer.bias.as_mut_slice(), false));
+    }
+    out
+}
+
+/// The gradient blocks in the same order as [`blocks_mut`].
+fn grad_blocks(g: &Gradient) -> Vec<&[f64]> {
+    let mut out = Vec::new();
+    for l in &g.layers {
+        out.push(l.w.as_slice());
+        if let Some(s) = &l.scale {
+            out.push(s.as_slice());
+        }
+        out.push(l.bias.as_slice());
+    }
+    out
+}
+
+impl Optimizer {
+    /// A fresh optimizer for `net`.
+    pub fn new(kind: OptimizerKind, net: &mut Network) -> Self {
+        let moments = blocks_mut(net).iter().map(|(b, _)| Moments { m: vec![0.0; b.len()], v: vec![0.0; b.len()] }).collect();
+        Optimizer { kind, step: 0, moments }
+    }
+
+    /// One update. `grad_q` is the gradient of `F` with Bernoulli entries in q space (the data
+    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. Adam steps with `lr`;
+    /// under mirror descent the logits step with `logit_lr` along `grad_q`.
+    pub fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
+        self.step += 1;
+        let t = self.step as i32;
+        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+        let mirror = self.kind == OptimizerKind::Mirror;
+        let gq = grad_blocks(grad_q);
+        let gt = grad_blocks(grad_theta);
+        for (((param, is_logit), mom), (gq, gt)) in blocks_mut(net).into_iter().zip(&mut self.moments).zip(gq.into_iter().zip(gt)) {
+            if mirror && is_logit {
+                for (p, g) in param.iter_mut().zip(gq) {
+                    *p -= logit_lr * g;
+                }
+                continue;
+            }
+            for (((p, g), m), v) in param.iter_mut().zip(gt).zip(mom.m.iter_mut()).zip(mom.v.iter_mut()) {
+                *m = BETA1 * *m + (1.0 - BETA1) * g;
+                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::init::{random_network, InitConfig};
+    use crate::model::WeightKind;
+    use rand::SeedableRng;
+
+    #[test]
+    fn adam_first_step_moves_each_parameter_by_lr_against_the_gradient_sign() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        let mut net = random_network(&[3, 2, 2], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig::default(), &mut rng).unwrap();
+        let before = net.clone();
+        let mut g = Gradient::zeros(&net);
+        g.layers[1].w[(0, 1)] = 0.3;
+        g.layers[0].w[(1, 2)] = -2.0;
+        let mut opt = Optimizer::new(OptimizerKind::Adam, &mut net);
+        opt.update(&mut net, &g, &g, 0.01, 0.0);
+        let d1 = net.layers()[1].weight_param()[(0, 1)] - before.layers()[1].weight_param()[(0, 1)];
+        let d0 = net.layers()[0].weight_param()[(1, 2)] - before.layers()[0].weight_param()[(1, 2)];
+        assert!((d1 + 0.01).abs() < 1e-6 && (d0 - 0.01).abs() < 1e-6, "{d1} {d0}");
+        assert_eq!(net.layers()[0].bias, before.layers()[0].bias);
+    }
+
+    #[test]
+    fn mirror_descent_steps_the_logits_along_the_q_gradient() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(2);
+        let mut net = random_network(&[3, 2, 2], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig::default(), &mut rng).unwrap();
+        let before = net.clone();
+        let mut gq = Gradient::zeros(&net);
+        gq.layers[0].w[(0, 0)] = 0.5;
+        let gt = Gradient::zeros(&net);
+        let mut opt = Optimizer::new(OptimizerKind::Mirror, &mut net);
+        opt.update(&mut net, &gq, &gt, 0.01, 0.1);
+        let d = net.layers()[0].weight_param()[(0, 0)] - before.layers()[0].weight_param()[(0, 0)];
+        assert!((d + 0.05).abs() < 1e-15);
+    }
+}
