@@ -53,7 +53,10 @@ fn raw_histogram(labels_gz: &Path, k: usize) -> Vec<usize> {
 fn load_err(path: &Path, label: Option<&LabelColumn>) -> String {
     match load(path, Role::Train, label) {
         Ok(ds) => panic!("expected an error for {}, got {ds:?}", path.display()),
-        Err(e) => e.to_string(),
+        Err(e) => {
+            eprintln!("{e}");
+            e.to_string()
+        }
     }
 }
 
@@ -161,6 +164,7 @@ fn bad_idx_and_gzip_files() {
     let mid = bad.len() / 2;
     bad[12..mid].iter_mut().for_each(|b| *b ^= 0xa5);
     std::fs::write(&img, &bad).unwrap();
+    std::fs::write(dir.join("corrupt-labels-idx1-ubyte"), idx_file(0x0801, &[3], &[0, 1, 2])).unwrap();
     let e = load_err(&img, None);
     assert!(e.contains("corrupt-images-idx3-ubyte.gz") && e.contains("gzip"), "{e}");
 

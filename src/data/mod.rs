@@ -36,6 +36,16 @@ pub enum Features {
     Real(Vec<f64>),
 }
 
+impl fmt::Debug for Features {
+    /// Kind and length only (the vectors are long).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Features::Bytes(v) => write!(f, "Bytes({} values)", v.len()),
+            Features::Real(v) => write!(f, "Real({} values)", v.len()),
+        }
+    }
+}
+
 impl Features {
     /// Number of stored values (`examples × dim`).
     pub fn len(&self) -> usize {
