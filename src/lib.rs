@@ -11,6 +11,7 @@
 //! * [`objective`]: the ELBO (expected NLL + β·KL/N).
 //! * [`gradcase`]: the JSON case format of the PSA reference vectors (`sbn grad`).
 
+pub mod data;
 pub mod error;
 pub mod estimator;
 pub mod gradcase;
