@@ -1,0 +1,269 @@
+//! The fit loop: minibatches, the ELBO gradient, the optimizer, per-epoch validation with the MC
+//! predictive, the best model kept, a checkpoint written atomically after every epoch (and on
+//! interruption), and `--resume`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::init::data_dependent_init;
+use super::optim::Optimizer;
+use super::step::estimate_batch;
+use crate::data::{Dataset, InputScaling};
+use crate::error::{Result, SbnError};
+use crate::io::{ModelFile, TrainState};
+use crate::model::init::{random_network, InitConfig};
+use crate::model::{BernoulliPrior, Network};
+use crate::objective::Objective;
+use crate::rng;
+use crate::spec::{ModelSpec, Schedule};
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Mean estimator value of the expected NLL over the epoch's batches.
+    pub train_nll: f64,
+    /// `KL(q ‖ p)` at the end of the epoch (nats).
+    pub kl: f64,
+    /// `F = nll + β·KL/N`.
+    pub objective: f64,
+    pub valid_accuracy: f64,
+    pub valid_nll: f64,
+    /// Mean weight entropy (nats) and share of weights with q in (0.05, 0.95).
+    pub weight_entropy: f64,
+    pub uncertain_share: f64,
+    pub seconds: f64,
+    pub lr: f64,
+}
+
+/// How a run is driven (not part of the model).
+#[derive(Clone, Debug, Default)]
+pub struct FitOptions {
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Where the best model goes; its checkpoint is `<out>.ckpt`.
+    pub out: Option<PathBuf>,
+    /// Continue from `<out>.ckpt`.
+    pub resume: bool,
+    /// Set (e.g. by Ctrl-C) to stop after the current batch, saving a checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Stop after this many batches of this invocation (simulates an interruption in tests).
+    pub stop_after_batches: Option<usize>,
+    /// Start from this network instead of a fresh one (shapes must match the spec and data).
+    pub init_network: Option<Network>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct FitOutcome {
+    /// The best model (lowest validation NLL) with the full history.
+    pub model: ModelFile,
+    /// The network after the last batch run.
+    pub last: Network,
+    /// False when the run stopped early (interrupted); the checkpoint then allows `--resume`.
+    pub completed: bool,
+}
+
+/// The checkpoint path that belongs to a model path.
+pub fn checkpoint_path(out: &std::path::Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".ckpt");
+    PathBuf::from(s)
+}
+
+/// Posterior diagnostics: the mean entropy of the Bernoulli weights (nats) and the share with
+/// `q ∈ (0.05, 0.95)`. Both are 0 for a network without Bernoulli weights.
+pub fn posterior_spread(net: &Network) -> (f64, f64) {
+    let (mut h, mut uncertain, mut n) = (0.0, 0usize, 0usize);
+    for layer in net.layers() {
+        if let Some(q) = layer.q() {
+            for &q in q.iter() {
+                h += crate::model::softmax::entropy(&[q, 1.0 - q]);
+                uncertain += usize::from(q > 0.05 && q < 0.95);
+                n += 1;
+            }
+        }
+    }
+    if n == 0 { (0.0, 0.0) } else { (h / n as f64, uncertain as f64 / n as f64) }
+}
+
+/// Trains a network of shape `spec` on `train`, validating on `valid` after every epoch.
+pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions) -> Result<FitOutcome> {
+    spec.check("spec")?;
+    if train.is_empty() || valid.is_empty() {
+        return Err(SbnError::invalid("data", "training and validation data must not be empty"));
+    }
+    if valid.dim != train.dim || valid.n_classes != train.n_classes {
+        return Err(SbnError::invalid(&valid.name, format!("validation data has {} features and {} classes, training data {} and {}", valid.dim, valid.n_classes, train.dim, train.n_classes)));
+    }
+    let t = &spec.training;
+    let seed = t.seed;
+    let scaling = InputScaling::fit(train);
+    let n_train = train.len();
+    let objective = Objective { beta: spec.objective.beta, n_train, prior: BernoulliPrior::new(spec.objective.prior_pi)? };
+    let estimator = t.estimator.build();
+    let batches_per_epoch = n_train.div_ceil(t.batch_size);
+    let total_batches = batches_per_epoch * t.epochs;
+
+    let ckpt = opts.out.as_deref().map(checkpoint_path);
+    let (mut net, mut opt, mut history, mut epoch0, mut batch0, mut running, mut best, elapsed0) = match (&ckpt, opts.resume) {
+        (Some(path), true) => {
+            let file = ModelFile::load(path)?;
+            if &file.spec != spec {
+                return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for another spec"));
+            }
+            if file.scaling != scaling || file.network.input_dim() != train.dim {
+                return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for other training data"));
+            }
+            let s = file.state.ok_or_else(|| SbnError::invalid(path.display().to_string(), "not a checkpoint (no training state)"))?;
+            (file.network, s.optimizer, file.history, s.epoch, s.batch, s.running, s.best, s.elapsed)
+        }
+        (None, true) => return Err(SbnError::invalid("--resume", "needs an output path to find the checkpoint")),
+        _ => {
+            let mut net = match &opts.init_network {
+                Some(n) => {
+                    if n.dims() != spec.dims(train.dim, train.n_classes) {
+                        return Err(SbnError::invalid("initial network", format!("has shape {:?}, the spec and data need {:?}", n.dims(), spec.dims(train.dim, train.n_classes))));
+                    }
+                    n.clone()
+                }
+                None => {
+                    let init = InitConfig { logit_scale: spec.network.init_logit, weight_std: 1.0 };
+                    let mut net = random_network(&spec.dims(train.dim, train.n_classes), &spec.kinds(), init, &mut rng::stream(seed, &[10]))?;
+                    let n_init = n_train.min(512);
+                    let idx: Vec<usize> = (0..n_init).map(|i| i * n_train / n_init).collect();
+                    data_dependent_init(&mut net, &scaling.apply(train, &idx)?, rng::stream_seed(seed, &[11]));
+                    net
+                }
+            };
+            let opt = Optimizer::new(t.optimizer, &mut net);
+            (net, opt, Vec::new(), 0, 0, [0.0; 3], None, 0.0)
+        }
+    };
+
+    let x_valid = scaling.apply_all(valid)?;
+    let bar = if opts.progress { ProgressBar::new(total_batches as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
+    bar.set_position((epoch0 * batches_per_epoch + batch0) as u64);
+    let started = Instant::now();
+    let mut epoch_started = Instant::now();
+    let mut ran = 0usize;
+    let save_state = |net: &Network, opt: &Optimizer, history: &[EpochRecord], epoch: usize, batch: usize, running: [f64; 3], best: &Option<(f64, Network)>, elapsed: f64| -> Result<()> {
+        if let Some(path) = &ckpt {
+            let state = TrainState { optimizer: opt.clone(), epoch, batch, running, best: best.clone(), elapsed };
+            ModelFile { spec: spec.clone(), scaling: scaling.clone(), class_names: train.class_names.clone(), network: net.clone(), history: history.to_vec(), state: Some(state) }.save(path)?;
+        }
+        Ok(())
+    };
+    while epoch0 < t.epochs {
+        let epoch = epoch0;
+        bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.epochs));
+        let mut order: Vec<usize> = (0..n_train).collect();
+        order.shuffle(&mut rng::stream(seed, &[1, epoch as u64]));
+        let lr_factor = match t.schedule {
+            Schedule::Constant => 1.0,
+            Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / t.epochs as f64).cos()),
+        };
+        for b in batch0..batches_per_epoch {
+            let idx = &order[b * t.batch_size..((b + 1) * t.batch_size).min(n_train)];
+            let x = scaling.apply(train, idx)?;
+            let y: Vec<usize> = idx.iter().map(|&n| train.labels[n]).collect();
+            let est = estimate_batch(&net, &x, &y, estimator.as_ref(), rng::stream_seed(seed, &[2, epoch as u64, b as u64]), t.chunk)?;
+            if !est.loss.is_finite() {
+                return Err(SbnError::invalid("training", format!("the loss became {} in epoch {} batch {b}; lower the learning rate", est.loss, epoch + 1)));
+            }
+            let mut grad_q = est.grad;
+            objective.add_kl_gradient(&net, &mut grad_q);
+            let grad_theta = grad_q.logit_space(&net);
+            opt.update(&mut net, &grad_q, &grad_theta, t.lr * lr_factor, t.logit_lr * lr_factor);
+            running[0] += est.loss * idx.len() as f64;
+            running[2] += idx.len() as f64;
+            bar.inc(1);
+            if b % 10 == 0 {
+                bar.set_message(format!("nll {:.4}", running[0] / running[2]));
+            }
+            ran += 1;
+            let interrupted = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) || opts.stop_after_batches.is_some_and(|m| ran >= m);
+            if interrupted && b + 1 < batches_per_epoch {
+                save_state(&net, &opt, &history, epoch, b + 1, running, &best, elapsed0 + started.elapsed().as_secs_f64())?;
+                bar.abandon_with_message("interrupted; checkpoint saved, continue with --resume");
+                let model = best_model(spec, &scaling, train, &net, &best, &history);
+                return Ok(FitOutcome { model, last: net, completed: false });
+            }
+        }
+        // End of epoch: validation and bookkeeping.
+        let (valid_accuracy, valid_nll) = validate(&net, &x_valid, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]));
+        let value = objective.value(&net, running[0] / running[2]);
+        let (weight_entropy, uncertain_share) = posterior_spread(&net);
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_nll: value.nll,
+            kl: value.kl,
+            objective: value.total,
+            valid_accuracy,
+            valid_nll,
+            weight_entropy,
+            uncertain_share,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+            lr: t.lr * lr_factor,
+        };
+        bar.println(format!(
+            "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
+            record.epoch, record.train_nll, record.kl, record.objective, 100.0 * valid_accuracy, valid_nll, 100.0 * uncertain_share, record.seconds
+        ));
+        history.push(record);
+        if best.as_ref().is_none_or(|(score, _)| valid_nll < *score) {
+            best = Some((valid_nll, net.clone()));
+        }
+        epoch0 += 1;
+        batch0 = 0;
+        running = [0.0; 3];
+        epoch_started = Instant::now();
+        let model = best_model(spec, &scaling, train, &net, &best, &history);
+        if let Some(out) = &opts.out {
+            model.save(out)?;
+        }
+        save_state(&net, &opt, &history, epoch0, 0, running, &best, elapsed0 + started.elapsed().as_secs_f64())?;
+        let stop = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) || opts.stop_after_batches.is_some_and(|m| ran >= m);
+        if stop && epoch0 < t.epochs {
+            bar.abandon_with_message("interrupted; checkpoint saved, continue with --resume");
+            return Ok(FitOutcome { model, last: net, completed: false });
+        }
+    }
+    bar.finish_and_clear();
+    let model = best_model(spec, &scaling, train, &net, &best, &history);
+    Ok(FitOutcome { model, last: net, completed: true })
+}
+
+fn best_model(spec: &ModelSpec, scaling: &InputScaling, train: &Dataset, net: &Network, best: &Option<(f64, Network)>, history: &[EpochRecord]) -> ModelFile {
+    ModelFile {
+        spec: spec.clone(),
+        scaling: scaling.clone(),
+        class_names: train.class_names.clone(),
+        network: best.as_ref().map_or_else(|| net.clone(), |(_, n)| n.clone()),
+        history: history.to_vec(),
+        state: None,
+    }
+}
+
+/// Accuracy and NLL of the MC predictive on validation inputs (`S_w × S_z` samples of the spec).
+fn validate(net: &Network, x: &nalgebra::DMatrix<f64>, y: &[usize], spec: &ModelSpec, seed: u64) -> (f64, f64) {
+    let v = &spec.validation;
+    let probs = crate::predict_float_probs(net, x, v.weight_samples, v.noise_samples, seed);
+    let k = net.n_classes();
+    let mut correct = 0usize;
+    let mut nll = 0.0;
+    for (n, &label) in y.iter().enumerate() {
+        let p = &probs[n * k..(n + 1) * k];
+        let arg = (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b])).expect("classes");
+        correct += usize::from(arg == label);
+        nll -= p[label].max(1e-12).ln();
+    }
+    (correct as f64 / y.len() as f64, nll / y.len() as f64)
+}
