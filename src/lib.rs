@@ -9,6 +9,8 @@
 //! * [`model`]: what an SBN is (layers, weight kinds, noise, prior).
 //! * [`estimator`]: gradient estimators behind one trait (PSA, ST, Hard-ST, exact).
 //! * [`objective`]: the ELBO (expected NLL + β·KL/N).
+//! * [`packed`]: bit matrices, popcount kernels, packed sampled networks, the model summary.
+//! * [`predict`]: the Monte Carlo predictive, packed and float engines.
 //! * [`gradcase`]: the JSON case format of the PSA reference vectors (`sbn grad`).
 
 pub mod data;
@@ -18,6 +20,8 @@ pub mod gradcase;
 pub mod linalg;
 pub mod model;
 pub mod objective;
+pub mod packed;
+pub mod predict;
 pub mod predictive;
 pub mod rng;
 pub mod simd;

@@ -1,0 +1,525 @@
+//! `SampledNetwork`: one draw `W ~ q` of a network, every binary layer packed (MATH.md §6).
+//!
+//! * Binary layers after the first: `S = n − 2·popcount(w_j XOR x)`, then `a = γ S + b` in f64 and
+//!   unit `j` fires iff `u < σ(a)`: the float path's rule, bit for bit.
+//! * First layer on 8-bit inputs `x⁰ = α v + c`: `Σ_i W_ji x⁰_i = α Σ_i W_ji v_i + c Σ_i W_ji`, the
+//!   first sum from 8 AND-popcount bit-plane passes, the second from the row's popcount; computed
+//!   once per (weight sample, input) and reused for every noise sample. On real inputs, or with
+//!   real first-layer weights, the first layer is a float matrix product.
+//! * Output layer: `γ° S° + b°` from popcounts (Bernoulli) or `W° x^L + b°` in f64 (real).
+//!
+//! Real-weight hidden layers after the first cannot be packed; such networks are refused.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+
+use super::bits::{BitMatrix, words_for};
+use super::kernel::{PackedRows, and_popcount, xor_popcount};
+use crate::error::{Result, SbnError};
+use crate::model::noise::{sigmoid, uniform};
+use crate::model::{Dense, Network, WeightSample, Weights};
+use crate::predict::InputBatch;
+
+/// Two sigmoids closer than this give the same state unless `u` lies within it of the vectorized
+/// `σ̃(a)`; then the exact `σ(a)` decides. `|σ̃ − σ| < 1e-15` everywhere (tested), so the fast test
+/// is exact.
+const MARGIN: f64 = 1e-9;
+
+/// A packed binary layer: the bits, their kernel layout, the scales γ and biases b.
+#[derive(Clone, Debug)]
+struct BinaryLayer {
+    bits: BitMatrix,
+    rows: PackedRows,
+    gamma: Vec<f64>,
+    bias: Vec<f64>,
+}
+
+impl BinaryLayer {
+    fn new(bits: BitMatrix, gamma: Vec<f64>, bias: Vec<f64>) -> Self {
+        BinaryLayer { rows: PackedRows::new(&bits), bits, gamma, bias }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Layer {
+    Binary(BinaryLayer),
+    Real { w: DMatrix<f64>, bias: DVector<f64> },
+}
+
+impl Layer {
+    fn n_out(&self) -> usize {
+        match self {
+            Layer::Binary(l) => l.bits.rows(),
+            Layer::Real { w, .. } => w.nrows(),
+        }
+    }
+}
+
+/// One sampled network, packed. Layers `0..L` are the binary layers, `L` the output layer.
+#[derive(Clone, Debug)]
+pub struct SampledNetwork {
+    dims: Vec<usize>,
+    layers: Vec<Layer>,
+    /// `Σ_i W_ji` of a binary first layer.
+    row_sums: Vec<i64>,
+    /// The first layer's ±1 weights as f64, built when real inputs first need them.
+    first_f64: OnceLock<DMatrix<f64>>,
+}
+
+/// States of every binary layer (one `BitMatrix` of `B` rows each) and the logits (`K × B`) of one
+/// noise sample.
+#[derive(Clone, Debug)]
+pub struct PackedForward {
+    pub states: Vec<BitMatrix>,
+    pub logits: DMatrix<f64>,
+}
+
+/// Reusable buffers of the noise pass.
+#[derive(Debug, Default)]
+pub(crate) struct Workspace {
+    states: Vec<BitMatrix>,
+    s: Vec<i32>,
+    a: Vec<f64>,
+    sig: Vec<f64>,
+    pub(crate) logits: DMatrix<f64>,
+}
+
+impl SampledNetwork {
+    /// Whether the packed engine can evaluate `net`: every binary layer after the first must have
+    /// Bernoulli weights.
+    pub fn check(net: &Network) -> Result<()> {
+        for k in 1..net.n_hidden() {
+            if matches!(net.layers()[k].weights, Weights::Real { .. }) {
+                return Err(SbnError::Unsupported(format!(
+                    "packed engine: hidden layer {k} has real weights; only the first layer and the output layer may (use the float engine)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Packs a given weight draw (from [`Network::sample_weights`]).
+    pub fn from_weight_sample(net: &Network, ws: &WeightSample) -> Result<Self> {
+        Self::check(net)?;
+        if ws.layers.len() != net.layers().len() {
+            return Err(SbnError::invalid("weight sample", "layer count differs from the network's"));
+        }
+        let mut bits = Vec::with_capacity(ws.layers.len());
+        for (k, (layer, w)) in net.layers().iter().zip(&ws.layers).enumerate() {
+            bits.push(match (&layer.weights, w) {
+                (Weights::Real { .. }, _) => None,
+                (Weights::Bernoulli { logits, .. }, Some(w)) if w.shape() == logits.shape() => Some(BitMatrix::from_rows_of(w)),
+                _ => return Err(SbnError::invalid(format!("weight sample layer {k}"), "missing or misshapen ±1 weights")),
+            });
+        }
+        Ok(Self::assemble(net, bits))
+    }
+
+    /// Draws `W ~ q` from `rng` with the rule and the uniform stream of
+    /// `net.sample_weights(&mut RngDraws(rng))` (`W_ji = +1` iff `u < σ(θ_ji)`, uniforms
+    /// column-major), packing directly.
+    pub fn sample<R: Rng + ?Sized>(net: &Network, rng: &mut R) -> Result<Self> {
+        Self::check(net)?;
+        let q: Vec<Option<DMatrix<f64>>> = net.layers().iter().map(Dense::q).collect();
+        Ok(Self::sample_with_q(net, &q, rng))
+    }
+
+    /// [`sample`](Self::sample) with the probabilities `q = σ(θ)` computed once by the caller.
+    pub(crate) fn sample_with_q<R: Rng + ?Sized>(net: &Network, q: &[Option<DMatrix<f64>>], rng: &mut R) -> Self {
+        let bits = q
+            .iter()
+            .map(|q| {
+                q.as_ref().map(|q| {
+                    let mut m = BitMatrix::new(q.nrows(), q.ncols());
+                    for (i, col) in q.column_iter().enumerate() {
+                        let (word, bit) = (i / 64, i % 64);
+                        for (j, &qj) in col.iter().enumerate() {
+                            let plus = uniform(rng) < qj;
+                            m.row_mut(j)[word] |= u64::from(plus) << bit;
+                        }
+                    }
+                    m
+                })
+            })
+            .collect();
+        Self::assemble(net, bits)
+    }
+
+    /// The most likely network: `W_ji = +1` iff `θ_ji ≥ 0` (ties to `+1`).
+    pub fn most_likely(net: &Network) -> Result<Self> {
+        Self::check(net)?;
+        let bits = net
+            .layers()
+            .iter()
+            .map(|l| match &l.weights {
+                Weights::Real { .. } => None,
+                Weights::Bernoulli { logits, .. } => Some(BitMatrix::from_fn(logits.nrows(), logits.ncols(), |j, i| logits[(j, i)] >= 0.0)),
+            })
+            .collect();
+        Ok(Self::assemble(net, bits))
+    }
+
+    fn assemble(net: &Network, bits: Vec<Option<BitMatrix>>) -> Self {
+        let layers = net
+            .layers()
+            .iter()
+            .zip(bits)
+            .map(|(layer, bits)| match (&layer.weights, bits) {
+                (Weights::Bernoulli { scale, .. }, Some(bits)) => Layer::Binary(BinaryLayer::new(bits, scale.as_slice().to_vec(), layer.bias.as_slice().to_vec())),
+                (Weights::Real { w }, _) => Layer::Real { w: w.clone(), bias: layer.bias.clone() },
+                (Weights::Bernoulli { .. }, None) => unreachable!("Bernoulli layers are drawn"),
+            })
+            .collect();
+        Self::from_layers(net.dims(), layers)
+    }
+
+    fn from_layers(dims: Vec<usize>, layers: Vec<Layer>) -> Self {
+        let row_sums = match &layers[0] {
+            Layer::Binary(l) => (0..l.bits.rows()).map(|j| 2 * i64::from(l.bits.row_popcount(j)) - l.bits.cols() as i64).collect(),
+            Layer::Real { .. } => Vec::new(),
+        };
+        SampledNetwork { dims, layers, row_sums, first_f64: OnceLock::new() }
+    }
+
+    /// `[d0, n1, …, nL, K]`.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// Number of binary layers `L`.
+    pub fn n_hidden(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// The packed ±1 weights of layer `k` (`None` for a real layer).
+    pub fn layer_bits(&self, k: usize) -> Option<&BitMatrix> {
+        match &self.layers[k] {
+            Layer::Binary(l) => Some(&l.bits),
+            Layer::Real { .. } => None,
+        }
+    }
+
+    /// The weights as a [`WeightSample`] (±1 matrices for binary layers), for the float path.
+    pub fn weight_sample(&self) -> WeightSample {
+        WeightSample { layers: (0..self.layers.len()).map(|k| self.layer_bits(k).map(BitMatrix::to_rows_matrix)).collect() }
+    }
+
+    /// Pre-activations `a¹` (`n1 × B`) of examples `range` of `input`; they do not depend on the
+    /// activation noise. The input must have been checked against the network.
+    pub fn first_preactivation(&self, input: &InputBatch, range: Range<usize>) -> DMatrix<f64> {
+        let (b, n1) = (range.len(), self.dims[1]);
+        match (&self.layers[0], input) {
+            (Layer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
+                let planes = bit_planes(&data[range.start * dim..range.end * dim], dim);
+                let mut counts = vec![0i32; 8 * b * n1];
+                and_popcount(&l.rows, &planes, &mut counts);
+                let mut a = DMatrix::zeros(n1, b);
+                for (n, mut col) in a.column_iter_mut().enumerate() {
+                    let pb: [i64; 8] = std::array::from_fn(|p| i64::from(planes.row_popcount(8 * n + p)));
+                    for (j, aj) in col.iter_mut().enumerate() {
+                        let t: i64 = (0..8).map(|p| (2 * i64::from(counts[(8 * n + p) * n1 + j]) - pb[p]) << p).sum();
+                        let s = alpha * t as f64 + offset * self.row_sums[j] as f64;
+                        *aj = l.gamma[j] * s + l.bias[j];
+                    }
+                }
+                a
+            }
+            (Layer::Binary(l), _) => {
+                let w = self.first_f64.get_or_init(|| l.bits.to_rows_matrix());
+                let mut a = w * input.to_matrix(range);
+                for mut col in a.column_iter_mut() {
+                    for ((aj, g), b) in col.iter_mut().zip(&l.gamma).zip(&l.bias) {
+                        *aj = g * *aj + b;
+                    }
+                }
+                a
+            }
+            (Layer::Real { w, bias }, _) => {
+                let mut a = w * input.to_matrix(range);
+                for mut col in a.column_iter_mut() {
+                    col += bias;
+                }
+                a
+            }
+        }
+    }
+
+    /// One noise sample on top of `a¹`: states of layers `1..L` drawn from `rng` (per layer,
+    /// example by example, unit by unit: the order of `Network::forward`), logits into
+    /// `work.logits`.
+    pub(crate) fn noise_pass<R: Rng + ?Sized>(&self, a1: &DMatrix<f64>, rng: &mut R, work: &mut Workspace) {
+        let b = a1.ncols();
+        let l_count = self.n_hidden();
+        if work.states.len() != l_count || work.states.first().is_some_and(|s| s.rows() != b) {
+            work.states = (1..=l_count).map(|k| BitMatrix::new(b, self.dims[k])).collect();
+        }
+        let widest = self.dims.iter().copied().max().unwrap_or(0);
+        work.sig.resize(widest, 0.0);
+        work.a.resize(widest, 0.0);
+        work.s.resize(b * widest, 0);
+        for n in 0..b {
+            draw_states(a1.column(n).as_slice(), rng, &mut work.sig, work.states[0].row_mut(n));
+        }
+        for k in 1..l_count {
+            let Layer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
+            let nk = self.dims[k + 1];
+            let (done, rest) = work.states.split_at_mut(k);
+            let s = &mut work.s[..b * nk];
+            xor_popcount(&layer.rows, &done[k - 1], s);
+            for n in 0..b {
+                let a = &mut work.a[..nk];
+                for (j, aj) in a.iter_mut().enumerate() {
+                    *aj = layer.gamma[j] * f64::from(s[n * nk + j]) + layer.bias[j];
+                }
+                draw_states(a, rng, &mut work.sig, rest[0].row_mut(n));
+            }
+        }
+        let last = &work.states[l_count - 1];
+        work.logits = match &self.layers[l_count] {
+            Layer::Binary(out) => {
+                let k = out.bits.rows();
+                let s = &mut work.s[..b * k];
+                xor_popcount(&out.rows, last, s);
+                DMatrix::from_fn(k, b, |j, n| out.gamma[j] * f64::from(s[n * k + j]) + out.bias[j])
+            }
+            Layer::Real { w, bias } => {
+                let mut o = w * last.to_cols_matrix();
+                for mut col in o.column_iter_mut() {
+                    col += bias;
+                }
+                o
+            }
+        };
+    }
+
+    /// One forward sample of examples `range` with noise uniforms from `rng`, keeping every
+    /// layer's states (for tests and diagnostics).
+    pub fn forward<R: Rng + ?Sized>(&self, input: &InputBatch, range: Range<usize>, rng: &mut R) -> Result<PackedForward> {
+        input.check(self.dims[0])?;
+        if range.end > input.len() || range.start > range.end {
+            return Err(SbnError::invalid("forward", "example range outside the input"));
+        }
+        let a1 = self.first_preactivation(input, range);
+        let mut work = Workspace::default();
+        self.noise_pass(&a1, rng, &mut work);
+        Ok(PackedForward { states: work.states, logits: work.logits })
+    }
+}
+
+/// Bit planes of byte inputs: row `8n + p` holds bit `p` of every value of example `n`.
+fn bit_planes(data: &[u8], dim: usize) -> BitMatrix {
+    let b = data.len() / dim;
+    let mut planes = BitMatrix::new(8 * b, dim);
+    for (n, ex) in data.chunks_exact(dim).enumerate() {
+        for (wi, chunk) in ex.chunks(64).enumerate() {
+            let mut words = [0u64; 8];
+            for (i, &v) in chunk.iter().enumerate() {
+                for (p, w) in words.iter_mut().enumerate() {
+                    *w |= u64::from(v >> p & 1) << i;
+                }
+            }
+            for (p, w) in words.into_iter().enumerate() {
+                planes.row_mut(8 * n + p)[wi] = w;
+            }
+        }
+    }
+    planes
+}
+
+/// States of one example's layer: bit `j` set iff `u_j < σ(a_j)`, `u_j` drawn in order. The
+/// vectorized `σ̃` decides unless `u` is within [`MARGIN`] of it.
+fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, sig: &mut [f64], out: &mut [u64]) {
+    let sig = &mut sig[..a.len()];
+    crate::dispatch!(sig.iter_mut().zip(a).for_each(|(s, &a)| *s = crate::simd::sigmoid(a)));
+    out.fill(0);
+    for (j, (&p, &aj)) in sig.iter().zip(a).enumerate() {
+        let u = uniform(rng);
+        let fire = if u < p - MARGIN {
+            true
+        } else if u >= p + MARGIN {
+            false
+        } else {
+            u < sigmoid(aj)
+        };
+        out[j / 64] |= u64::from(fire) << (j % 64);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export: a small versioned binary format.
+//
+//   magic "SBNPACK\0" | version u32 | number of dims u32 | dims u64 ...
+//   per layer: kind u8 (1 binary, 0 real)
+//     binary: γ f64 × n_out | b f64 × n_out | words u64 × n_out·⌈n_in/64⌉ (rows, pad bits 0)
+//     real:   W f64 × n_out·n_in (row-major) | b f64 × n_out
+//   FNV-1a 64 checksum of everything before it (u64)
+// All numbers little-endian.
+
+const MAGIC: [u8; 8] = *b"SBNPACK\0";
+const VERSION: u32 = 1;
+const PLACE: &str = "packed network";
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| SbnError::invalid(PLACE, format!("truncated: {what} needs {n} bytes at offset {}", self.pos)))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u32(&mut self, what: &str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+    }
+    fn u64s(&mut self, n: usize, what: &str) -> Result<Vec<u64>> {
+        let len = n.checked_mul(8).ok_or_else(|| SbnError::invalid(PLACE, format!("{what}: size overflows")))?;
+        Ok(self.take(len, what)?.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    }
+    fn f64s(&mut self, n: usize, what: &str) -> Result<Vec<f64>> {
+        let v: Vec<f64> = self.u64s(n, what)?.into_iter().map(f64::from_bits).collect();
+        if v.iter().all(|x| x.is_finite()) { Ok(v) } else { Err(SbnError::invalid(PLACE, format!("{what}: NaN or infinite value"))) }
+    }
+}
+
+impl SampledNetwork {
+    /// The network in the export format (see the module source for the layout).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.dims.len() as u32).to_le_bytes());
+        self.dims.iter().for_each(|&d| out.extend_from_slice(&(d as u64).to_le_bytes()));
+        let f64s = |out: &mut Vec<u8>, v: &[f64]| v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        for layer in &self.layers {
+            match layer {
+                Layer::Binary(l) => {
+                    out.push(1);
+                    f64s(&mut out, &l.gamma);
+                    f64s(&mut out, &l.bias);
+                    l.bits.as_words().iter().for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
+                }
+                Layer::Real { w, bias } => {
+                    out.push(0);
+                    f64s(&mut out, w.transpose().as_slice());
+                    f64s(&mut out, bias.as_slice());
+                }
+            }
+        }
+        let sum = fnv1a(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// Reads the export format; any truncation, corruption or inconsistency is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(8, "magic")? != MAGIC {
+            return Err(SbnError::invalid(PLACE, "not a packed sbn network (bad magic)"));
+        }
+        let version = r.u32("version")?;
+        if version != VERSION {
+            return Err(SbnError::invalid(PLACE, format!("unsupported version {version} (this build reads {VERSION})")));
+        }
+        let n_dims = r.u32("dimension count")? as usize;
+        if !(3..=1024).contains(&n_dims) {
+            return Err(SbnError::invalid(PLACE, format!("{n_dims} dimensions: need at least 3 (input, one binary layer, output)")));
+        }
+        let dims = r.u64s(n_dims, "dimensions")?;
+        if dims.iter().any(|&d| d == 0 || d > 1 << 32) {
+            return Err(SbnError::invalid(PLACE, "a layer width is 0 or implausibly large"));
+        }
+        let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
+        let mut layers = Vec::with_capacity(n_dims - 1);
+        for k in 0..n_dims - 1 {
+            let (n_in, n_out) = (dims[k], dims[k + 1]);
+            let what = |s: &str| format!("layer {k} {s}");
+            let layer = match r.u8(&what("kind"))? {
+                1 => {
+                    let gamma = r.f64s(n_out, &what("scales"))?;
+                    let bias = r.f64s(n_out, &what("biases"))?;
+                    let count = n_out.checked_mul(words_for(n_in)).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
+                    let words = r.u64s(count, &what("weight bits"))?;
+                    let bits = BitMatrix::from_words(n_out, n_in, words).ok_or_else(|| SbnError::invalid(PLACE, what("has pad bits set")))?;
+                    Layer::Binary(BinaryLayer::new(bits, gamma, bias))
+                }
+                0 if k == 0 || k == n_dims - 2 => {
+                    let count = n_out.checked_mul(n_in).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
+                    let w = r.f64s(count, &what("weights"))?;
+                    let bias = r.f64s(n_out, &what("biases"))?;
+                    Layer::Real { w: DMatrix::from_row_slice(n_out, n_in, &w), bias: DVector::from_vec(bias) }
+                }
+                0 => return Err(SbnError::invalid(PLACE, what("is real: only the first and the output layer may be"))),
+                kind => return Err(SbnError::invalid(PLACE, what(&format!("has unknown kind {kind}")))),
+            };
+            layers.push(layer);
+        }
+        let body = r.pos;
+        let sum = u64::from_le_bytes(r.take(8, "checksum")?.try_into().expect("8 bytes"));
+        if r.pos != bytes.len() {
+            return Err(SbnError::invalid(PLACE, format!("{} trailing bytes", bytes.len() - r.pos)));
+        }
+        if fnv1a(&bytes[..body]) != sum {
+            return Err(SbnError::invalid(PLACE, "checksum mismatch: the file is corrupt"));
+        }
+        debug_assert!(layers.iter().zip(&dims[1..]).all(|(l, &d)| l.n_out() == d));
+        Ok(Self::from_layers(dims, layers))
+    }
+
+    /// Writes [`to_bytes`](Self::to_bytes) to `path`.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_bytes()).map_err(|e| SbnError::io(path, e))
+    }
+
+    /// Reads a file written by [`write`](Self::write).
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| SbnError::io(path, e))?;
+        Self::from_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectorized_sigmoid_is_within_the_margin() {
+        let mut worst: f64 = 0.0;
+        let mut a = -750.0;
+        while a < 750.0 {
+            worst = worst.max((crate::simd::sigmoid(a) - sigmoid(a)).abs());
+            a += 0.000_731;
+        }
+        for a in [f64::MIN, -1e300, -709.5, -40.0, -1e-300, 0.0, 1e-300, 40.0, 709.5, 1e300, f64::MAX] {
+            worst = worst.max((crate::simd::sigmoid(a) - sigmoid(a)).abs());
+        }
+        assert!(worst < 1e-15, "worst {worst}");
+        assert!(worst < MARGIN * 1e-5);
+    }
+
+    #[test]
+    fn bit_planes_reassemble_the_bytes() {
+        let data: Vec<u8> = (0..2 * 70).map(|i| (i * 37 % 256) as u8).collect();
+        let planes = bit_planes(&data, 70);
+        for n in 0..2 {
+            for i in 0..70 {
+                let v: u32 = (0..8).map(|p| u32::from(planes.get(8 * n + p, i)) << p).sum();
+                assert_eq!(v, u32::from(data[n * 70 + i]));
+            }
+        }
+    }
+}

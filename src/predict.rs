@@ -1,0 +1,249 @@
+//! The Monte Carlo predictive (MATH.md §5): `S_w` weight samples `W_s ~ q`, and for each `S_z`
+//! activation-noise samples, `p̄_s(y|x) = (1/S_z) Σ_t softmax(o(x; W_s, Z_t))`.
+//!
+//! Two engines compute the same thing from the same draws: `Packed` (bit matrices and popcounts,
+//! [`crate::packed`]) and `Float` (nalgebra, [`Network::forward`]). Seeding is a fixed rule, so a
+//! result depends on the seed only, never on the thread count:
+//! * weight sample `s` draws from `rng(seed, 0, s)` in the order of `Network::sample_weights`;
+//! * examples are cut into blocks of [`BLOCK`]; block `β` of weight sample `s` draws its noise
+//!   uniforms from `rng(seed, s + 1, β)`, noise sample by noise sample, in the order of
+//!   `Network::forward` (layer by layer, example by example, unit by unit).
+
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use crate::error::{Result, SbnError};
+use crate::model::softmax::softmax_into;
+use crate::model::{Dense, Network, RngDraws, WeightSample};
+use crate::packed::SampledNetwork;
+use crate::packed::sampled::Workspace;
+use crate::predictive::Predictive;
+
+/// Examples per parallel task.
+pub const BLOCK: usize = 32;
+
+/// Which engine evaluates the samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// Packed bits and popcounts; an error if the network cannot be packed.
+    Packed,
+    /// nalgebra f64, any network.
+    Float,
+    /// Packed where the network allows, float otherwise.
+    #[default]
+    Auto,
+}
+
+/// Monte Carlo settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct McConfig {
+    /// `S_w`.
+    pub weight_samples: usize,
+    /// `S_z` per weight sample.
+    pub noise_samples: usize,
+    pub seed: u64,
+    pub engine: Engine,
+}
+
+impl Default for McConfig {
+    fn default() -> Self {
+        McConfig { weight_samples: 16, noise_samples: 16, seed: 0, engine: Engine::Auto }
+    }
+}
+
+/// The inputs, one example after another.
+#[derive(Clone, Copy, Debug)]
+pub enum InputBatch<'a> {
+    /// 8-bit values `v` (e.g. pixels), `dim` per example, scaled by one affine map for every value:
+    /// `x⁰ = alpha·v + offset`. Kept as bytes so the packed engine can use bit planes.
+    Bytes { data: &'a [u8], dim: usize, alpha: f64, offset: f64 },
+    /// Real inputs `x⁰`, `d0 × B`, one example per column.
+    Real(&'a DMatrix<f64>),
+}
+
+impl InputBatch<'_> {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        match self {
+            InputBatch::Bytes { data, dim, .. } => data.len().checked_div(*dim).unwrap_or(0),
+            InputBatch::Real(x) => x.ncols(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values per example.
+    pub fn dim(&self) -> usize {
+        match self {
+            InputBatch::Bytes { dim, .. } => *dim,
+            InputBatch::Real(x) => x.nrows(),
+        }
+    }
+
+    /// Checks the form and that examples have `d0` values.
+    pub fn check(&self, d0: usize) -> Result<()> {
+        if let InputBatch::Bytes { data, dim, alpha, offset } = *self {
+            if dim == 0 || data.len() % dim != 0 {
+                return Err(SbnError::invalid("inputs", format!("{} bytes are not whole examples of {dim} values", data.len())));
+            }
+            if !alpha.is_finite() || !offset.is_finite() {
+                return Err(SbnError::invalid("inputs", "the input scaling α, c must be finite"));
+            }
+        }
+        if self.dim() != d0 {
+            return Err(SbnError::invalid("inputs", format!("examples have {} values but the network takes {d0}", self.dim())));
+        }
+        Ok(())
+    }
+
+    /// Examples `range` as real inputs `x⁰` (`d0 × B`).
+    pub fn to_matrix(&self, range: std::ops::Range<usize>) -> DMatrix<f64> {
+        match *self {
+            InputBatch::Bytes { data, dim, alpha, offset } => {
+                DMatrix::from_iterator(dim, range.len(), data[range.start * dim..range.end * dim].iter().map(|&v| alpha * f64::from(v) + offset))
+            }
+            InputBatch::Real(x) => x.columns(range.start, range.len()).into_owned(),
+        }
+    }
+}
+
+/// splitmix64 finalizer.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The generator of stream `(a, b)` of `seed` (see the module docs for which stream is which).
+pub fn stream_rng(seed: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(splitmix(splitmix(splitmix(seed) ^ a) ^ b))
+}
+
+/// The `S_w` weight samples of `config` for the float engine.
+pub fn sample_weights(net: &Network, config: &McConfig) -> Vec<WeightSample> {
+    (0..config.weight_samples).map(|s| net.sample_weights(&mut RngDraws(&mut stream_rng(config.seed, 0, s as u64)))).collect()
+}
+
+/// The same `S_w` weight samples as [`sample_weights`], packed.
+pub fn sample_networks(net: &Network, config: &McConfig) -> Result<Vec<SampledNetwork>> {
+    SampledNetwork::check(net)?;
+    let q: Vec<_> = net.layers().iter().map(Dense::q).collect();
+    Ok((0..config.weight_samples)
+        .into_par_iter()
+        .map(|s| SampledNetwork::sample_with_q(net, &q, &mut stream_rng(config.seed, 0, s as u64)))
+        .collect())
+}
+
+fn check_counts(weight_samples: usize, noise_samples: usize) -> Result<()> {
+    if weight_samples == 0 || noise_samples == 0 {
+        return Err(SbnError::invalid("Monte Carlo", "needs at least one weight sample and one noise sample"));
+    }
+    Ok(())
+}
+
+/// The predictive of `net` on `inputs` with the engine of `config`.
+pub fn predictive(net: &Network, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+    check_counts(config.weight_samples, config.noise_samples)?;
+    inputs.check(net.input_dim())?;
+    let packed = match config.engine {
+        Engine::Packed => {
+            SampledNetwork::check(net)?;
+            true
+        }
+        Engine::Float => false,
+        Engine::Auto => SampledNetwork::check(net).is_ok(),
+    };
+    if packed {
+        predictive_packed(&sample_networks(net, config)?, inputs, config.noise_samples, config.seed)
+    } else {
+        predictive_float(net, &sample_weights(net, config), inputs, config.noise_samples, config.seed)
+    }
+}
+
+/// Runs `task(s, block range, rng)` → `p̄_s` of the block (row-major `[example][class]`) for every
+/// (weight sample, block) in parallel and assembles the record.
+fn assemble(
+    n: usize,
+    k: usize,
+    weight_samples: usize,
+    noise_samples: usize,
+    seed: u64,
+    task: impl Fn(usize, std::ops::Range<usize>, &mut Xoshiro256PlusPlus) -> Vec<f64> + Sync,
+) -> Predictive {
+    let blocks = n.div_ceil(BLOCK);
+    let parts: Vec<Vec<f64>> = (0..weight_samples * blocks)
+        .into_par_iter()
+        .map(|id| {
+            let (s, blk) = (id / blocks, id % blocks);
+            let range = blk * BLOCK..((blk + 1) * BLOCK).min(n);
+            task(s, range, &mut stream_rng(seed, s as u64 + 1, blk as u64))
+        })
+        .collect();
+    let mut out = Predictive::zeros(n, k, weight_samples, noise_samples);
+    for (id, part) in parts.iter().enumerate() {
+        let (s, blk) = (id / blocks, id % blocks);
+        for (i, p) in part.chunks_exact(k).enumerate() {
+            let ex = blk * BLOCK + i;
+            let start = (ex * weight_samples + s) * k;
+            out.per_weight_sample[start..start + k].copy_from_slice(p);
+        }
+    }
+    out
+}
+
+/// Adds `softmax` of every column of `logits` to `acc` (`[example][class]`).
+fn add_softmax(logits: &DMatrix<f64>, acc: &mut [f64], p: &mut [f64]) {
+    for (col, a) in logits.column_iter().zip(acc.chunks_exact_mut(logits.nrows())) {
+        softmax_into(col.as_slice(), p);
+        a.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += p);
+    }
+}
+
+/// The predictive of the packed engine for given sampled networks.
+pub fn predictive_packed(nets: &[SampledNetwork], inputs: InputBatch, noise_samples: usize, seed: u64) -> Result<Predictive> {
+    check_counts(nets.len(), noise_samples)?;
+    let dims = nets[0].dims();
+    if nets.iter().any(|m| m.dims() != dims) {
+        return Err(SbnError::invalid("sampled networks", "differ in their shapes"));
+    }
+    inputs.check(dims[0])?;
+    let k = *dims.last().expect("dims are non-empty");
+    Ok(assemble(inputs.len(), k, nets.len(), noise_samples, seed, |s, range, rng| {
+        let a1 = nets[s].first_preactivation(&inputs, range.clone());
+        let mut work = Workspace::default();
+        let mut acc = vec![0.0; range.len() * k];
+        let mut p = vec![0.0; k];
+        for _ in 0..noise_samples {
+            nets[s].noise_pass(&a1, rng, &mut work);
+            add_softmax(&work.logits, &mut acc, &mut p);
+        }
+        acc.iter_mut().for_each(|v| *v /= noise_samples as f64);
+        acc
+    }))
+}
+
+/// The predictive of the float engine (`Network::forward`) for given weight samples.
+pub fn predictive_float(net: &Network, samples: &[WeightSample], inputs: InputBatch, noise_samples: usize, seed: u64) -> Result<Predictive> {
+    check_counts(samples.len(), noise_samples)?;
+    inputs.check(net.input_dim())?;
+    if samples.iter().any(|ws| ws.layers.len() != net.layers().len()) {
+        return Err(SbnError::invalid("weight samples", "layer count differs from the network's"));
+    }
+    let k = net.n_classes();
+    Ok(assemble(inputs.len(), k, samples.len(), noise_samples, seed, |s, range, rng| {
+        let x0 = inputs.to_matrix(range.clone());
+        let mut acc = vec![0.0; range.len() * k];
+        let mut p = vec![0.0; k];
+        for _ in 0..noise_samples {
+            let fwd = net.forward(&x0, &samples[s], &mut RngDraws(&mut *rng));
+            add_softmax(&fwd.logits, &mut acc, &mut p);
+        }
+        acc.iter_mut().for_each(|v| *v /= noise_samples as f64);
+        acc
+    }))
+}
