@@ -89,6 +89,7 @@ fn fashion_mnist_if_installed() {
     assert_eq!(train.class_names[0], "T-shirt/top");
     assert_eq!(test.class_names[9], "Ankle boot");
     assert_eq!(train.image_shape, Some((28, 28)));
+    assert_eq!((train.name.as_str(), test.name.as_str()), ("fashion-mnist-train", "fashion-mnist-t10k"));
     // A single image file also finds its labels and the Fashion names.
     let t = load(&dir.join("t10k-images-idx3-ubyte.gz"), Role::Train, None).unwrap();
     assert_eq!(t.labels, test.labels);

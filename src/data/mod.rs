@@ -248,7 +248,8 @@ pub fn load(path: &Path, role: Role, label: Option<&LabelColumn>) -> Result<Data
         };
         let images = find_gz_or_raw(path, &format!("{prefix}-images-idx3-ubyte"))?;
         let labels = find_gz_or_raw(path, &format!("{prefix}-labels-idx1-ubyte"))?;
-        let name = format!("{}-{prefix}", file_name);
+        let dir_name = std::fs::canonicalize(path).ok().and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned())).unwrap_or(file_name);
+        let name = format!("{dir_name}-{prefix}");
         idx::load_pair(&images, &labels, &name, is_fashion(path))
     } else if file_name.contains("idx3-ubyte") {
         let labels = idx::labels_path_for(path)?;
