@@ -17,6 +17,7 @@ pub mod data;
 pub mod error;
 pub mod estimator;
 pub mod gradcase;
+pub mod io;
 pub mod linalg;
 pub mod model;
 pub mod objective;

@@ -78,9 +78,9 @@ pub enum Schedule {
 pub struct TrainingSpec {
     pub estimator: EstimatorKind,
     pub optimizer: OptimizerKind,
-    /// Adam step size.
+    /// Adam step size for real weights, scales and biases.
     pub lr: f64,
-    /// Mirror-descent step size `ε·N` for the logits (per-example scale).
+    /// Step size for the logits θ: Adam's under `adam`, `ε·N` (per-example scale) under `mirror`.
     pub logit_lr: f64,
     pub schedule: Schedule,
     pub batch_size: usize,

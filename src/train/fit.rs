@@ -20,6 +20,7 @@ use crate::io::{ModelFile, TrainState};
 use crate::model::init::{random_network, InitConfig};
 use crate::model::{BernoulliPrior, Network};
 use crate::objective::Objective;
+use crate::predict::{predictive, Engine, InputBatch, McConfig};
 use crate::rng;
 use crate::spec::{ModelSpec, Schedule};
 
@@ -147,7 +148,8 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         }
     };
 
-    let x_valid = scaling.apply_all(valid)?;
+    let mut valid_storage = None;
+    let valid_inputs = mc_inputs(valid, &scaling, &mut valid_storage)?;
     let bar = if opts.progress { ProgressBar::new(total_batches as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
     bar.set_position((epoch0 * batches_per_epoch + batch0) as u64);
@@ -198,7 +200,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             }
         }
         // End of epoch: validation and bookkeeping.
-        let (valid_accuracy, valid_nll) = validate(&net, &x_valid, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]));
+        let (valid_accuracy, valid_nll) = validate(&net, valid_inputs, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]))?;
         let value = objective.value(&net, running[0] / running[2]);
         let (weight_entropy, uncertain_share) = posterior_spread(&net);
         let record = EpochRecord {
@@ -213,7 +215,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             seconds: epoch_started.elapsed().as_secs_f64(),
             lr: t.lr * lr_factor,
         };
-        bar.println(format!(
+        bar.suspend(|| eprintln!(
             "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
             record.epoch, record.train_nll, record.kl, record.objective, 100.0 * valid_accuracy, valid_nll, 100.0 * uncertain_share, record.seconds
         ));
@@ -252,11 +254,22 @@ fn best_model(spec: &ModelSpec, scaling: &InputScaling, train: &Dataset, net: &N
     }
 }
 
-/// Accuracy and NLL of the MC predictive on validation inputs (`S_w × S_z` samples of the spec).
-fn validate(net: &Network, x: &nalgebra::DMatrix<f64>, y: &[usize], spec: &ModelSpec, seed: u64) -> (f64, f64) {
+/// The inputs of a data set for the MC predictive: bytes when the scaling is one affine map (so
+/// the packed engine can use bit planes), scaled reals otherwise.
+pub fn mc_inputs<'a>(ds: &'a Dataset, scaling: &InputScaling, storage: &'a mut Option<nalgebra::DMatrix<f64>>) -> Result<InputBatch<'a>> {
+    if let (crate::data::Features::Bytes(data), &InputScaling::Affine { alpha, offset }) = (&ds.features, scaling) {
+        return Ok(InputBatch::Bytes { data, dim: ds.dim, alpha, offset });
+    }
+    Ok(InputBatch::Real(storage.insert(scaling.apply_all(ds)?)))
+}
+
+/// Accuracy and NLL of the MC predictive on validation data (`S_w × S_z` samples of the spec).
+fn validate(net: &Network, inputs: InputBatch, y: &[usize], spec: &ModelSpec, seed: u64) -> Result<(f64, f64)> {
     let v = &spec.validation;
-    let probs = crate::predict_float_probs(net, x, v.weight_samples, v.noise_samples, seed);
+    let config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed, engine: Engine::Auto };
+    let pred = predictive(net, inputs, &config)?;
     let k = net.n_classes();
+    let probs = pred.means();
     let mut correct = 0usize;
     let mut nll = 0.0;
     for (n, &label) in y.iter().enumerate() {
@@ -265,5 +278,5 @@ fn validate(net: &Network, x: &nalgebra::DMatrix<f64>, y: &[usize], spec: &Model
         correct += usize::from(arg == label);
         nll -= p[label].max(1e-12).ln();
     }
-    (correct as f64 / y.len() as f64, nll / y.len() as f64)
+    Ok((correct as f64 / y.len() as f64, nll / y.len() as f64))
 }

@@ -72,8 +72,9 @@ impl Optimizer {
     }
 
     /// One update. `grad_q` is the gradient of `F` with Bernoulli entries in q space (the data
-    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. Adam steps with `lr`;
-    /// under mirror descent the logits step with `logit_lr` along `grad_q`.
+    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. Adam steps with `lr`,
+    /// and with `logit_lr` for the logits; under mirror descent the logits instead step with
+    /// `logit_lr` along `grad_q`.
     pub fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
         self.step += 1;
         let t = self.step as i32;
@@ -88,10 +89,11 @@ impl Optimizer {
                 }
                 continue;
             }
+            let step = if is_logit { logit_lr } else { lr };
             for (((p, g), m), v) in param.iter_mut().zip(gt).zip(mom.m.iter_mut()).zip(mom.v.iter_mut()) {
                 *m = BETA1 * *m + (1.0 - BETA1) * g;
                 *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
+                *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
             }
         }
     }
@@ -113,7 +115,7 @@ mod tests {
         g.layers[1].w[(0, 1)] = 0.3;
         g.layers[0].w[(1, 2)] = -2.0;
         let mut opt = Optimizer::new(OptimizerKind::Adam, &mut net);
-        opt.update(&mut net, &g, &g, 0.01, 0.0);
+        opt.update(&mut net, &g, &g, 0.01, 0.01);
         let d1 = net.layers()[1].weight_param()[(0, 1)] - before.layers()[1].weight_param()[(0, 1)];
         let d0 = net.layers()[0].weight_param()[(1, 2)] - before.layers()[0].weight_param()[(1, 2)];
         assert!((d1 + 0.01).abs() < 1e-6 && (d0 - 0.01).abs() < 1e-6, "{d1} {d0}");

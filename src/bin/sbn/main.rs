@@ -1,6 +1,8 @@
 //! The `sbn` command line: parses arguments, calls the library, prints results. Errors become a
 //! message on stderr and a non-zero exit code.
 
+mod common;
+mod fit;
 mod grad;
 
 use std::process::ExitCode;
@@ -18,12 +20,15 @@ struct Cli {
 enum Command {
     /// Gradient estimates for the real-weight cases of a JSON file (the PSA reference-vector schema).
     Grad(grad::Args),
+    /// Fit a Bayesian SBN from a model spec on training data.
+    Fit(fit::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Grad(args) => grad::run(args),
+        Command::Fit(args) => fit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
