@@ -14,10 +14,13 @@
 pub mod error;
 pub mod estimator;
 pub mod gradcase;
+pub mod metrics;
 pub mod model;
 pub mod objective;
+pub mod plot;
 pub mod predictive;
 pub mod simd;
+pub mod uncertainty;
 
 pub use error::{Result, SbnError};
 pub use estimator::{Estimate, Estimator, EstimatorKind, Gradient};
