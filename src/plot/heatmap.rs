@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{DrawResult, Figure, PlotFiles, check_finite, colour, colour_map, label_font, padded_range, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, check_finite, colour, colour_map, label_font, padded_range, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 
 /// A point drawn on the map, coloured by its class `label`.
@@ -84,16 +84,14 @@ impl Figure for HeatMap {
             let lo = (x0 + ix * dx, y0 + iy * dy);
             Rectangle::new([lo, (lo.0 + dx, lo.1 + dy)], colour_map(t(v)).filled())
         }))?;
-        chart
-            .configure_mesh()
+        style_mesh(&mut chart.configure_mesh())
             .disable_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
-            .axis_desc_style(label_font())
             .draw()?;
 
         let inside = |p: &&LabelledPoint| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y);
-        let mut classes: Vec<usize> = self.points.iter().map(|p| p.label).collect();
+        let mut classes: Vec<usize> = self.points.iter().filter(inside).map(|p| p.label).collect();
         classes.sort_unstable();
         classes.dedup();
         for &k in &classes {
@@ -127,12 +125,10 @@ impl Figure for HeatMap {
             let lo = v0 + i as f64 * step;
             Rectangle::new([(0.0, lo), (1.0, lo + step)], colour_map(t(lo + step / 2.0)).filled())
         }))?;
-        scale
-            .configure_mesh()
+        style_mesh(&mut scale.configure_mesh())
             .disable_mesh()
             .disable_x_axis()
             .y_desc(self.value_label.as_str())
-            .axis_desc_style(label_font())
             .y_labels(6)
             .draw()?;
         Ok(())

@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{DrawResult, Figure, PlotFiles, check_finite, colour, label_font, padded_range, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, check_finite, colour, label_font, padded_range, style_mesh, title_font, write_figure};
 use crate::error::Result;
 
 /// Number of histogram bins over the joint range of both samples.
@@ -46,12 +46,7 @@ impl Figure for ScoreHistogram {
             .x_label_area_size(45)
             .y_label_area_size(70)
             .build_cartesian_2d(self.lo..hi, 0.0..top * 1.1)?;
-        chart
-            .configure_mesh()
-            .x_desc(self.score_name.as_str())
-            .y_desc("density")
-            .axis_desc_style(label_font())
-            .draw()?;
+        style_mesh(&mut chart.configure_mesh()).x_desc(self.score_name.as_str()).y_desc("density").draw()?;
         for (g, (name, dens)) in self.groups.iter().enumerate() {
             let c = colour(g);
             chart

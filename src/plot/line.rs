@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{DrawResult, Figure, PlotFiles, check_finite, colour, label_font, padded_range, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, check_finite, colour, label_font, padded_range, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 
 /// One named curve; `y[i]` belongs to the chart's `x[i]`.
@@ -53,12 +53,7 @@ impl LineChart {
 /// Mesh, lines with point markers, and legend; the same for linear and log x.
 macro_rules! draw_lines {
     ($chart:ident, $self:ident) => {{
-        $chart
-            .configure_mesh()
-            .x_desc($self.x_label.as_str())
-            .y_desc($self.y_label.as_str())
-            .axis_desc_style(label_font())
-            .draw()?;
+        style_mesh(&mut $chart.configure_mesh()).x_desc($self.x_label.as_str()).y_desc($self.y_label.as_str()).draw()?;
         for (i, s) in $self.series.iter().enumerate() {
             let c = colour(i);
             let points: Vec<(f64, f64)> = $self.x.iter().copied().zip(s.y.iter().copied()).collect();
@@ -72,12 +67,21 @@ macro_rules! draw_lines {
         }
         $chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position($self.legend_corner())
             .label_font(label_font())
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
     }};
+}
+
+impl LineChart {
+    /// Puts the legend in the right-hand corner away from where the series end.
+    fn legend_corner(&self) -> SeriesLabelPosition {
+        let (lo, hi) = padded_range(self.series.iter().flat_map(|s| s.y.iter().copied()), 0.0);
+        let last = self.series.iter().filter_map(|s| s.y.last()).sum::<f64>() / self.series.len() as f64;
+        if last > (lo + hi) / 2.0 { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight }
+    }
 }
 
 impl Figure for LineChart {

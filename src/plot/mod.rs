@@ -190,3 +190,13 @@ pub(crate) fn title_font() -> TextStyle<'static> {
 pub(crate) fn label_font() -> TextStyle<'static> {
     (FONT, 16).into_font().color(&BLACK)
 }
+
+/// Common axis look: major grid only, readable tick and axis labels.
+pub(crate) fn style_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.max_light_lines(0)
+        .bold_line_style(BLACK.mix(0.12))
+        .label_style((FONT, 13).into_font().color(&BLACK))
+        .axis_desc_style(label_font())
+}

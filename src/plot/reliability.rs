@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{DrawResult, Figure, PlotFiles, colour, label_font, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, colour, label_font, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 use crate::metrics::ReliabilityTable;
 
@@ -33,22 +33,31 @@ impl Figure for Reliability<'_> {
             .x_label_area_size(30)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
-        chart.configure_mesh().y_desc("accuracy").axis_desc_style(label_font()).draw()?;
+        style_mesh(&mut chart.configure_mesh()).y_desc("accuracy").draw()?;
         let filled = bins.iter().filter(|b| b.count > 0);
+        // The bar is solid up to min(accuracy, confidence); the gap between the two is shaded
+        // separately so it reads the same whether the bin is over- or under-confident. The
+        // outline marks the accuracy, the thick line the mean confidence.
         chart
             .draw_series(filled.clone().map(|b| {
-                Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], colour(0).mix(0.85).filled())
+                Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy.min(b.confidence))], colour(0).filled())
             }))?
             .label("accuracy")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(0).filled()));
+        chart
+            .draw_series(filled.clone().map(|b| {
+                let (lo, hi) = (b.accuracy.min(b.confidence), b.accuracy.max(b.confidence));
+                Rectangle::new([(b.lower, lo), (b.upper, hi)], colour(1).mix(0.3).filled())
+            }))?
+            .label("gap")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(1).mix(0.3).filled()));
         chart.draw_series(filled.clone().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BLACK.stroke_width(1))))?;
         chart
             .draw_series(filled.map(|b| {
-                let (lo, hi) = (b.accuracy.min(b.confidence), b.accuracy.max(b.confidence));
-                Rectangle::new([(b.lower, lo), (b.upper, hi)], colour(1).mix(0.45).filled())
+                PathElement::new([(b.lower, b.confidence), (b.upper, b.confidence)], colour(1).stroke_width(3))
             }))?
-            .label("gap to mean confidence")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(1).mix(0.45).filled()));
+            .label("mean confidence")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], colour(1).stroke_width(3)));
         chart
             .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.stroke_width(1)))?
             .label("perfect calibration")
@@ -67,11 +76,12 @@ impl Figure for Reliability<'_> {
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..1.0, 0.0..max_count * 1.1)?;
-        hist.configure_mesh()
+        let count_label = |v: &f64| format!("{v:.0}");
+        style_mesh(&mut hist.configure_mesh())
             .x_desc("confidence")
             .y_desc("count")
-            .axis_desc_style(label_font())
             .y_labels(4)
+            .y_label_formatter(&count_label)
             .draw()?;
         hist.draw_series(bins.iter().filter(|b| b.count > 0).map(|b| {
             Rectangle::new([(b.lower, 0.0), (b.upper, b.count as f64)], colour(6).mix(0.8).filled())

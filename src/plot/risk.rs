@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{DrawResult, Figure, PlotFiles, colour, label_font, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, colour, label_font, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 use crate::metrics::RiskCoverage;
 
@@ -31,7 +31,7 @@ impl Figure for Curves<'_> {
             .x_label_area_size(45)
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..1.0, 0.0..top)?;
-        chart.configure_mesh().x_desc("coverage").y_desc("risk (error rate)").axis_desc_style(label_font()).draw()?;
+        style_mesh(&mut chart.configure_mesh()).x_desc("coverage").y_desc("risk (error rate)").draw()?;
         for (i, (name, rc)) in self.curves.iter().enumerate() {
             let c = colour(i);
             // Step curve: risk_i holds on (coverage_{i−1}, coverage_i], as in the AURC.
