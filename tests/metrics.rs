@@ -278,3 +278,63 @@ fn uncertainty_summaries() {
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.contains("by_class"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Rows of `c` probabilities from arbitrary non-negative weights (some exactly 0).
+    fn rows(n: usize, c: usize) -> impl Strategy<Value = Vec<f64>> {
+        proptest::collection::vec(prop_oneof![Just(0.0), 0.0..10.0f64], n * c).prop_map(move |w| {
+            w.chunks(c)
+                .flat_map(|r| {
+                    let s: f64 = r.iter().sum();
+                    if s > 0.0 { r.iter().map(|v| v / s).collect::<Vec<_>>() } else { vec![1.0 / c as f64; c] }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn model_part_is_nonnegative(s in 1usize..6, c in 2usize..6, seed in any::<u64>()) {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let p = random_predictive(&mut rng, 5, c, s, false);
+            let u = Uncertainty::from_predictive(&p).unwrap();
+            for i in 0..u.len() {
+                prop_assert!(u.model[i] >= -1e-12);
+                prop_assert!((u.total[i] - u.data[i] - u.model[i]).abs() <= 1e-12);
+            }
+        }
+
+        #[test]
+        fn jensen_on_arbitrary_rows(p in rows(4, 3)) {
+            // One example, four weight samples of three classes, with exact zeros allowed.
+            let mut q = Predictive::zeros(1, 3, 4, 1);
+            q.per_weight_sample = p;
+            let u = Uncertainty::from_predictive(&q).unwrap();
+            prop_assert!(u.model[0] >= -1e-12);
+        }
+
+        #[test]
+        fn auroc_swaps_to_its_complement(a in proptest::collection::vec(0u8..5, 1..30), b in proptest::collection::vec(0u8..5, 1..30)) {
+            let a: Vec<f64> = a.into_iter().map(f64::from).collect();
+            let b: Vec<f64> = b.into_iter().map(f64::from).collect();
+            let ab = ood::auroc(&a, &b).unwrap();
+            let ba = ood::auroc(&b, &a).unwrap();
+            prop_assert!((ab + ba - 1.0).abs() <= 1e-12);
+            let ap = ood::aupr(&a, &b).unwrap();
+            prop_assert!((0.0..=1.0 + 1e-12).contains(&ap));
+        }
+
+        #[test]
+        fn scores_stay_in_range(p in rows(20, 4), y in proptest::collection::vec(0usize..4, 20)) {
+            let s = Scores::compute(&p, 4, &y).unwrap();
+            prop_assert!((0.0..=2.0 + 1e-12).contains(&s.brier));
+            prop_assert!(s.nll >= 0.0 && s.nll <= -(1e-12f64).ln() + 1e-9);
+            prop_assert!((0.0..=1.0).contains(&s.ece) && s.mce >= s.ece - 1e-12);
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! Every metric takes plain slices so it can score any model; probabilities are row-major
 //! `[example][class]` with `n_classes` columns, labels are class indices. Input is validated
 //! (shape, finiteness, rows summing to 1 within [`SUM_TOLERANCE`]) and bad input is an
-//! [`SbnError::Invalid`](crate::SbnError::Invalid), never a panic.
+//! [`SbnError::Invalid`](crate::SbnError), never a panic.
 
 pub mod calibration;
 pub mod ood;
