@@ -269,6 +269,8 @@ fn uncertainty_summaries() {
     let h = -(0.9f64 * 0.9f64.ln() + 0.1 * 0.1f64.ln());
     // p̄ rows: [.5, .5] → predicted 0 = label 0, hit; [.9, .1] → predicted 0 ≠ 1, miss.
     let s = u.summarize(&p.means(), 2, &[0, 1]).unwrap();
+    let scores = Scores::from_predictive(&p, &[0, 1]).unwrap();
+    assert_eq!((scores.weight_samples, scores.noise_samples, scores.accuracy), (Some(2), Some(1), 0.5));
     assert_eq!((s.correct.count, s.incorrect.count), (1, 1));
     close(s.correct.model, 2f64.ln(), 1e-12);
     close(s.incorrect.data, h, 1e-12);

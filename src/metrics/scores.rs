@@ -63,6 +63,11 @@ pub struct Scores {
     pub ece_equal_mass: f64,
     pub mce: f64,
     pub classwise_ece: f64,
+    /// `S_w` and `S_z` of the predictive scored, when it came from one (reports must state them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_samples: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_samples: Option<usize>,
 }
 
 impl Scores {
@@ -80,12 +85,17 @@ impl Scores {
             ece_equal_mass: mass.ece(),
             mce: width.mce(),
             classwise_ece: calibration::classwise_ece(probs, n_classes, labels, Binning::EqualWidth(ECE_BINS))?,
+            weight_samples: None,
+            noise_samples: None,
         })
     }
 
-    /// Scores of the Monte Carlo mean `p̄` of a predictive.
+    /// Scores of the Monte Carlo mean `p̄` of a predictive, recording its sample counts.
     pub fn from_predictive(predictive: &Predictive, labels: &[usize]) -> Result<Scores> {
         crate::uncertainty::check_predictive("scores", predictive)?;
-        Scores::compute(&predictive.means(), predictive.n_classes, labels)
+        let mut s = Scores::compute(&predictive.means(), predictive.n_classes, labels)?;
+        s.weight_samples = Some(predictive.weight_samples);
+        s.noise_samples = Some(predictive.noise_samples);
+        Ok(s)
     }
 }
