@@ -19,15 +19,18 @@ pub mod estimator;
 pub mod gradcase;
 pub mod io;
 pub mod linalg;
+pub mod metrics;
 pub mod model;
 pub mod objective;
 pub mod packed;
+pub mod plot;
 pub mod predict;
 pub mod predictive;
 pub mod rng;
 pub mod simd;
 pub mod spec;
 pub mod train;
+pub mod uncertainty;
 
 pub use error::{Result, SbnError};
 pub use estimator::{Estimate, Estimator, EstimatorKind, Gradient};

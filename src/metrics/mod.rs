@@ -1,0 +1,96 @@
+//! Predictive-quality metrics (BENCHMARKS.md §3–4): proper scores, calibration, selective
+//! prediction and out-of-distribution detection.
+//!
+//! Every metric takes plain slices so it can score any model; probabilities are row-major
+//! `[example][class]` with `n_classes` columns, labels are class indices. Input is validated
+//! (shape, finiteness, rows summing to 1 within [`SUM_TOLERANCE`]) and bad input is an
+//! [`SbnError::Invalid`](crate::SbnError), never a panic.
+
+pub mod calibration;
+pub mod ood;
+pub mod scores;
+pub mod selective;
+
+pub use calibration::{Bin, Binning, ReliabilityTable};
+pub use ood::OodScores;
+pub use scores::Scores;
+pub use selective::RiskCoverage;
+
+use crate::error::{Result, SbnError};
+
+/// How far a probability row may sum from 1 before it is rejected.
+pub const SUM_TOLERANCE: f64 = 1e-6;
+
+/// Checks a probability matrix against its labels; returns the number of examples.
+///
+/// Requires at least one example, `probs.len() == labels.len() * n_classes`, finite entries in
+/// `[0, 1]`, rows summing to 1 within [`SUM_TOLERANCE`] and labels below `n_classes`.
+pub fn check_probabilities(place: &str, probs: &[f64], n_classes: usize, labels: &[usize]) -> Result<usize> {
+    let n = labels.len();
+    if n_classes == 0 {
+        return Err(SbnError::invalid(place, "n_classes must be positive"));
+    }
+    if n == 0 {
+        return Err(SbnError::invalid(place, "no examples"));
+    }
+    if probs.len() != n * n_classes {
+        return Err(SbnError::invalid(
+            place,
+            format!("{} probabilities for {n} labels × {n_classes} classes", probs.len()),
+        ));
+    }
+    check_rows(place, probs, n_classes)?;
+    if let Some((i, &y)) = labels.iter().enumerate().find(|&(_, &y)| y >= n_classes) {
+        return Err(SbnError::invalid(place, format!("label {y} of example {i} is not below n_classes = {n_classes}")));
+    }
+    Ok(n)
+}
+
+/// Checks that every row of `probs` is a probability vector (finite, in `[0, 1]`, sum 1 ± tol).
+pub(crate) fn check_rows(place: &str, probs: &[f64], n_classes: usize) -> Result<()> {
+    for (i, row) in probs.chunks(n_classes).enumerate() {
+        if let Some(p) = row.iter().find(|p| !p.is_finite() || **p < 0.0 || **p > 1.0 + SUM_TOLERANCE) {
+            return Err(SbnError::invalid(place, format!("row {i}: {p} is not a probability")));
+        }
+        let sum: f64 = row.iter().sum();
+        if (sum - 1.0).abs() > SUM_TOLERANCE {
+            return Err(SbnError::invalid(place, format!("row {i} sums to {sum}, not 1")));
+        }
+    }
+    Ok(())
+}
+
+/// Index of the largest entry (the first one on ties).
+pub fn argmax(row: &[f64]) -> usize {
+    let mut best = 0;
+    for (k, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Top-label confidence `max_k p_k` and correctness `argmax p == y` per example (validated).
+pub fn top_label(probs: &[f64], n_classes: usize, labels: &[usize]) -> Result<(Vec<f64>, Vec<bool>)> {
+    check_probabilities("top_label", probs, n_classes, labels)?;
+    Ok(probs
+        .chunks(n_classes)
+        .zip(labels)
+        .map(|(row, &y)| {
+            let k = argmax(row);
+            (row[k].min(1.0), k == y)
+        })
+        .unzip())
+}
+
+/// Checks a score vector: non-empty and finite.
+pub(crate) fn check_scores(place: &str, what: &str, scores: &[f64]) -> Result<()> {
+    if scores.is_empty() {
+        return Err(SbnError::invalid(place, format!("{what}: no scores")));
+    }
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        return Err(SbnError::invalid(place, format!("{what}: score {i} is {}", scores[i])));
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The split of predictive uncertainty into a data part and a model part (MATH.md §5), per
+//! example and summarized, all in nats:
+//!
+//! ```text
+//! total = H[p̄]     data = (1/S_w) Σ_s H[p̄_s]     model = total − data  (mutual information)
+//! ```
+//!
+//! `model ≥ 0` by concavity of the entropy (up to round-off; it is not clamped, so
+//! `total = data + model` holds exactly up to floating point).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SbnError};
+use crate::metrics::{argmax, check_probabilities, check_rows};
+use crate::model::softmax::entropy;
+use crate::predictive::Predictive;
+
+/// Per-example total, data and model uncertainty (nats).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Uncertainty {
+    pub total: Vec<f64>,
+    pub data: Vec<f64>,
+    pub model: Vec<f64>,
+}
+
+/// Checks a predictive's shape (at least one example, class and weight sample) and that every
+/// `p̄_s` is a probability vector.
+pub fn check_predictive(place: &str, p: &Predictive) -> Result<()> {
+    if p.n_examples == 0 || p.n_classes == 0 || p.weight_samples == 0 {
+        return Err(SbnError::invalid(
+            place,
+            format!(
+                "empty predictive ({} examples, {} classes, {} weight samples)",
+                p.n_examples, p.n_classes, p.weight_samples
+            ),
+        ));
+    }
+    if p.per_weight_sample.len() != p.n_examples * p.weight_samples * p.n_classes {
+        return Err(SbnError::invalid(
+            place,
+            format!(
+                "{} probabilities for {} examples × {} weight samples × {} classes",
+                p.per_weight_sample.len(),
+                p.n_examples,
+                p.weight_samples,
+                p.n_classes
+            ),
+        ));
+    }
+    check_rows(place, &p.per_weight_sample, p.n_classes)
+}
+
+impl Uncertainty {
+    /// The split for every example of a predictive.
+    pub fn from_predictive(p: &Predictive) -> Result<Uncertainty> {
+        check_predictive("uncertainty", p)?;
+        let n = p.n_examples;
+        let (mut total, mut data, mut model) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..n {
+            let t = entropy(&p.mean(i));
+            let d = (0..p.weight_samples).map(|s| entropy(p.sample(i, s))).sum::<f64>() / p.weight_samples as f64;
+            total.push(t);
+            data.push(d);
+            model.push(t - d);
+        }
+        Ok(Uncertainty { total, data, model })
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.total.len()
+    }
+
+    /// True when there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.total.is_empty()
+    }
+
+    /// Means of the three parts over the examples where `keep` is true.
+    pub fn means_where(&self, keep: impl Fn(usize) -> bool) -> PartMeans {
+        let mut m = PartMeans::default();
+        for i in (0..self.len()).filter(|&i| keep(i)) {
+            m.count += 1;
+            m.total += self.total[i];
+            m.data += self.data[i];
+            m.model += self.model[i];
+        }
+        if m.count > 0 {
+            let c = m.count as f64;
+            m.total /= c;
+            m.data /= c;
+            m.model /= c;
+        }
+        m
+    }
+
+    /// Summaries overall, by true class, and for correct vs incorrect predictions, where the
+    /// prediction is the arg-max of `probs` (row-major `[example][class]`, usually `p̄`).
+    pub fn summarize(&self, probs: &[f64], n_classes: usize, labels: &[usize]) -> Result<UncertaintySummary> {
+        let n = check_probabilities("uncertainty summary", probs, n_classes, labels)?;
+        if n != self.len() {
+            return Err(SbnError::invalid("uncertainty summary", format!("{} labels for {} examples", n, self.len())));
+        }
+        let correct: Vec<bool> = probs.chunks(n_classes).zip(labels).map(|(row, &y)| argmax(row) == y).collect();
+        Ok(UncertaintySummary {
+            overall: self.means_where(|_| true),
+            by_class: (0..n_classes).map(|k| self.means_where(|i| labels[i] == k)).collect(),
+            correct: self.means_where(|i| correct[i]),
+            incorrect: self.means_where(|i| !correct[i]),
+        })
+    }
+}
+
+/// Mean total, data and model uncertainty over `count` examples (all 0 when `count = 0`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartMeans {
+    pub count: usize,
+    pub total: f64,
+    pub data: f64,
+    pub model: f64,
+}
+
+/// Where the uncertainty sits: overall, per true class, and on hits vs misses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UncertaintySummary {
+    pub overall: PartMeans,
+    /// Indexed by true class.
+    pub by_class: Vec<PartMeans>,
+    pub correct: PartMeans,
+    pub incorrect: PartMeans,
+}
+
+/// The uncertainty scores compared for OOD detection (higher = more OOD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoreKind {
+    /// `1 − max_k p̄_k`.
+    MaxProbability,
+    Total,
+    Data,
+    Model,
+}
+
+impl ScoreKind {
+    /// Every kind, in report order.
+    pub const ALL: [ScoreKind; 4] = [ScoreKind::MaxProbability, ScoreKind::Total, ScoreKind::Model, ScoreKind::Data];
+
+    /// A short name for tables and legends.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreKind::MaxProbability => "max-probability",
+            ScoreKind::Total => "total entropy",
+            ScoreKind::Data => "data part",
+            ScoreKind::Model => "model part (MI)",
+        }
+    }
+}
+
+/// Per-example score of `kind` for a predictive (higher = more uncertain).
+pub fn scores(p: &Predictive, kind: ScoreKind) -> Result<Vec<f64>> {
+    match kind {
+        ScoreKind::MaxProbability => {
+            check_predictive("scores", p)?;
+            Ok((0..p.n_examples).map(|i| 1.0 - p.mean(i).iter().copied().fold(0.0, f64::max)).collect())
+        }
+        ScoreKind::Total => Ok(Uncertainty::from_predictive(p)?.total),
+        ScoreKind::Data => Ok(Uncertainty::from_predictive(p)?.data),
+        ScoreKind::Model => Ok(Uncertainty::from_predictive(p)?.model),
+    }
+}
