@@ -16,6 +16,7 @@
 pub mod data;
 pub mod error;
 pub mod estimator;
+pub mod evaluate;
 pub mod gradcase;
 pub mod io;
 pub mod linalg;

@@ -24,3 +24,37 @@ pub fn load_data(path: &str, role: Role, label: Option<&str>) -> Result<Dataset>
     }
     Ok(data::load(Path::new(path), role, label_column(label).as_ref())?)
 }
+
+/// Monte Carlo sample counts and seed, shared by the commands that predict.
+#[derive(clap::Args, Clone, Debug)]
+pub struct McArgs {
+    /// Weight samples S_w.
+    #[arg(long, default_value_t = 16)]
+    pub weight_samples: usize,
+    /// Activation-noise samples S_z per weight sample.
+    #[arg(long, default_value_t = 8)]
+    pub noise_samples: usize,
+    /// Seed of the Monte Carlo draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Engine: auto (packed where the model allows), packed, or float.
+    #[arg(long, default_value = "auto")]
+    pub engine: String,
+}
+
+impl McArgs {
+    /// The library's Monte Carlo settings; zero samples or an unknown engine are errors.
+    pub fn config(&self) -> Result<sbn::predict::McConfig> {
+        use sbn::predict::Engine;
+        if self.weight_samples == 0 || self.noise_samples == 0 {
+            anyhow::bail!("--weight-samples and --noise-samples must be at least 1");
+        }
+        let engine = match self.engine.as_str() {
+            "auto" => Engine::Auto,
+            "packed" => Engine::Packed,
+            "float" => Engine::Float,
+            other => anyhow::bail!("--engine: unknown engine '{other}'; expected auto, packed or float"),
+        };
+        Ok(sbn::predict::McConfig { weight_samples: self.weight_samples, noise_samples: self.noise_samples, seed: self.seed, engine })
+    }
+}

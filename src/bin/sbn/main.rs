@@ -2,6 +2,7 @@
 //! message on stderr and a non-zero exit code.
 
 mod common;
+mod evaluate;
 mod fit;
 mod grad;
 
@@ -22,6 +23,8 @@ enum Command {
     Grad(grad::Args),
     /// Fit a Bayesian SBN from a model spec on training data.
     Fit(fit::Args),
+    /// Accuracy, NLL, Brier and ECE of a fitted model's MC predictive on labelled data.
+    Evaluate(evaluate::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Grad(args) => grad::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,53 @@
+//! `sbn evaluate MODEL --data DATA [--json]`: accuracy, NLL, Brier and calibration of the MC
+//! predictive.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use sbn::data::Role;
+use sbn::evaluate::{evaluate, posterior_mode};
+use sbn::io::ModelFile;
+
+use crate::common::{load_data, McArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model file written by `sbn fit`.
+    model: PathBuf,
+    /// Labelled data (IDX images file, folder with the standard files, CSV, or embedded:digits).
+    #[arg(long)]
+    data: String,
+    /// Label column of CSV data (name or 0-based index).
+    #[arg(long)]
+    label: Option<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Evaluate the posterior's most likely network (every weight at the sign of its logit).
+    #[arg(long)]
+    posterior_mode: bool,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut model = ModelFile::load(&args.model)?;
+    if args.posterior_mode {
+        model.network = posterior_mode(&model.network);
+    }
+    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let (_, scores) = evaluate(&model, &data, &args.mc.config()?)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&scores)?);
+    } else {
+        println!("model     {}", args.model.display());
+        println!("data      {} ({} examples)", data.name, scores.n_examples);
+        println!("samples   S_w = {} weight samples × S_z = {} noise samples", args.mc.weight_samples, args.mc.noise_samples);
+        println!("accuracy  {:.2}%", 100.0 * scores.accuracy);
+        println!("NLL       {:.4} nats", scores.nll);
+        println!("Brier     {:.4} (sum over classes)", scores.brier);
+        println!("ECE       {:.2}% (15 equal-width bins), {:.2}% (equal mass)", 100.0 * scores.ece, 100.0 * scores.ece_equal_mass);
+        println!("MCE       {:.2}%   classwise ECE {:.2}%", 100.0 * scores.mce, 100.0 * scores.classwise_ece);
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Evaluating a fitted model on a data set: the MC predictive (packed engine where the model
+//! allows) and its scores. Shared by `sbn evaluate`, `calibrate`, `uncertainty`, `report` and
+//! `demo`.
+
+use nalgebra::DMatrix;
+
+use crate::data::Dataset;
+use crate::error::{Result, SbnError};
+use crate::io::ModelFile;
+use crate::metrics::scores::Scores;
+use crate::model::{Network, Weights};
+use crate::predict::{predictive, McConfig};
+use crate::predictive::Predictive;
+use crate::train::fit::mc_inputs;
+
+/// Checks that `ds` fits `model`: same input size, labels below the class count, not empty.
+pub fn check_data(model: &ModelFile, ds: &Dataset) -> Result<()> {
+    if ds.is_empty() {
+        return Err(SbnError::invalid(&ds.name, "the data set is empty"));
+    }
+    let d0 = model.network.input_dim();
+    if ds.dim != d0 {
+        return Err(SbnError::invalid(&ds.name, format!("examples have {} features but the model takes {d0}", ds.dim)));
+    }
+    let k = model.network.n_classes();
+    if let Some((n, &y)) = ds.labels.iter().enumerate().find(|&(_, &y)| y >= k) {
+        return Err(SbnError::invalid(&ds.name, format!("label {y} of example {n} is out of range for a model with {k} classes")));
+    }
+    Ok(())
+}
+
+/// The MC predictive of `model` on `ds` (input scaling from the model file). Labels are not
+/// needed, so OOD data with other labels is fine; only the input size is checked.
+pub fn predict_dataset(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Result<Predictive> {
+    if ds.is_empty() {
+        return Err(SbnError::invalid(&ds.name, "the data set is empty"));
+    }
+    if ds.dim != model.network.input_dim() {
+        return Err(SbnError::invalid(&ds.name, format!("examples have {} features but the model takes {}", ds.dim, model.network.input_dim())));
+    }
+    let mut storage: Option<DMatrix<f64>> = None;
+    let inputs = mc_inputs(ds, &model.scaling, &mut storage)?;
+    predictive(&model.network, inputs, config)
+}
+
+/// The predictive and its scores on labelled data.
+pub fn evaluate(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Result<(Predictive, Scores)> {
+    check_data(model, ds)?;
+    let pred = predict_dataset(model, ds, config)?;
+    let scores = Scores::from_predictive(&pred, &ds.labels)?;
+    Ok((pred, scores))
+}
+
+/// The posterior's most likely network: every Bernoulli weight fixed at the sign of its logit
+/// (`q` pushed to 0 or 1), i.e. a deterministic binary network of the same shape.
+pub fn posterior_mode(net: &Network) -> Network {
+    let mut mode = net.clone();
+    for layer in mode.layers_mut() {
+        if let Weights::Bernoulli { logits, .. } = &mut layer.weights {
+            logits.iter_mut().for_each(|t| *t = if *t >= 0.0 { 40.0 } else { -40.0 });
+        }
+    }
+    mode
+}

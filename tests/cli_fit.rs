@@ -1,0 +1,83 @@
+//! The command line round trip (fit → model file → evaluate) on the embedded digits, and bad input
+//! to `fit` and `evaluate`: clear errors naming the file and field, a non-zero exit, no panic and
+//! no partial model file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sbn(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
+    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!e.contains("panicked"), "panic: {e}");
+    (out.status.success(), o, e)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sbn-cli-fit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const SPEC: &str = "[network]\nhidden = [64]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 3\nchunk = 16\n";
+
+#[test]
+fn fit_save_evaluate_round_trip_on_the_digits() {
+    let dir = temp_dir("round");
+    let spec = write(&dir, "spec.toml", SPEC);
+    let model = dir.join("m.sbn");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", model.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = sbn(&["evaluate", model.to_str().unwrap(), "--data", "embedded:digits", "--json", "--weight-samples", "4", "--noise-samples", "2"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["accuracy", "nll", "brier", "ece"] {
+        assert!(v[key].is_number(), "missing {key}: {out}");
+    }
+    // Far above chance (10%) after three epochs.
+    assert!(v["accuracy"].as_f64().unwrap() > 0.6, "{out}");
+    // Data of another input size is refused.
+    let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz");
+    let (ok, _, err) = sbn(&["evaluate", model.to_str().unwrap(), "--data", mnist]);
+    assert!(!ok && err.contains("784") && err.contains("64"), "{err}");
+    let (ok, _, err) = sbn(&["evaluate", model.to_str().unwrap(), "--data", "embedded:digits", "--weight-samples", "0"]);
+    assert!(!ok && err.contains("weight-samples"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_specs_and_data_are_refused_without_a_model_file() {
+    let dir = temp_dir("bad");
+    let model = dir.join("m.sbn");
+    let m = model.to_str().unwrap();
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (write(&dir, "unknown.toml", &format!("{SPEC}colour = 1\n")), vec!["unknown.toml", "colour"]),
+        (write(&dir, "zero.toml", "[network]\nhidden = [8, 0]\nweights = \"real\"\n"), vec!["zero.toml", "network.hidden[1]"]),
+        (write(&dir, "kinds.toml", "[network]\nhidden = [8]\nweights = [\"real\"]\n"), vec!["kinds.toml", "network.weights"]),
+    ];
+    for (spec, expected) in &cases {
+        let (ok, _, err) = sbn(&["fit", spec, "--train", "embedded:digits", "--out", m]);
+        assert!(!ok, "{spec} accepted");
+        for e in expected {
+            assert!(err.contains(e), "{spec}: '{e}' not in: {err}");
+        }
+        assert!(!model.exists());
+    }
+    let spec = write(&dir, "ok.toml", SPEC);
+    let nan = write(&dir, "nan.csv", "a,b,label\n1,2,0\n3,NaN,1\n");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", &nan, "--out", m]);
+    assert!(!ok && err.contains("nan.csv") && err.contains('3'), "{err}");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", "/nonexistent/train.csv", "--out", m]);
+    assert!(!ok && err.contains("/nonexistent/train.csv"), "{err}");
+    assert!(!model.exists());
+    let junk = write(&dir, "junk.sbn", "not a model");
+    let (ok, _, err) = sbn(&["evaluate", &junk, "--data", "embedded:digits"]);
+    assert!(!ok && err.contains("junk.sbn"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,122 @@
+//! Training: an interrupted run resumed equals an uninterrupted one; 1 and 2 threads give the
+//! same model; model files survive a round trip and reject corruption.
+
+use std::path::PathBuf;
+
+use sbn::data::embedded::digits;
+use sbn::io::ModelFile;
+use sbn::spec::ModelSpec;
+use sbn::train::{fit, FitOptions};
+
+const SPEC: &str = r#"
+[network]
+hidden = [24, 16]
+weights = "bernoulli"
+[objective]
+beta = 0.01
+[training]
+estimator = "psa"
+lr = 0.003
+logit_lr = 0.1
+batch_size = 50
+epochs = 2
+seed = 7
+chunk = 16
+[validation]
+fraction = 0.2
+weight_samples = 2
+noise_samples = 2
+"#;
+
+/// The history without wall-clock times, which differ between runs.
+fn untimed(mut m: ModelFile) -> ModelFile {
+    m.history.iter_mut().for_each(|r| r.seconds = 0.0);
+    m
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sbn-fit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn data() -> (sbn::data::Dataset, sbn::data::Dataset) {
+    // A quarter of the digits keeps the test fast.
+    let all = digits();
+    let idx: Vec<usize> = (0..all.len()).step_by(4).collect();
+    all.subset(&idx).split(0.2, 1)
+}
+
+#[test]
+fn interrupted_and_resumed_equals_uninterrupted() {
+    let spec = ModelSpec::parse(SPEC, "spec").unwrap();
+    let (train, valid) = data();
+    let dir = temp_dir("resume");
+    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }).unwrap();
+    assert!(whole.completed);
+    // Interrupt in the middle of the first epoch, then resume from the checkpoint.
+    let opts = FitOptions { out: Some(dir.join("b.sbn")), stop_after_batches: Some(3), ..FitOptions::default() };
+    let part = fit(&spec, &train, &valid, &opts).unwrap();
+    assert!(!part.completed);
+    assert_ne!(part.last, whole.last);
+    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }).unwrap();
+    assert!(resumed.completed);
+    assert_eq!(resumed.last, whole.last, "resumed run differs from the uninterrupted one");
+    assert_eq!(resumed.model.history.len(), 2);
+    for (a, b) in resumed.model.history.iter().zip(&whole.model.history) {
+        assert_eq!((a.train_nll, a.valid_nll, a.valid_accuracy), (b.train_nll, b.valid_nll, b.valid_accuracy));
+    }
+    let a = ModelFile::load(&dir.join("a.sbn")).unwrap();
+    let b = ModelFile::load(&dir.join("b.sbn")).unwrap();
+    assert_eq!(untimed(a), untimed(b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_and_two_threads_give_the_same_model() {
+    let spec = ModelSpec::parse(SPEC, "spec").unwrap();
+    let (train, valid) = data();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| fit(&spec, &train, &valid, &FitOptions::default()).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.last, two.last);
+    assert_eq!(untimed(one.model), untimed(two.model));
+}
+
+#[test]
+fn model_files_round_trip_and_reject_corruption() {
+    let spec = ModelSpec::parse(SPEC, "spec").unwrap();
+    let (train, valid) = data();
+    let dir = temp_dir("file");
+    let path = dir.join("m.sbn");
+    let out = fit(&spec, &train, &valid, &FitOptions { out: Some(path.clone()), ..FitOptions::default() }).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let back = ModelFile::from_bytes(&bytes, "m.sbn").unwrap();
+    assert_eq!(back.spec, out.model.spec);
+    assert_eq!(back.scaling, out.model.scaling);
+    assert_eq!(back.network, out.model.network);
+    assert_eq!(back.history, out.model.history);
+    assert_eq!(back, out.model);
+    // A checkpoint carries the optimizer state and reads back equal too.
+    let ckpt = ModelFile::load(&sbn::train::fit::checkpoint_path(&path)).unwrap();
+    assert!(ckpt.state.is_some());
+    assert_eq!(ModelFile::from_bytes(&ckpt.to_bytes(), "c").unwrap(), ckpt);
+
+    let err = |b: &[u8]| ModelFile::from_bytes(b, "m.sbn").unwrap_err().to_string();
+    let mut flipped = bytes.clone();
+    let mid = bytes.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(err(&flipped).contains("checksum"), "{}", err(&flipped));
+    for cut in [0, 5, 12, 30, bytes.len() / 3, bytes.len() - 1] {
+        let e = err(&bytes[..cut]);
+        assert!(e.contains("m.sbn"), "{e}");
+    }
+    let mut other_version = bytes.clone();
+    other_version[8] = 9;
+    assert!(err(&other_version).contains("format version 9"), "{}", err(&other_version));
+    assert!(err(b"hello world, not a model").contains("not an sbn model file"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
