@@ -83,14 +83,18 @@ pub fn score_histogram(
     title: &str,
     stem: impl AsRef<Path>,
 ) -> Result<PlotFiles> {
-    check_finite("in-distribution scores", in_dist)?;
-    check_finite("OOD scores", ood)?;
-    let (lo, hi) = padded_range(in_dist.iter().chain(ood).copied(), 0.0);
+    group_histogram(&[("in-distribution", in_dist), ("OOD", ood)], score_name, title, stem)
+}
+
+/// Overlaid density histograms of named groups of one score (e.g. correct against incorrect
+/// predictions). Every group must be non-empty and finite.
+pub fn group_histogram(groups: &[(&str, &[f64])], score_name: &str, title: &str, stem: impl AsRef<Path>) -> Result<PlotFiles> {
+    for (name, values) in groups {
+        check_finite(name, values)?;
+    }
+    let (lo, hi) = padded_range(groups.iter().flat_map(|(_, v)| v.iter()).copied(), 0.0);
     let width = (hi - lo) / BINS as f64;
-    let groups = vec![
-        (format!("in-distribution (n = {})", in_dist.len()), densities(in_dist, lo, width)),
-        (format!("OOD (n = {})", ood.len()), densities(ood, lo, width)),
-    ];
+    let groups = groups.iter().map(|(name, v)| (format!("{name} (n = {})", v.len()), densities(v, lo, width))).collect();
     write_figure(
         &ScoreHistogram { title: title.to_string(), score_name: score_name.to_string(), lo, width, groups },
         stem.as_ref(),

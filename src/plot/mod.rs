@@ -18,7 +18,7 @@ mod reliability;
 mod risk;
 
 pub use heatmap::{HeatMap, LabelledPoint, heat_map};
-pub use histogram::score_histogram;
+pub use histogram::{group_histogram, score_histogram};
 pub use line::{LineChart, Series, line_chart};
 pub use reliability::reliability_diagram;
 pub use risk::risk_coverage;
