@@ -258,7 +258,7 @@ impl SampledNetwork {
             work.states = (1..=l_count).map(|k| BitMatrix::new(b, self.dims[k])).collect();
         }
         let widest = self.dims.iter().copied().max().unwrap_or(0);
-        work.sig.resize(widest, 0.0);
+        work.sig.resize(2 * widest, 0.0);
         work.a.resize(widest, 0.0);
         work.s.resize(b * widest, 0);
         for n in 0..b {
@@ -331,21 +331,38 @@ fn bit_planes(data: &[u8], dim: usize) -> BitMatrix {
 }
 
 /// States of one example's layer: bit `j` set iff `u_j < σ(a_j)`, `u_j` drawn in order. The
-/// vectorized `σ̃` decides unless `u` is within [`MARGIN`] of it.
-fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, sig: &mut [f64], out: &mut [u64]) {
-    let sig = &mut sig[..a.len()];
-    crate::dispatch!(sig.iter_mut().zip(a).for_each(|(s, &a)| *s = crate::simd::sigmoid(a)));
-    out.fill(0);
-    for (j, (&p, &aj)) in sig.iter().zip(a).enumerate() {
-        let u = uniform(rng);
-        let fire = if u < p - MARGIN {
-            true
-        } else if u >= p + MARGIN {
-            false
-        } else {
-            u < sigmoid(aj)
-        };
-        out[j / 64] |= u64::from(fire) << (j % 64);
+/// vectorized `σ̃` decides, without branches, unless `u` is within [`MARGIN`] of it; those rare
+/// units are settled by the exact `σ(a)`.
+fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, buf: &mut [f64], out: &mut [u64]) {
+    let (sig, u) = buf.split_at_mut(buf.len() / 2);
+    let (sig, u) = (&mut sig[..a.len()], &mut u[..a.len()]);
+    u.iter_mut().for_each(|v| *v = uniform(rng));
+    decide_states(a, u, sig, out);
+}
+
+/// The decision of [`draw_states`] for given uniforms; `sig` is scratch of the length of `a`.
+fn decide_states(a: &[f64], u: &[f64], sig: &mut [f64], out: &mut [u64]) {
+    let mut unsure = 0u64;
+    crate::dispatch!({
+        sig.iter_mut().zip(a).for_each(|(s, &a)| *s = crate::simd::sigmoid(a));
+        for ((word, p), u) in out.iter_mut().zip(sig.chunks(64)).zip(u.chunks(64)) {
+            let (mut w, mut near) = (0u64, 0u64);
+            for (i, (&p, &u)) in p.iter().zip(u).enumerate() {
+                w |= u64::from(u < p - MARGIN) << i;
+                near |= u64::from(u < p + MARGIN) << i;
+            }
+            *word = w;
+            unsure |= near & !w;
+        }
+    });
+    if unsure != 0 {
+        for (j, (&aj, &u)) in a.iter().zip(u.iter()).enumerate() {
+            let p = sig[j];
+            if u >= p - MARGIN && u < p + MARGIN {
+                let (word, bit) = (j / 64, 1u64 << (j % 64));
+                if u < sigmoid(aj) { out[word] |= bit } else { out[word] &= !bit }
+            }
+        }
     }
 }
 
@@ -509,6 +526,21 @@ mod tests {
         }
         assert!(worst < 1e-15, "worst {worst}");
         assert!(worst < MARGIN * 1e-5);
+    }
+
+    #[test]
+    fn states_follow_the_exact_rule_at_the_boundary() {
+        // u on, just below and just above σ(a): the exact rule `u < σ(a)` decides.
+        let a: Vec<f64> = (0..130).map(|j| (j as f64 - 65.0) * 0.37).collect();
+        for shift in [-2i64, -1, 0, 1, 2] {
+            let u: Vec<f64> = a.iter().map(|&a| f64::from_bits((sigmoid(a).to_bits() as i64 + shift) as u64)).collect();
+            let mut sig = vec![0.0; a.len()];
+            let mut out = vec![0u64; 3];
+            decide_states(&a, &u, &mut sig, &mut out);
+            for (j, (&a, &u)) in a.iter().zip(&u).enumerate() {
+                assert_eq!(out[j / 64] >> (j % 64) & 1 == 1, u < sigmoid(a), "unit {j}, shift {shift}");
+            }
+        }
     }
 
     #[test]
