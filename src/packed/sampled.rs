@@ -133,12 +133,19 @@ impl SampledNetwork {
             .iter()
             .map(|q| {
                 q.as_ref().map(|q| {
+                    // Word `k` of every row is filled from columns 64k.. (uniforms column-major),
+                    // then stored: contiguous reads of q, one pass over the rows per word.
                     let mut m = BitMatrix::new(q.nrows(), q.ncols());
-                    for (i, col) in q.column_iter().enumerate() {
-                        let (word, bit) = (i / 64, i % 64);
-                        for (j, &qj) in col.iter().enumerate() {
-                            let plus = uniform(rng) < qj;
-                            m.row_mut(j)[word] |= u64::from(plus) << bit;
+                    let mut word = vec![0u64; q.nrows()];
+                    for (k, cols) in q.as_slice().chunks(64 * q.nrows()).enumerate() {
+                        word.fill(0);
+                        for (bit, col) in cols.chunks_exact(q.nrows()).enumerate() {
+                            for (w, &qj) in word.iter_mut().zip(col) {
+                                *w |= u64::from(uniform(rng) < qj) << bit;
+                            }
+                        }
+                        for (j, &w) in word.iter().enumerate() {
+                            m.row_mut(j)[k] = w;
                         }
                     }
                     m
