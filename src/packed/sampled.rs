@@ -24,9 +24,8 @@ use crate::model::noise::{sigmoid, uniform};
 use crate::model::{Dense, Network, WeightSample, Weights};
 use crate::predict::InputBatch;
 
-/// Two sigmoids closer than this give the same state unless `u` lies within it of the vectorized
-/// `σ̃(a)`; then the exact `σ(a)` decides. `|σ̃ − σ| < 1e-15` everywhere (tested), so the fast test
-/// is exact.
+/// Relative band around the decision boundary inside which the exact `σ(a)` decides (see
+/// `decide_states`).
 const MARGIN: f64 = 1e-9;
 
 /// A packed binary layer: the bits, their kernel layout, the scales γ and biases b.
@@ -84,7 +83,7 @@ pub(crate) struct Workspace {
     states: Vec<BitMatrix>,
     s: Vec<i32>,
     a: Vec<f64>,
-    sig: Vec<f64>,
+    u: Vec<f64>,
     pub(crate) logits: DMatrix<f64>,
 }
 
@@ -134,12 +133,19 @@ impl SampledNetwork {
             .iter()
             .map(|q| {
                 q.as_ref().map(|q| {
+                    // Word `k` of every row is filled from columns 64k.. (uniforms column-major),
+                    // then stored: contiguous reads of q, one pass over the rows per word.
                     let mut m = BitMatrix::new(q.nrows(), q.ncols());
-                    for (i, col) in q.column_iter().enumerate() {
-                        let (word, bit) = (i / 64, i % 64);
-                        for (j, &qj) in col.iter().enumerate() {
-                            let plus = uniform(rng) < qj;
-                            m.row_mut(j)[word] |= u64::from(plus) << bit;
+                    let mut word = vec![0u64; q.nrows()];
+                    for (k, cols) in q.as_slice().chunks(64 * q.nrows()).enumerate() {
+                        word.fill(0);
+                        for (bit, col) in cols.chunks_exact(q.nrows()).enumerate() {
+                            for (w, &qj) in word.iter_mut().zip(col) {
+                                *w |= u64::from(uniform(rng) < qj) << bit;
+                            }
+                        }
+                        for (j, &w) in word.iter().enumerate() {
+                            m.row_mut(j)[k] = w;
                         }
                     }
                     m
@@ -258,11 +264,11 @@ impl SampledNetwork {
             work.states = (1..=l_count).map(|k| BitMatrix::new(b, self.dims[k])).collect();
         }
         let widest = self.dims.iter().copied().max().unwrap_or(0);
-        work.sig.resize(widest, 0.0);
+        work.u.resize(widest, 0.0);
         work.a.resize(widest, 0.0);
         work.s.resize(b * widest, 0);
         for n in 0..b {
-            draw_states(a1.column(n).as_slice(), rng, &mut work.sig, work.states[0].row_mut(n));
+            draw_states(a1.column(n).as_slice(), rng, &mut work.u, work.states[0].row_mut(n));
         }
         for k in 1..l_count {
             let Layer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
@@ -275,7 +281,7 @@ impl SampledNetwork {
                 for (j, aj) in a.iter_mut().enumerate() {
                     *aj = layer.gamma[j] * f64::from(s[n * nk + j]) + layer.bias[j];
                 }
-                draw_states(a, rng, &mut work.sig, rest[0].row_mut(n));
+                draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
             }
         }
         let last = &work.states[l_count - 1];
@@ -330,22 +336,37 @@ fn bit_planes(data: &[u8], dim: usize) -> BitMatrix {
     planes
 }
 
-/// States of one example's layer: bit `j` set iff `u_j < σ(a_j)`, `u_j` drawn in order. The
-/// vectorized `σ̃` decides unless `u` is within [`MARGIN`] of it.
-fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, sig: &mut [f64], out: &mut [u64]) {
-    let sig = &mut sig[..a.len()];
-    crate::dispatch!(sig.iter_mut().zip(a).for_each(|(s, &a)| *s = crate::simd::sigmoid(a)));
-    out.fill(0);
-    for (j, (&p, &aj)) in sig.iter().zip(a).enumerate() {
-        let u = uniform(rng);
-        let fire = if u < p - MARGIN {
-            true
-        } else if u >= p + MARGIN {
-            false
-        } else {
-            u < sigmoid(aj)
-        };
-        out[j / 64] |= u64::from(fire) << (j % 64);
+/// States of one example's layer: bit `j` set iff `u_j < σ(a_j)`, `u_j` drawn in order.
+fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, buf: &mut [f64], out: &mut [u64]) {
+    let u = &mut buf[..a.len()];
+    u.iter_mut().for_each(|v| *v = uniform(rng));
+    decide_states(a, u, out);
+}
+
+/// The decision of [`draw_states`] for given uniforms, exactly `u < σ(a)` with the float path's
+/// `σ`. Fast, branch-free and division-free: `u < σ(a) ⇔ t = u·(1 + e^{−a}) < 1`, with the
+/// vectorized `e^{−a}` (relative error < 1e-15, tested). `t < 1 − M` (and `u > 0`) surely fires,
+/// `t ≥ 1 + M` surely does not (`M` = [`MARGIN`] ≫ the rounding of `t` and of `σ`); if any unit
+/// falls between (probability ≈ 2M per unit), the layer is settled by the exact rule.
+fn decide_states(a: &[f64], u: &[f64], out: &mut [u64]) {
+    let mut unsure = 0u64;
+    crate::dispatch!({
+        for ((word, a), u) in out.iter_mut().zip(a.chunks(64)).zip(u.chunks(64)) {
+            let (mut w, mut near) = (0u64, 0u64);
+            for (i, (&a, &u)) in a.iter().zip(u).enumerate() {
+                let t = u * (1.0 + crate::simd::exp(-a));
+                w |= u64::from((t < 1.0 - MARGIN) & (u > 0.0)) << i;
+                near |= u64::from(t < 1.0 + MARGIN) << i;
+            }
+            *word = w;
+            unsure |= near & !w;
+        }
+    });
+    if unsure != 0 {
+        out.fill(0);
+        for (j, (&aj, &u)) in a.iter().zip(u).enumerate() {
+            out[j / 64] |= u64::from(u < sigmoid(aj)) << (j % 64);
+        }
     }
 }
 
@@ -497,18 +518,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vectorized_sigmoid_is_within_the_margin() {
+    fn vectorized_exp_is_within_the_margin() {
         let mut worst: f64 = 0.0;
-        let mut a = -750.0;
-        while a < 750.0 {
-            worst = worst.max((crate::simd::sigmoid(a) - sigmoid(a)).abs());
-            a += 0.000_731;
+        let mut x = -708.0;
+        while x < 708.0 {
+            worst = worst.max((crate::simd::exp(x) - x.exp()).abs() / x.exp());
+            x += 0.000_731;
         }
-        for a in [f64::MIN, -1e300, -709.5, -40.0, -1e-300, 0.0, 1e-300, 40.0, 709.5, 1e300, f64::MAX] {
-            worst = worst.max((crate::simd::sigmoid(a) - sigmoid(a)).abs());
-        }
-        assert!(worst < 1e-15, "worst {worst}");
+        assert!(worst < 1e-15, "worst relative error {worst}");
         assert!(worst < MARGIN * 1e-5);
+    }
+
+    #[test]
+    fn extreme_preactivations_follow_the_exact_rule() {
+        let a = [f64::MIN, -1e300, -800.0, -745.0, -709.5, -708.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 708.5, 709.5, 800.0, 1e300, f64::MAX, f64::NAN];
+        let tiny = 1.0 / (1u64 << 53) as f64;
+        for u in [0.0, tiny, 0.25, 0.5, 1.0 - 2.0 * tiny, 1.0 - tiny] {
+            let us = vec![u; a.len()];
+            let mut out = vec![0u64; 1];
+            decide_states(&a, &us, &mut out);
+            for (j, &aj) in a.iter().enumerate() {
+                assert_eq!(out[0] >> j & 1 == 1, u < sigmoid(aj), "a = {aj}, u = {u}");
+            }
+        }
+    }
+
+    #[test]
+    fn states_follow_the_exact_rule_at_the_boundary() {
+        // u on, just below and just above σ(a): the exact rule `u < σ(a)` decides.
+        let a: Vec<f64> = (0..130).map(|j| (j as f64 - 65.0) * 0.37).collect();
+        for shift in [-2i64, -1, 0, 1, 2] {
+            let u: Vec<f64> = a.iter().map(|&a| f64::from_bits((sigmoid(a).to_bits() as i64 + shift) as u64)).collect();
+            let mut out = vec![0u64; 3];
+            decide_states(&a, &u, &mut out);
+            for (j, (&a, &u)) in a.iter().zip(&u).enumerate() {
+                assert_eq!(out[j / 64] >> (j % 64) & 1 == 1, u < sigmoid(a), "unit {j}, shift {shift}");
+            }
+        }
     }
 
     #[test]
