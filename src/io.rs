@@ -264,3 +264,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// A packed export: one sampled (or the most likely) network at 1 bit per binary weight, with the
+/// input scaling and class names that prediction needs. Layout: `b"SBNPACKD"`, the header length
+/// (u64 LE), the header as JSON, then the packed network (its own versioned, checksummed format).
+#[derive(Clone, Debug)]
+pub struct PackedModelFile {
+    pub scaling: InputScaling,
+    pub class_names: Vec<String>,
+    pub network: crate::packed::SampledNetwork,
+}
+
+const PACKED_MAGIC: &[u8; 8] = b"SBNPACKD";
+
+#[derive(Serialize, Deserialize)]
+struct PackedHeader {
+    scaling: InputScaling,
+    class_names: Vec<String>,
+}
+
+impl PackedModelFile {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&PackedHeader { scaling: self.scaling.clone(), class_names: self.class_names.clone() }).expect("the header serializes");
+        let mut out = PACKED_MAGIC.to_vec();
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&self.network.to_bytes());
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8], place: &str) -> Result<Self> {
+        let bad = |m: String| SbnError::invalid(place, m);
+        if bytes.len() < 16 || &bytes[..8] != PACKED_MAGIC {
+            return Err(bad("not a packed sbn network (wrong magic bytes or truncated)".into()));
+        }
+        let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        let end = 16usize.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header".into()))?;
+        let header: PackedHeader = serde_json::from_slice(&bytes[16..end]).map_err(|e| bad(format!("unreadable header: {e}")))?;
+        let network = crate::packed::SampledNetwork::from_bytes(&bytes[end..]).map_err(|e| bad(e.to_string()))?;
+        let dims = network.dims();
+        if *dims.last().expect("dims") != header.class_names.len() {
+            return Err(bad("class names and network disagree on the number of classes".into()));
+        }
+        Ok(PackedModelFile { scaling: header.scaling, class_names: header.class_names, network })
+    }
+
+    /// True when `bytes` start like a packed export.
+    pub fn sniff(bytes: &[u8]) -> bool {
+        bytes.starts_with(PACKED_MAGIC)
+    }
+}

@@ -27,6 +27,7 @@ pub mod packed;
 pub mod plot;
 pub mod predict;
 pub mod predictive;
+pub mod report;
 pub mod rng;
 pub mod simd;
 pub mod spec;

@@ -42,14 +42,14 @@ impl Figure for Reliability<'_> {
             .draw_series(filled.clone().map(|b| {
                 Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy.min(b.confidence))], colour(0).filled())
             }))?
-            .label("accuracy")
+            .label("accuracy (black outline: its top)")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(0).filled()));
         chart
             .draw_series(filled.clone().map(|b| {
                 let (lo, hi) = (b.accuracy.min(b.confidence), b.accuracy.max(b.confidence));
                 Rectangle::new([(b.lower, lo), (b.upper, hi)], colour(1).mix(0.3).filled())
             }))?
-            .label("gap")
+            .label("gap to the mean confidence")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(1).mix(0.3).filled()));
         chart.draw_series(filled.clone().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BLACK.stroke_width(1))))?;
         chart

@@ -2,9 +2,12 @@
 //! message on stderr and a non-zero exit code.
 
 mod common;
+mod demo;
 mod evaluate;
 mod fit;
 mod grad;
+mod predict;
+mod report;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,20 @@ enum Command {
     Fit(fit::Args),
     /// Accuracy, NLL, Brier and ECE of a fitted model's MC predictive on labelled data.
     Evaluate(evaluate::Args),
+    /// Train on the embedded digits and write a report: the quick start.
+    Demo(demo::Args),
+    /// Calibration metrics and the per-bin table (and optionally the reliability diagram).
+    Calibrate(report::CalibrateArgs),
+    /// The model/data split of uncertainty, by class and correctness, and OOD detection.
+    Uncertainty(report::UncertaintyArgs),
+    /// Metrics JSON, plots and a Markdown summary in one folder.
+    Report(report::ReportArgs),
+    /// Per-example class probabilities and uncertainties (CSV or JSON), packed-bit Monte Carlo.
+    Predict(predict::PredictArgs),
+    /// Per-layer parameters, memory and multiply-accumulates, binary against float (larq style).
+    Summary(predict::SummaryArgs),
+    /// Write the most likely (or one sampled) network as a packed file, 1 bit per binary weight.
+    Export(predict::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +50,13 @@ fn main() -> ExitCode {
         Command::Grad(args) => grad::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Calibrate(args) => report::calibrate(args),
+        Command::Uncertainty(args) => report::uncertainty(args),
+        Command::Report(args) => report::report(args),
+        Command::Predict(args) => predict::predict(args),
+        Command::Summary(args) => predict::show_summary(args),
+        Command::Export(args) => predict::export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

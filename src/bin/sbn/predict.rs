@@ -1,0 +1,121 @@
+//! `sbn predict`, `sbn summary` and `sbn export`: the packed-bit Monte Carlo predictive per
+//! example, the larq-style model summary, and the packed export of one network.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use sbn::data::Role;
+use sbn::evaluate::predict_dataset;
+use sbn::io::{write_atomic, ModelFile, PackedModelFile};
+use sbn::packed::{summary, SampledNetwork};
+use sbn::predict::predictive_packed;
+use sbn::train::fit::mc_inputs;
+use sbn::uncertainty::Uncertainty;
+use serde_json::json;
+
+use crate::common::{load_data, McArgs};
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// A model file (`sbn fit`) or a packed export (`sbn export`).
+    model: PathBuf,
+    #[arg(long)]
+    data: String,
+    #[arg(long)]
+    label: Option<String>,
+    /// Output file: .csv or .json.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+pub fn predict(args: PredictArgs) -> Result<()> {
+    let config = args.mc.config()?;
+    let ext = args.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if ext != "csv" && ext != "json" {
+        bail!("--out {}: expected a .csv or .json file name", args.out.display());
+    }
+    let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
+    let place = args.model.display().to_string();
+    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let (pred, class_names) = if PackedModelFile::sniff(&bytes) {
+        let packed = PackedModelFile::from_bytes(&bytes, &place)?;
+        let d0 = packed.network.dims()[0];
+        if data.dim != d0 {
+            bail!("{}: examples have {} features but the model takes {d0}", data.name, data.dim);
+        }
+        let mut storage = None;
+        let inputs = mc_inputs(&data, &packed.scaling, &mut storage)?;
+        (predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?, packed.class_names)
+    } else {
+        let model = ModelFile::from_bytes(&bytes, &place)?;
+        (predict_dataset(&model, &data, &config)?, model.class_names)
+    };
+    let unc = Uncertainty::from_predictive(&pred)?;
+    let k = pred.n_classes;
+    let probs = pred.means();
+    let predicted: Vec<usize> = probs.chunks(k).map(sbn::metrics::argmax).collect();
+    let text = if ext == "csv" {
+        let mut s = String::from("example,label,predicted");
+        for name in &class_names {
+            let _ = write!(s, ",p_{}", name.replace(',', " "));
+        }
+        s.push_str(",total,data,model\n");
+        for n in 0..pred.n_examples {
+            let _ = write!(s, "{n},{},{}", data.labels[n], predicted[n]);
+            for p in &probs[n * k..(n + 1) * k] {
+                let _ = write!(s, ",{p:.6}");
+            }
+            let _ = writeln!(s, ",{:.6},{:.6},{:.6}", unc.total[n], unc.data[n], unc.model[n]);
+        }
+        s
+    } else {
+        let rows: Vec<_> = (0..pred.n_examples)
+            .map(|n| json!({"label": data.labels[n], "predicted": predicted[n], "probabilities": &probs[n * k..(n + 1) * k], "total": unc.total[n], "data": unc.data[n], "model": unc.model[n]}))
+            .collect();
+        serde_json::to_string(&json!({"classes": class_names, "weight_samples": pred.weight_samples, "noise_samples": pred.noise_samples, "examples": rows}))?
+    };
+    write_atomic(&args.out, text.as_bytes())?;
+    eprintln!("{} predictions (S_w = {}, S_z = {}) written to {}", pred.n_examples, pred.weight_samples, pred.noise_samples, args.out.display());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// A model file written by `sbn fit`.
+    model: PathBuf,
+}
+
+pub fn show_summary(args: SummaryArgs) -> Result<()> {
+    let model = ModelFile::load(&args.model)?;
+    print!("{}", summary(&model.network));
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// A model file written by `sbn fit`.
+    model: PathBuf,
+    /// Output file for the packed network.
+    #[arg(long)]
+    out: PathBuf,
+    /// Export one network sampled from the posterior with this seed instead of the most likely one.
+    #[arg(long)]
+    sample_seed: Option<u64>,
+}
+
+pub fn export(args: ExportArgs) -> Result<()> {
+    let model = ModelFile::load(&args.model)?;
+    let network = match args.sample_seed {
+        Some(seed) => SampledNetwork::sample(&model.network, &mut sbn::rng::stream(seed, &[]))?,
+        None => SampledNetwork::most_likely(&model.network)?,
+    };
+    let file = PackedModelFile { scaling: model.scaling, class_names: model.class_names, network };
+    let bytes = file.to_bytes();
+    write_atomic(&args.out, &bytes)?;
+    let s = summary(&model.network);
+    eprintln!("packed network: {} bytes ({:.1} KiB); float32 weights would take {:.1} KiB", bytes.len(), bytes.len() as f64 / 1024.0, s.float32_kib());
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `sbn report`, `sbn calibrate` and `sbn uncertainty`: calibration, the model/data split of
+//! uncertainty and OOD detection of a fitted model.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use sbn::data::Role;
+use sbn::evaluate::{evaluate, predict_dataset};
+use sbn::io::ModelFile;
+use sbn::metrics::calibration::{reliability, Binning};
+use sbn::metrics::scores::ECE_BINS;
+use sbn::report::{ood_table, training_curves, write_report};
+use sbn::uncertainty::Uncertainty;
+
+use crate::common::{load_data, McArgs};
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// A model file written by `sbn fit`.
+    model: PathBuf,
+    /// Labelled in-distribution data.
+    #[arg(long)]
+    data: String,
+    /// Out-of-distribution data (same input size), for OOD detection.
+    #[arg(long)]
+    ood: Option<String>,
+    /// Label column of CSV data.
+    #[arg(long)]
+    label: Option<String>,
+    /// Output folder for metrics.json, the plots and summary.md.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let model = ModelFile::load(&args.model)?;
+    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.label.as_deref())).transpose()?;
+    let name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let m = write_report(&model, &name, &data, ood.as_ref(), &args.mc.config()?, &args.out)?;
+    println!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    model: PathBuf,
+    #[arg(long)]
+    data: String,
+    #[arg(long)]
+    label: Option<String>,
+    /// Equal-mass bins instead of equal-width ones.
+    #[arg(long)]
+    equal_mass: bool,
+    /// Number of bins.
+    #[arg(long, default_value_t = ECE_BINS)]
+    bins: usize,
+    /// Also draw the reliability diagram (and training curves, when the model has a history) into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+pub fn calibrate(args: CalibrateArgs) -> Result<()> {
+    anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
+    let model = ModelFile::load(&args.model)?;
+    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let (pred, scores) = evaluate(&model, &data, &args.mc.config()?)?;
+    let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
+    let table = reliability(&pred.means(), pred.n_classes, &data.labels, binning)?;
+    println!("accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%", 100.0 * scores.accuracy, scores.nll, scores.brier, 100.0 * table.ece(), 100.0 * table.mce(), 100.0 * scores.classwise_ece);
+    println!("{:>8} {:>8} {:>8} {:>9} {:>11}", "lower", "upper", "count", "accuracy", "confidence");
+    for b in &table.bins {
+        println!("{:>8.3} {:>8.3} {:>8} {:>9.4} {:>11.4}", b.lower, b.upper, b.count, b.accuracy, b.confidence);
+    }
+    if let Some(dir) = &args.out {
+        sbn::plot::reliability_diagram(&table, &format!("Reliability on {}", data.name), dir.join("reliability"))?;
+        training_curves(&model, &data.name, dir)?;
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct UncertaintyArgs {
+    model: PathBuf,
+    #[arg(long)]
+    data: String,
+    /// Out-of-distribution data (same input size).
+    #[arg(long)]
+    ood: Option<String>,
+    #[arg(long)]
+    label: Option<String>,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
+    let model = ModelFile::load(&args.model)?;
+    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let config = args.mc.config()?;
+    let (pred, _) = evaluate(&model, &data, &config)?;
+    let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, &data.labels)?;
+    println!("uncertainty in nats (S_w = {}, S_z = {}): total = data + model", config.weight_samples, config.noise_samples);
+    println!("{:<16} {:>7} {:>9} {:>9} {:>9}", "examples", "n", "total", "data", "model");
+    let rows = [("all", &summary.overall), ("correct", &summary.correct), ("incorrect", &summary.incorrect)];
+    let by_class = summary.by_class.iter().enumerate().map(|(k, p)| (model.class_names.get(k).map_or("?", |s| s.as_str()), p));
+    for (name, p) in rows.into_iter().chain(by_class) {
+        println!("{:<16} {:>7} {:>9.4} {:>9.4} {:>9.4}", name, p.count, p.total, p.data, p.model);
+    }
+    if let Some(o) = &args.ood {
+        let ood = load_data(o, Role::Test, None)?;
+        let ood_pred = predict_dataset(&model, &ood, &config)?;
+        println!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
+        println!("{:<16} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
+        for r in ood_table(&pred, &ood_pred)? {
+            println!("{:<16} {:>8.4} {:>8.4} {:>14.4}", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The report of a fitted model on a data set (and optionally on out-of-distribution data):
+//! metrics JSON, plots (PNG + SVG) and a short Markdown summary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::error::{Result, SbnError};
+use crate::evaluate::{evaluate, predict_dataset};
+use crate::io::{write_atomic, ModelFile};
+use crate::metrics::calibration::{reliability, Binning, ReliabilityTable};
+use crate::metrics::ood::{ood_detection, OodScores};
+use crate::metrics::scores::{Scores, ECE_BINS};
+use crate::metrics::selective::RiskCoverage;
+use crate::metrics::top_label;
+use crate::plot::{self, LineChart, Series};
+use crate::predict::McConfig;
+use crate::predictive::Predictive;
+use crate::train::fit::posterior_spread;
+use crate::uncertainty::{scores, ScoreKind, Uncertainty, UncertaintySummary};
+
+/// OOD detection for one score.
+#[derive(Clone, Debug, Serialize)]
+pub struct OodRow {
+    pub score: &'static str,
+    #[serde(flatten)]
+    pub result: OodScores,
+}
+
+/// Accuracy and NLL of the predictive built from the first `weight_samples` weight samples.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleSweepRow {
+    pub weight_samples: usize,
+    pub noise_samples: usize,
+    pub accuracy: f64,
+    pub nll: f64,
+}
+
+/// Everything `metrics.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportMetrics {
+    pub model: String,
+    pub data: String,
+    pub scores: Scores,
+    pub reliability: ReliabilityTable,
+    pub aurc: f64,
+    pub uncertainty: UncertaintySummary,
+    pub ood: Option<Vec<OodRow>>,
+    pub ood_data: Option<String>,
+    pub sample_sweep: Vec<SampleSweepRow>,
+    /// Mean weight entropy (nats) and the share of weights with q in (0.05, 0.95).
+    pub weight_entropy: f64,
+    pub uncertain_share: f64,
+}
+
+/// OOD detection (OOD = positives) for every score of [`ScoreKind`].
+pub fn ood_table(in_dist: &Predictive, ood: &Predictive) -> Result<Vec<OodRow>> {
+    ScoreKind::ALL.iter().map(|&kind| Ok(OodRow { score: kind.name(), result: ood_detection(&scores(in_dist, kind)?, &scores(ood, kind)?)? })).collect()
+}
+
+/// Accuracy and NLL of the predictive restricted to its first `s` weight samples, for `s` = 1, 2,
+/// 4, … up to all of them (no new sampling needed).
+pub fn sample_sweep(pred: &Predictive, labels: &[usize]) -> Result<Vec<SampleSweepRow>> {
+    let k = pred.n_classes;
+    let mut counts: Vec<usize> = std::iter::successors(Some(1usize), |s| Some(s * 2)).take_while(|&s| s < pred.weight_samples).collect();
+    counts.push(pred.weight_samples);
+    counts
+        .into_iter()
+        .map(|s| {
+            let mut probs = Vec::with_capacity(pred.n_examples * k);
+            for n in 0..pred.n_examples {
+                let mut p = vec![0.0; k];
+                for t in 0..s {
+                    p.iter_mut().zip(pred.sample(n, t)).for_each(|(a, v)| *a += v / s as f64);
+                }
+                probs.extend(p);
+            }
+            let sc = Scores::compute(&probs, k, labels)?;
+            Ok(SampleSweepRow { weight_samples: s, noise_samples: pred.noise_samples, accuracy: sc.accuracy, nll: sc.nll })
+        })
+        .collect()
+}
+
+/// Training curves from a model file's history; an error when it has none.
+pub fn training_curves(model: &ModelFile, title: &str, dir: &Path) -> Result<()> {
+    if model.history.is_empty() {
+        return Err(SbnError::invalid("model file", "has no training history, so there are no training curves to draw"));
+    }
+    let x: Vec<f64> = model.history.iter().map(|r| r.epoch as f64).collect();
+    let series = |name: &str, f: fn(&crate::train::EpochRecord) -> f64| Series { name: name.into(), y: model.history.iter().map(f).collect() };
+    plot::line_chart(
+        &LineChart { title: format!("{title}: loss"), x_label: "epoch".into(), y_label: "nats per example".into(), x: x.clone(), series: vec![series("train NLL (estimate)", |r| r.train_nll), series("validation NLL (MC predictive)", |r| r.valid_nll)], log_x: false },
+        dir.join("training_loss"),
+    )?;
+    plot::line_chart(
+        &LineChart { title: format!("{title}: validation accuracy"), x_label: "epoch".into(), y_label: "accuracy".into(), x, series: vec![series("validation accuracy", |r| r.valid_accuracy), series("weights with q in (0.05, 0.95)", |r| r.uncertain_share)], log_x: false },
+        dir.join("training_accuracy"),
+    )?;
+    Ok(())
+}
+
+/// Writes `metrics.json`, the plots and `summary.md` into `dir` and returns the metrics.
+pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
+    std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
+    let (pred, sc) = evaluate(model, data, config)?;
+    let k = pred.n_classes;
+    let probs = pred.means();
+    let table = reliability(&probs, k, &data.labels, Binning::EqualWidth(ECE_BINS))?;
+    let (confidence, correct) = top_label(&probs, k, &data.labels)?;
+    let rc = RiskCoverage::new(&confidence, &correct)?;
+    let unc = Uncertainty::from_predictive(&pred)?;
+    let summary = unc.summarize(&probs, k, &data.labels)?;
+    let ood_pred = ood.map(|o| predict_dataset(model, o, config)).transpose()?;
+    let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
+    let sweep = sample_sweep(&pred, &data.labels)?;
+    let (weight_entropy, uncertain_share) = posterior_spread(&model.network);
+
+    plot::reliability_diagram(&table, &format!("Reliability: {model_name} on {}", data.name), dir.join("reliability"))?;
+    plot::risk_coverage(&[(model_name, &rc)], &format!("Risk-coverage on {}", data.name), dir.join("risk_coverage"))?;
+    let ood_unc = ood_pred.as_ref().map(Uncertainty::from_predictive).transpose()?;
+    for (part, values, ood_values) in [
+        ("total", &unc.total, ood_unc.as_ref().map(|u| &u.total)),
+        ("data", &unc.data, ood_unc.as_ref().map(|u| &u.data)),
+        ("model", &unc.model, ood_unc.as_ref().map(|u| &u.model)),
+    ] {
+        let title = format!("{part} uncertainty (nats)");
+        let stem = dir.join(format!("uncertainty_{part}"));
+        match ood_values {
+            Some(o) => plot::score_histogram(values, o, &title, &format!("{title}: {} against {}", data.name, ood.map_or("", |d| &d.name)), stem)?,
+            None => {
+                let right: Vec<f64> = values.iter().zip(&correct).filter(|(_, c)| **c).map(|(v, _)| *v).collect();
+                let wrong: Vec<f64> = values.iter().zip(&correct).filter(|(_, c)| !**c).map(|(v, _)| *v).collect();
+                let mut groups: Vec<(&str, &[f64])> = vec![("correct", &right)];
+                if !wrong.is_empty() {
+                    groups.push(("incorrect", &wrong));
+                }
+                plot::group_histogram(&groups, &title, &format!("{title} on {}", data.name), stem)?
+            }
+        };
+    }
+    let x: Vec<f64> = sweep.iter().map(|r| r.weight_samples as f64).collect();
+    plot::line_chart(
+        &LineChart {
+            title: format!("Accuracy and NLL against weight samples (S_z = {})", pred.noise_samples),
+            x_label: "weight samples S_w".into(),
+            y_label: "accuracy / NLL (nats)".into(),
+            x,
+            series: vec![Series { name: "accuracy".into(), y: sweep.iter().map(|r| r.accuracy).collect() }, Series { name: "NLL".into(), y: sweep.iter().map(|r| r.nll).collect() }],
+            log_x: true,
+        },
+        dir.join("samples"),
+    )?;
+    let has_curves = !model.history.is_empty();
+    if has_curves {
+        training_curves(model, model_name, dir)?;
+    }
+
+    let metrics = ReportMetrics {
+        model: model_name.into(),
+        data: data.name.clone(),
+        scores: sc,
+        reliability: table,
+        aurc: rc.aurc,
+        uncertainty: summary,
+        ood: ood_rows,
+        ood_data: ood.map(|d| d.name.clone()),
+        sample_sweep: sweep,
+        weight_entropy,
+        uncertain_share,
+    };
+    write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("metrics serialize").as_bytes())?;
+    write_atomic(&dir.join("summary.md"), markdown(&metrics, config, has_curves).as_bytes())?;
+    Ok(metrics)
+}
+
+fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
+    let s = &m.scores;
+    let mut md = String::new();
+    let _ = writeln!(md, "# {} on {}\n", m.model, m.data);
+    let _ = writeln!(md, "Monte Carlo predictive: S_w = {} weight samples × S_z = {} noise samples, seed {}.\n", config.weight_samples, config.noise_samples, config.seed);
+    let _ = writeln!(md, "| metric | value |\n|---|---|");
+    let _ = writeln!(md, "| examples | {} |", s.n_examples);
+    let _ = writeln!(md, "| accuracy | {:.2}% |", 100.0 * s.accuracy);
+    let _ = writeln!(md, "| NLL (nats) | {:.4} |", s.nll);
+    let _ = writeln!(md, "| Brier (sum over classes) | {:.4} |", s.brier);
+    let _ = writeln!(md, "| ECE, 15 equal-width bins | {:.2}% |", 100.0 * s.ece);
+    let _ = writeln!(md, "| ECE, 15 equal-mass bins | {:.2}% |", 100.0 * s.ece_equal_mass);
+    let _ = writeln!(md, "| MCE | {:.2}% |", 100.0 * s.mce);
+    let _ = writeln!(md, "| classwise ECE | {:.2}% |", 100.0 * s.classwise_ece);
+    let _ = writeln!(md, "| AURC | {:.4} |", m.aurc);
+    let _ = writeln!(md, "| mean weight entropy (nats) | {:.4} |", m.weight_entropy);
+    let _ = writeln!(md, "| weights with q in (0.05, 0.95) | {:.1}% |\n", 100.0 * m.uncertain_share);
+    let u = &m.uncertainty;
+    let _ = writeln!(md, "## Uncertainty (nats): total = data + model\n\n| examples | n | total | data | model |\n|---|---|---|---|---|");
+    for (name, p) in [("all", &u.overall), ("correct", &u.correct), ("incorrect", &u.incorrect)] {
+        let _ = writeln!(md, "| {name} | {} | {:.4} | {:.4} | {:.4} |", p.count, p.total, p.data, p.model);
+    }
+    if let Some(rows) = &m.ood {
+        let _ = writeln!(md, "\n## Out-of-distribution detection ({} = positives)\n\n| score | AUROC | AUPR | FPR at 95% TPR |\n|---|---|---|---|", m.ood_data.as_deref().unwrap_or("OOD"));
+        for r in rows {
+            let _ = writeln!(md, "| {} | {:.4} | {:.4} | {:.4} |", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
+        }
+    }
+    let _ = writeln!(md, "\n## Plots\n\n![reliability](reliability.png)\n![risk-coverage](risk_coverage.png)\n![samples](samples.png)");
+    for part in ["total", "data", "model"] {
+        let _ = writeln!(md, "![{part} uncertainty](uncertainty_{part}.png)");
+    }
+    if has_curves {
+        let _ = writeln!(md, "![training loss](training_loss.png)\n![training accuracy](training_accuracy.png)");
+    }
+    md
+}
