@@ -212,3 +212,50 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
     }
     md
 }
+
+/// The uncertainty split of `model` on an `nx × ny` grid over a 2-D input rectangle, row by row from
+/// the bottom (`values[iy * nx + ix]`), for maps of the data and model parts.
+pub fn uncertainty_grid(model: &ModelFile, x_range: (f64, f64), y_range: (f64, f64), nx: usize, ny: usize, config: &McConfig) -> Result<Uncertainty> {
+    if nx < 2 || ny < 2 {
+        return Err(SbnError::invalid("grid", "needs at least 2 points per axis"));
+    }
+    let mut features = Vec::with_capacity(2 * nx * ny);
+    for iy in 0..ny {
+        for ix in 0..nx {
+            features.push(x_range.0 + (x_range.1 - x_range.0) * ix as f64 / (nx - 1) as f64);
+            features.push(y_range.0 + (y_range.1 - y_range.0) * iy as f64 / (ny - 1) as f64);
+        }
+    }
+    let k = model.network.n_classes();
+    let grid = Dataset::new("grid", crate::data::Features::Real(features), vec![0; nx * ny], k, (0..k).map(|c| c.to_string()).collect(), 2, None)?;
+    Uncertainty::from_predictive(&predict_dataset(model, &grid, config)?)
+}
+
+/// Heat maps of the data part and the model part over the plane, with the training points on top
+/// (`uncertainty_map_data` and `uncertainty_map_model` in `dir`). Returns the grid's split.
+pub fn uncertainty_maps(model: &ModelFile, train: &Dataset, x_range: (f64, f64), y_range: (f64, f64), config: &McConfig, dir: &Path) -> Result<Uncertainty> {
+    if train.dim != 2 {
+        return Err(SbnError::invalid(&train.name, format!("uncertainty maps need 2-D inputs, the data has {} features", train.dim)));
+    }
+    let (nx, ny) = (80, 60);
+    let unc = uncertainty_grid(model, x_range, y_range, nx, ny, config)?;
+    let points: Vec<plot::LabelledPoint> = (0..train.len()).map(|n| plot::LabelledPoint { x: train.feature(n, 0), y: train.feature(n, 1), label: train.labels[n] }).collect();
+    for (part, values) in [("data", &unc.data), ("model", &unc.model)] {
+        plot::heat_map(
+            &plot::HeatMap {
+                title: format!("{part} part of the predictive uncertainty (S_w = {}, S_z = {})", config.weight_samples, config.noise_samples),
+                x_label: "x1".into(),
+                y_label: "x2".into(),
+                value_label: "nats".into(),
+                x_range,
+                y_range,
+                nx,
+                ny,
+                values: values.clone(),
+                points: points.clone(),
+            },
+            dir.join(format!("uncertainty_map_{part}")),
+        )?;
+    }
+    Ok(unc)
+}

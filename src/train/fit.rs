@@ -215,10 +215,12 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             seconds: epoch_started.elapsed().as_secs_f64(),
             lr: t.lr * lr_factor,
         };
-        bar.suspend(|| eprintln!(
+        if opts.progress {
+            bar.suspend(|| eprintln!(
             "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
             record.epoch, record.train_nll, record.kl, record.objective, 100.0 * valid_accuracy, valid_nll, 100.0 * uncertain_share, record.seconds
-        ));
+            ));
+        }
         history.push(record);
         if best.as_ref().is_none_or(|(score, _)| valid_nll < *score) {
             best = Some((valid_nll, net.clone()));
