@@ -1,0 +1,79 @@
+//! `sbn predict`, `summary` and `export` through the command line: outputs in both formats, the
+//! packed export read back by `predict`, and bad input (input size, zero samples, corrupt or
+//! truncated packed file) refused with a clear message and a non-zero exit.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn sbn(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
+    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(!e.contains("panicked"), "panic: {e}");
+    (out.status.success(), o, e)
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sbn-cli-predict-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn predict_summary_export_and_bad_input() {
+    let dir = temp_dir();
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    std::fs::write(dir.join("spec.toml"), "[network]\nhidden = [40]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 2\nchunk = 16\n").unwrap();
+    let (ok, _, err) = sbn(&["fit", &p("spec.toml"), "--train", "embedded:digits", "--out", &p("m.sbn")]);
+    assert!(ok, "{err}");
+
+    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--weight-samples", "3", "--noise-samples", "2", "--out", &p("pred.csv")]);
+    assert!(ok, "{err}");
+    let csv = std::fs::read_to_string(dir.join("pred.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "example,label,predicted,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9,total,data,model");
+    let rows: Vec<Vec<f64>> = lines.map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 1797);
+    for r in &rows {
+        let total: f64 = r[3..13].iter().sum();
+        assert!((total - 1.0).abs() < 1e-5);
+        assert!((r[13] - r[14] - r[15]).abs() < 1e-5, "total = data + model");
+    }
+    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--out", &p("pred.json"), "--weight-samples", "2", "--noise-samples", "2"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("pred.json")).unwrap()).unwrap();
+    assert_eq!(json["examples"].as_array().unwrap().len(), 1797);
+
+    let (ok, out, _) = sbn(&["summary", &p("m.sbn")]);
+    assert!(ok && out.contains("Binary params"), "{out}");
+
+    // The most likely network, packed: 1 bit per binary weight, and predict reads it.
+    let (ok, _, err) = sbn(&["export", &p("m.sbn"), "--out", &p("m.packed")]);
+    assert!(ok, "{err}");
+    let packed = std::fs::read(dir.join("m.packed")).unwrap();
+    let n_weights = 64 * 40 + 40 * 10;
+    assert!(packed.len() < n_weights / 8 + 2048, "packed file has {} bytes for {n_weights} weights", packed.len());
+    let (ok, _, err) = sbn(&["predict", &p("m.packed"), "--data", "embedded:digits", "--out", &p("packed.csv"), "--noise-samples", "4"]);
+    assert!(ok, "{err}");
+
+    // Bad input.
+    let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz");
+    for model in ["m.sbn", "m.packed"] {
+        let (ok, _, err) = sbn(&["predict", &p(model), "--data", mnist, "--out", &p("x.csv")]);
+        assert!(!ok && err.contains("784") && err.contains("64"), "{err}");
+    }
+    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--noise-samples", "0", "--out", &p("x.csv")]);
+    assert!(!ok && err.contains("noise-samples"), "{err}");
+    for (name, bytes) in [("cut.packed", packed[..packed.len() / 2].to_vec()), ("flip.packed", {
+        let mut b = packed.clone();
+        let i = b.len() - 40;
+        b[i] ^= 0x10;
+        b
+    })] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let (ok, _, err) = sbn(&["predict", &p(name), "--data", "embedded:digits", "--out", &p("x.csv")]);
+        assert!(!ok && err.contains(name), "{name}: {err}");
+    }
+    assert!(!dir.join("x.csv").exists(), "no output written on error");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
