@@ -10,7 +10,6 @@
 //!   `Network::forward` (layer by layer, example by example, unit by unit).
 
 use nalgebra::DMatrix;
-use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
@@ -111,17 +110,9 @@ impl InputBatch<'_> {
     }
 }
 
-/// splitmix64 finalizer.
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The generator of stream `(a, b)` of `seed` (see the module docs for which stream is which).
 pub fn stream_rng(seed: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(splitmix(splitmix(splitmix(seed) ^ a) ^ b))
+    crate::rng::stream(seed, &[a, b])
 }
 
 /// The `S_w` weight samples of `config` for the float engine.
