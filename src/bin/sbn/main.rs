@@ -5,6 +5,7 @@ mod common;
 mod evaluate;
 mod fit;
 mod grad;
+mod gradcheck;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Gradient estimates for the real-weight cases of a JSON file (the PSA reference-vector schema).
     Grad(grad::Args),
+    /// Bias, variance and cosine to the exact gradient of every estimator on the PSA paper's toy.
+    Gradcheck(gradcheck::Args),
     /// Fit a Bayesian SBN from a model spec on training data.
     Fit(fit::Args),
     /// Accuracy, NLL, Brier and ECE of a fitted model's MC predictive on labelled data.
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Grad(args) => grad::run(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Evaluate(args) => evaluate::run(args),
     };
