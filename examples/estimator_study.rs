@@ -18,7 +18,8 @@ fn main() -> sbn::Result<()> {
     for &epochs in &stages {
         let (net, x, y, acc) = toy_model(epochs, seed)?;
         let report = gradcheck(&net, &x, &y, &estimators, &config)?;
-        println!("\n== after {epochs} epochs of PSA (training accuracy {:.1}%, exact E[loss] {:.4}, {draws} draws) ==", 100.0 * acc, report.exact_loss);
+        let acc = if acc.is_nan() { "untrained".to_string() } else { format!("training accuracy {:.1}%", 100.0 * acc) };
+        println!("\n== after {epochs} epochs of PSA ({acc}, exact E[loss] {:.4}, {draws} draws) ==", report.exact_loss);
         print!("{}", table(&report));
     }
     Ok(())

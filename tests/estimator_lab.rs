@@ -78,11 +78,11 @@ fn assert_unbiased(net: &Network, x: &DMatrix<f64>, y: &[usize], kind: Estimator
     let stats = monte_carlo(net, x, y, kind.build().as_ref(), draws, seed);
     let kinds: Vec<WeightKind> = net.layers().iter().map(|l| l.kind()).collect();
     let what = format!("{kind} {:?} {kinds:?}", net.dims());
-    for k in 0..exact.len() {
-        let (se, g) = (norm(&stats.stderr[k]), norm(&exact[k]));
+    for (k, exact_k) in exact.iter().enumerate() {
+        let (se, g) = (norm(&stats.stderr[k]), norm(exact_k));
         eprintln!("{what} layer {k}: ‖se‖/‖g‖ = {:.3}", se / g);
         assert!(se < 0.1 * g, "{what} layer {k}: too few draws (‖se‖ = {se}, ‖g‖ = {g})");
-        for (i, ((m, s), e)) in stats.mean[k].iter().zip(&stats.stderr[k]).zip(&exact[k]).enumerate() {
+        for (i, ((m, s), e)) in stats.mean[k].iter().zip(&stats.stderr[k]).zip(exact_k).enumerate() {
             assert!((m - e).abs() <= 4.5 * s + 1e-12, "{what} layer {k} entry {i}: mean {m}, exact {e}, stderr {s}");
         }
     }
