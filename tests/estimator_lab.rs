@@ -279,3 +279,25 @@ fn names_round_trip() {
     assert_eq!("ST-Gumbel".parse::<EstimatorKind>().unwrap(), EstimatorKind::StGumbel);
 }
 
+
+#[test]
+fn gradcheck_reports_the_exact_estimator_as_perfect_and_writes_charts() {
+    use sbn::gradcheck::{gradcheck, plot_report, GradcheckConfig};
+    use WeightKind::Real;
+    let (net, x, y) = problem(&[2, 3, 2, 2], &[Real, Real, Real], 3, 3);
+    let estimators = vec![EstimatorKind::Exact.build(), EstimatorKind::Arm.build()];
+    let config = GradcheckConfig { draws: 50, group_sizes: vec![1, 10, 100], seed: 1 };
+    let report = gradcheck(&net, &x, &y, &estimators, &config).unwrap();
+    assert_eq!(report.group_sizes, vec![1, 10], "M above R is skipped");
+    for l in &report.estimators[0].layers {
+        assert!(l.relative_bias < 1e-12 && l.variance < 1e-20 && (l.mean_cosine - 1.0).abs() < 1e-12, "{l:?}");
+    }
+    let arm = &report.estimators[1].layers;
+    assert!(arm.iter().all(|l| l.cosine_of_mean[1] > l.cosine_of_mean[0]), "averaging helps: {arm:?}");
+    let dir = std::env::temp_dir().join(format!("sbn-gradcheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stems = plot_report(&report, &dir).unwrap();
+    assert_eq!(stems.len(), 3);
+    assert!(stems.iter().all(|s| s.with_extension("png").exists() && s.with_extension("svg").exists()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
