@@ -7,17 +7,20 @@
 //! follows it.
 //!
 //! * [`model`]: what an SBN is (layers, weight kinds, noise, prior).
-//! * [`estimator`]: gradient estimators behind one trait (PSA, ST, Hard-ST, exact).
+//! * [`estimator`]: gradient estimators behind one trait (PSA, ST, Hard-ST, REINFORCE, ARM,
+//!   DisARM, Concrete, ST-Gumbel, deterministic tanh, exact).
 //! * [`objective`]: the ELBO (expected NLL + β·KL/N).
 //! * [`packed`]: bit matrices, popcount kernels, packed sampled networks, the model summary.
 //! * [`predict`]: the Monte Carlo predictive, packed and float engines.
 //! * [`gradcase`]: the JSON case format of the PSA reference vectors (`sbn grad`).
+//! * [`gradcheck`]: bias, variance and cosine of every estimator against the exact gradient.
 
 pub mod data;
 pub mod error;
 pub mod estimator;
 pub mod evaluate;
 pub mod gradcase;
+pub mod gradcheck;
 pub mod io;
 pub mod linalg;
 pub mod metrics;

@@ -6,9 +6,13 @@
 //! ([`Network::forward`]) and then their own backward pass. Gradients are those of the
 //! **batch-mean** loss.
 
+pub mod arm;
+pub mod concrete;
 pub mod exact;
 pub mod gradient;
 pub mod psa;
+pub mod reinforce;
+mod sampled;
 pub mod st;
 
 use std::fmt;
@@ -20,9 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SbnError};
 use crate::model::{Draws, Network, WeightSample};
 
+pub use arm::{Antithetic, Arm};
+pub use concrete::{DeterministicTanh, Relaxation, Relaxed};
 pub use exact::Exact;
 pub use gradient::{Gradient, LayerGrad};
 pub use psa::Psa;
+pub use reinforce::{Baseline, Reinforce};
 pub use st::{StraightThrough, Surrogate};
 
 /// An estimate of the batch-mean expected loss and of its gradient.
@@ -59,11 +66,38 @@ pub enum EstimatorKind {
     HardSt,
     /// Exact enumeration (tiny nets).
     Exact,
+    /// REINFORCE with a running-mean baseline (stateful).
+    Reinforce,
+    /// REINFORCE without baseline.
+    #[serde(rename = "reinforce-nb")]
+    ReinforceNb,
+    /// ARM (Yin & Zhou 2019), per layer.
+    Arm,
+    /// DisARM (Dong, Mnih & Tucker 2020), per layer.
+    DisArm,
+    /// Binary Concrete relaxation at the default temperature.
+    Concrete,
+    /// Straight-through Gumbel: hard forward, backward through the relaxed sample.
+    StGumbel,
+    /// The deterministic `tanh(a/2)` network (mean field).
+    Tanh,
 }
 
 impl EstimatorKind {
     /// Every estimator, in the order reports list them.
-    pub const ALL: [EstimatorKind; 4] = [EstimatorKind::Psa, EstimatorKind::St, EstimatorKind::HardSt, EstimatorKind::Exact];
+    pub const ALL: [EstimatorKind; 11] = [
+        EstimatorKind::Psa,
+        EstimatorKind::St,
+        EstimatorKind::HardSt,
+        EstimatorKind::Exact,
+        EstimatorKind::Reinforce,
+        EstimatorKind::ReinforceNb,
+        EstimatorKind::Arm,
+        EstimatorKind::DisArm,
+        EstimatorKind::Concrete,
+        EstimatorKind::StGumbel,
+        EstimatorKind::Tanh,
+    ];
 
     /// The name used on the command line and in files.
     pub fn name(self) -> &'static str {
@@ -72,6 +106,13 @@ impl EstimatorKind {
             EstimatorKind::St => "st",
             EstimatorKind::HardSt => "hardst",
             EstimatorKind::Exact => "exact",
+            EstimatorKind::Reinforce => "reinforce",
+            EstimatorKind::ReinforceNb => "reinforce-nb",
+            EstimatorKind::Arm => "arm",
+            EstimatorKind::DisArm => "disarm",
+            EstimatorKind::Concrete => "concrete",
+            EstimatorKind::StGumbel => "stgumbel",
+            EstimatorKind::Tanh => "tanh",
         }
     }
 
@@ -82,6 +123,13 @@ impl EstimatorKind {
             EstimatorKind::St => Box::new(StraightThrough::new(Surrogate::Sigmoid)),
             EstimatorKind::HardSt => Box::new(StraightThrough::new(Surrogate::Hard)),
             EstimatorKind::Exact => Box::new(Exact::default()),
+            EstimatorKind::Reinforce => Box::new(Reinforce::new(Baseline::RunningMean)),
+            EstimatorKind::ReinforceNb => Box::new(Reinforce::new(Baseline::None)),
+            EstimatorKind::Arm => Box::new(Arm::new(Antithetic::Arm)),
+            EstimatorKind::DisArm => Box::new(Arm::new(Antithetic::DisArm)),
+            EstimatorKind::Concrete => Box::new(Relaxed { mode: Relaxation::Concrete, tau: concrete::DEFAULT_TAU }),
+            EstimatorKind::StGumbel => Box::new(Relaxed { mode: Relaxation::StGumbel, tau: concrete::DEFAULT_TAU }),
+            EstimatorKind::Tanh => Box::new(DeterministicTanh),
         }
     }
 }
@@ -97,7 +145,14 @@ impl FromStr for EstimatorKind {
 
     fn from_str(s: &str) -> Result<Self> {
         let lower = s.to_ascii_lowercase();
-        EstimatorKind::ALL.into_iter().find(|k| k.name() == lower || (lower == "hard-st" && *k == EstimatorKind::HardSt)).ok_or_else(|| {
+        let alias = match lower.as_str() {
+            "hard-st" => "hardst",
+            "reinforce_no_baseline" | "reinforce-no-baseline" => "reinforce-nb",
+            "st-gumbel" => "stgumbel",
+            "deterministic-tanh" => "tanh",
+            other => other,
+        };
+        EstimatorKind::ALL.into_iter().find(|k| k.name() == alias).ok_or_else(|| {
             let names: Vec<_> = EstimatorKind::ALL.iter().map(|k| k.name()).collect();
             SbnError::invalid("estimator", format!("unknown estimator '{s}'; expected one of: {}", names.join(", ")))
         })

@@ -39,7 +39,8 @@ pub struct Args {
     /// Override the spec's KL weight β.
     #[arg(long)]
     beta: Option<f64>,
-    /// Override the spec's estimator (psa, st, hardst).
+    /// Override the spec's estimator (psa, st, hardst, reinforce, reinforce-nb, arm, disarm,
+    /// concrete, stgumbel, tanh).
     #[arg(long)]
     estimator: Option<String>,
 }

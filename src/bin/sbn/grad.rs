@@ -13,7 +13,8 @@ pub struct Args {
     /// JSON file with a `cases` array (networks, inputs, labels, optional uniforms).
     #[arg(long)]
     case: PathBuf,
-    /// Estimators to run (psa, st, hardst, exact); all four when omitted.
+    /// Estimators to run (psa, st, hardst, exact, reinforce, reinforce-nb, arm, disarm, concrete,
+    /// stgumbel, tanh); all when omitted.
     #[arg(long = "estimator", value_name = "NAME")]
     estimators: Vec<String>,
     /// Seed for cases without uniforms.

@@ -6,6 +6,7 @@ mod demo;
 mod evaluate;
 mod fit;
 mod grad;
+mod gradcheck;
 mod predict;
 mod report;
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Gradient estimates for the real-weight cases of a JSON file (the PSA reference-vector schema).
     Grad(grad::Args),
+    /// Bias, variance and cosine to the exact gradient of every estimator on the PSA paper's toy.
+    Gradcheck(gradcheck::Args),
     /// Fit a Bayesian SBN from a model spec on training data.
     Fit(fit::Args),
     /// Accuracy, NLL, Brier and ECE of a fitted model's MC predictive on labelled data.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Grad(args) => grad::run(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Demo(args) => demo::run(args),
