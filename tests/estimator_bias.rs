@@ -7,51 +7,14 @@
 //! tests also check so that a wrong estimator cannot hide in the noise.
 
 use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand::rngs::Xoshiro256PlusPlus;
 use sbn::estimator::{EstimatorKind, Exact, Gradient};
-use sbn::model::init::{random_network, InitConfig};
-use sbn::model::{Network, RngDraws, WeightKind};
+use sbn::model::{Network, WeightKind};
 
-struct McStats {
-    mean: Vec<Vec<f64>>,
-    stderr: Vec<Vec<f64>>,
-}
+mod common;
+use common::{norm, McStats};
 
 fn monte_carlo(net: &Network, x: &DMatrix<f64>, y: &[usize], kind: EstimatorKind, draws: usize, seed: u64) -> McStats {
-    let est = kind.build();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let n_layers = net.layers().len();
-    let mut sum: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    let mut sum_sq: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    for _ in 0..draws {
-        let mut d = RngDraws(&mut rng);
-        let ws = net.sample_weights(&mut d);
-        let g = est.estimate(net, x, y, &ws, &mut d).unwrap().grad;
-        for (k, layer) in g.layers.iter().enumerate() {
-            let f = layer.flatten();
-            if sum[k].is_empty() {
-                sum[k] = vec![0.0; f.len()];
-                sum_sq[k] = vec![0.0; f.len()];
-            }
-            for (i, v) in f.iter().enumerate() {
-                sum[k][i] += v;
-                sum_sq[k][i] += v * v;
-            }
-        }
-    }
-    let r = draws as f64;
-    let mean: Vec<Vec<f64>> = sum.iter().map(|s| s.iter().map(|v| v / r).collect()).collect();
-    let stderr = sum_sq
-        .iter()
-        .zip(&mean)
-        .map(|(sq, m)| sq.iter().zip(m).map(|(s, m)| ((s / r - m * m).max(0.0) / (r - 1.0)).sqrt()).collect())
-        .collect();
-    McStats { mean, stderr }
-}
-
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    common::monte_carlo(net, x, y, kind.build().as_ref(), draws, seed)
 }
 
 fn rel_bias(mean: &[f64], exact: &[f64]) -> f64 {
@@ -65,22 +28,7 @@ fn exact_layers(net: &Network, x: &DMatrix<f64>, y: &[usize]) -> Vec<Vec<f64>> {
 }
 
 fn problem(dims: &[usize], kinds: &[WeightKind], weight_std: f64, batch: usize, seed: u64) -> (Network, DMatrix<f64>, Vec<usize>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let init = InitConfig { logit_scale: 0.8, weight_std };
-    let mut net = random_network(dims, kinds, init, &mut rng).unwrap();
-    // Unit-scale pre-activations for the Bernoulli layers, and non-zero biases.
-    for (k, layer) in net.layers_mut().iter_mut().enumerate() {
-        for (j, b) in layer.bias.iter_mut().enumerate() {
-            *b = 0.3 * ((j + k) as f64 % 3.0 - 1.0);
-        }
-        if let sbn::model::Weights::Bernoulli { scale, .. } = &mut layer.weights {
-            scale.iter_mut().enumerate().for_each(|(j, g)| *g = 0.9 + 0.2 * j as f64);
-        }
-    }
-    let x = DMatrix::from_fn(dims[0], batch, |i, n| ((i * 7 + n * 3) % 5) as f64 * 0.5 - 1.0);
-    let k = *dims.last().unwrap();
-    let y = (0..batch).map(|n| (n * 5 + 1) % k).collect();
-    (net, x, y)
+    common::problem(dims, kinds, weight_std, (0.9, 0.2), batch, seed)
 }
 
 /// Every component of the layers `unbiased` lies within 4.5 standard errors of the exact value;

@@ -8,67 +8,17 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::estimator::concrete::{relaxed_objective, RelaxNoise};
-use sbn::estimator::{Estimator, EstimatorKind, Exact, Gradient};
-use sbn::model::init::{random_network, InitConfig};
+use sbn::estimator::{EstimatorKind, Exact, Gradient};
 use sbn::model::{GivenDraws, Network, RngDraws, WeightKind, Weights};
 use serde_json::Value;
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
 
-// ---- Monte Carlo helpers (the minimal pieces of tests/estimator_bias.rs) ----
-
-struct McStats {
-    mean: Vec<Vec<f64>>,
-    stderr: Vec<Vec<f64>>,
-}
-
-fn monte_carlo(net: &Network, x: &DMatrix<f64>, y: &[usize], est: &dyn Estimator, draws: usize, seed: u64) -> McStats {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let n_layers = net.layers().len();
-    let mut sum: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    let mut sum_sq: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    for _ in 0..draws {
-        let mut d = RngDraws(&mut rng);
-        let ws = net.sample_weights(&mut d);
-        let g = est.estimate(net, x, y, &ws, &mut d).unwrap().grad;
-        for (k, layer) in g.layers.iter().enumerate() {
-            let f = layer.flatten();
-            if sum[k].is_empty() {
-                sum[k] = vec![0.0; f.len()];
-                sum_sq[k] = vec![0.0; f.len()];
-            }
-            for (i, v) in f.iter().enumerate() {
-                sum[k][i] += v;
-                sum_sq[k][i] += v * v;
-            }
-        }
-    }
-    let r = draws as f64;
-    let mean: Vec<Vec<f64>> = sum.iter().map(|s| s.iter().map(|v| v / r).collect()).collect();
-    let stderr = sum_sq.iter().zip(&mean).map(|(sq, m)| sq.iter().zip(m).map(|(s, m)| ((s / r - m * m).max(0.0) / (r - 1.0)).sqrt()).collect()).collect();
-    McStats { mean, stderr }
-}
-
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
+mod common;
+use common::{monte_carlo, norm};
 
 fn problem(dims: &[usize], kinds: &[WeightKind], batch: usize, seed: u64) -> (Network, DMatrix<f64>, Vec<usize>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let init = InitConfig { logit_scale: 0.8, weight_std: 1.0 };
-    let mut net = random_network(dims, kinds, init, &mut rng).unwrap();
-    for (k, layer) in net.layers_mut().iter_mut().enumerate() {
-        for (j, b) in layer.bias.iter_mut().enumerate() {
-            *b = 0.3 * ((j + k) as f64 % 3.0 - 1.0);
-        }
-        if let Weights::Bernoulli { scale, .. } = &mut layer.weights {
-            scale.iter_mut().enumerate().for_each(|(j, g)| *g = 1.8 + 0.4 * j as f64);
-        }
-    }
-    let x = DMatrix::from_fn(dims[0], batch, |i, n| ((i * 7 + n * 3) % 5) as f64 * 0.5 - 1.0);
-    let k = *dims.last().unwrap();
-    let y = (0..batch).map(|n| (n * 5 + 1) % k).collect();
-    (net, x, y)
+    common::problem(dims, kinds, 1.0, (1.8, 0.4), batch, seed)
 }
 
 /// Every component of every layer within 4.5 standard errors of the exact gradient, with
