@@ -37,7 +37,7 @@ impl ObjectiveValue {
 impl Objective {
     /// `KL(q ‖ p)` of every Bernoulli weight of `net`.
     pub fn kl(&self, net: &Network) -> f64 {
-        net.layers().iter().filter(|l| l.scale().is_some()).flat_map(|l| l.weight_param().iter()).map(|&t| self.prior.kl(t)).sum()
+        0.0 + net.layers().iter().filter(|l| l.scale().is_some()).flat_map(|l| l.weight_param().iter()).map(|&t| self.prior.kl(t)).sum::<f64>()
     }
 
     /// `F` from an estimate of the expected NLL per example.

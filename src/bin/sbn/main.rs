@@ -45,6 +45,8 @@ enum Command {
     Summary(predict::SummaryArgs),
     /// Write the most likely (or one sampled) network as a packed file, 1 bit per binary weight.
     Export(predict::ExportArgs),
+    /// Benchmark: MC predictive throughput, packed engine against the float path on the same draws.
+    BenchPredict(predict::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::predict(args),
         Command::Summary(args) => predict::show_summary(args),
         Command::Export(args) => predict::export(args),
+        Command::BenchPredict(args) => predict::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -119,3 +119,52 @@ pub fn export(args: ExportArgs) -> Result<()> {
     eprintln!("packed network: {} bytes ({:.1} KiB); float32 weights would take {:.1} KiB", bytes.len(), bytes.len() as f64 / 1024.0, s.float32_kib());
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// A model file written by `sbn fit`.
+    model: PathBuf,
+    #[arg(long)]
+    data: String,
+    /// Examples for the float path (it is slow); the packed path runs on all of them.
+    #[arg(long, default_value_t = 1000)]
+    float_examples: usize,
+    #[command(flatten)]
+    mc: McArgs,
+}
+
+/// `sbn bench-predict`: the MC predictive's throughput, packed engine against the float path on
+/// the same sampled networks, in one run.
+pub fn bench(args: BenchArgs) -> Result<()> {
+    use sbn::predict::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
+    use std::time::Instant;
+    let model = ModelFile::load(&args.model)?;
+    let data = load_data(&args.data, Role::Test, None)?;
+    let config = McConfig { engine: Engine::Packed, ..args.mc.config()? };
+    let samples = (config.weight_samples * config.noise_samples) as f64;
+    let rate = |n: usize, secs: f64| n as f64 * samples / secs;
+    let mut storage = None;
+    let inputs = mc_inputs(&data, &model.scaling, &mut storage)?;
+    let started = Instant::now();
+    let nets = sample_networks(&model.network, &config)?;
+    let packed = predictive_packed(&nets, inputs, config.noise_samples, config.seed)?;
+    let packed_secs = started.elapsed().as_secs_f64();
+    // Whole blocks of examples, so that both paths draw the same noise for the shared images.
+    let m = (args.float_examples.min(data.len()) / sbn::predict::BLOCK).max(1) * sbn::predict::BLOCK;
+    let m = m.min(data.len());
+    let subset = data.subset(&(0..m).collect::<Vec<_>>());
+    let mut storage = None;
+    let sub_inputs = mc_inputs(&subset, &model.scaling, &mut storage)?;
+    let started = Instant::now();
+    let weights = sample_weights(&model.network, &config);
+    let float = predictive_float(&model.network, &weights, sub_inputs, config.noise_samples, config.seed)?;
+    let float_secs = started.elapsed().as_secs_f64();
+    let k = packed.n_classes;
+    let max_diff = float.per_weight_sample.iter().zip(&packed.per_weight_sample[..m * config.weight_samples * k]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let (p, f) = (rate(data.len(), packed_secs), rate(m, float_secs));
+    println!("MC predictive, S_w = {} × S_z = {}, {} threads", config.weight_samples, config.noise_samples, rayon::current_num_threads());
+    println!("packed: {} images in {:.2} s = {:.0} image·samples/s", data.len(), packed_secs, p);
+    println!("float:  {m} images in {:.2} s = {:.0} image·samples/s", float_secs, f);
+    println!("packed / float = {:.1}×; largest difference of p̄_s on the shared images: {max_diff:.1e}", p / f);
+    Ok(())
+}
