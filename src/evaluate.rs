@@ -9,19 +9,12 @@ use crate::error::{Result, SbnError};
 use crate::io::ModelFile;
 use crate::metrics::scores::Scores;
 use crate::model::{Network, Weights};
-use crate::predict::{predictive, McConfig};
+use crate::predict::{predictive, InputBatch, McConfig};
 use crate::predictive::Predictive;
-use crate::train::fit::mc_inputs;
 
-/// Checks that `ds` fits `model`: same input size, labels below the class count, not empty.
-pub fn check_data(model: &ModelFile, ds: &Dataset) -> Result<()> {
-    if ds.is_empty() {
-        return Err(SbnError::invalid(&ds.name, "the data set is empty"));
-    }
-    let d0 = model.network.input_dim();
-    if ds.dim != d0 {
-        return Err(SbnError::invalid(&ds.name, format!("examples have {} features but the model takes {d0}", ds.dim)));
-    }
+/// Checks that the labels of `ds` lie below the model's class count (the input size is checked
+/// by [`predict_dataset`]).
+pub fn check_labels(model: &ModelFile, ds: &Dataset) -> Result<()> {
     let k = model.network.n_classes();
     if let Some((n, &y)) = ds.labels.iter().enumerate().find(|&(_, &y)| y >= k) {
         return Err(SbnError::invalid(&ds.name, format!("label {y} of example {n} is out of range for a model with {k} classes")));
@@ -39,13 +32,13 @@ pub fn predict_dataset(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Re
         return Err(SbnError::invalid(&ds.name, format!("examples have {} features but the model takes {}", ds.dim, model.network.input_dim())));
     }
     let mut storage: Option<DMatrix<f64>> = None;
-    let inputs = mc_inputs(ds, &model.scaling, &mut storage)?;
+    let inputs = InputBatch::from_dataset(ds, &model.scaling, &mut storage)?;
     predictive(&model.network, inputs, config)
 }
 
 /// The predictive and its scores on labelled data.
 pub fn evaluate(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Result<(Predictive, Scores)> {
-    check_data(model, ds)?;
+    check_labels(model, ds)?;
     let pred = predict_dataset(model, ds, config)?;
     let scores = Scores::from_predictive(&pred, &ds.labels)?;
     Ok((pred, scores))

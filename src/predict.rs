@@ -62,6 +62,18 @@ pub enum InputBatch<'a> {
     Real(&'a DMatrix<f64>),
 }
 
+impl<'a> InputBatch<'a> {
+    /// The inputs of a data set: bytes when the scaling is one affine map (so the packed engine
+    /// can use bit planes), scaled reals (kept in `storage`) otherwise.
+    pub fn from_dataset(ds: &'a crate::data::Dataset, scaling: &crate::data::InputScaling, storage: &'a mut Option<DMatrix<f64>>) -> Result<Self> {
+        use crate::data::{Features, InputScaling};
+        if let (Features::Bytes(data), &InputScaling::Affine { alpha, offset }) = (&ds.features, scaling) {
+            return Ok(InputBatch::Bytes { data, dim: ds.dim, alpha, offset });
+        }
+        Ok(InputBatch::Real(storage.insert(scaling.apply_all(ds)?)))
+    }
+}
+
 impl InputBatch<'_> {
     /// Number of examples.
     pub fn len(&self) -> usize {

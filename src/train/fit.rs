@@ -149,7 +149,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     };
 
     let mut valid_storage = None;
-    let valid_inputs = mc_inputs(valid, &scaling, &mut valid_storage)?;
+    let valid_inputs = InputBatch::from_dataset(valid, &scaling, &mut valid_storage)?;
     let bar = if opts.progress { ProgressBar::new(total_batches as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
     bar.set_position((epoch0 * batches_per_epoch + batch0) as u64);
@@ -254,15 +254,6 @@ fn best_model(spec: &ModelSpec, scaling: &InputScaling, train: &Dataset, net: &N
         history: history.to_vec(),
         state: None,
     }
-}
-
-/// The inputs of a data set for the MC predictive: bytes when the scaling is one affine map (so
-/// the packed engine can use bit planes), scaled reals otherwise.
-pub fn mc_inputs<'a>(ds: &'a Dataset, scaling: &InputScaling, storage: &'a mut Option<nalgebra::DMatrix<f64>>) -> Result<InputBatch<'a>> {
-    if let (crate::data::Features::Bytes(data), &InputScaling::Affine { alpha, offset }) = (&ds.features, scaling) {
-        return Ok(InputBatch::Bytes { data, dim: ds.dim, alpha, offset });
-    }
-    Ok(InputBatch::Real(storage.insert(scaling.apply_all(ds)?)))
 }
 
 /// Accuracy and NLL of the MC predictive on validation data (`S_w × S_z` samples of the spec).

@@ -9,8 +9,7 @@ use sbn::data::Role;
 use sbn::evaluate::predict_dataset;
 use sbn::io::{write_atomic, ModelFile, PackedModelFile};
 use sbn::packed::{summary, SampledNetwork};
-use sbn::predict::predictive_packed;
-use sbn::train::fit::mc_inputs;
+use sbn::predict::{predictive_packed, InputBatch};
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
@@ -47,7 +46,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
             bail!("{}: examples have {} features but the model takes {d0}", data.name, data.dim);
         }
         let mut storage = None;
-        let inputs = mc_inputs(&data, &packed.scaling, &mut storage)?;
+        let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
         (predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?, packed.class_names)
     } else {
         let model = ModelFile::from_bytes(&bytes, &place)?;
@@ -144,7 +143,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let samples = (config.weight_samples * config.noise_samples) as f64;
     let rate = |n: usize, secs: f64| n as f64 * samples / secs;
     let mut storage = None;
-    let inputs = mc_inputs(&data, &model.scaling, &mut storage)?;
+    let inputs = InputBatch::from_dataset(&data, &model.scaling, &mut storage)?;
     let started = Instant::now();
     let nets = sample_networks(&model.network, &config)?;
     let packed = predictive_packed(&nets, inputs, config.noise_samples, config.seed)?;
@@ -154,7 +153,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let m = m.min(data.len());
     let subset = data.subset(&(0..m).collect::<Vec<_>>());
     let mut storage = None;
-    let sub_inputs = mc_inputs(&subset, &model.scaling, &mut storage)?;
+    let sub_inputs = InputBatch::from_dataset(&subset, &model.scaling, &mut storage)?;
     let started = Instant::now();
     let weights = sample_weights(&model.network, &config);
     let float = predictive_float(&model.network, &weights, sub_inputs, config.noise_samples, config.seed)?;
