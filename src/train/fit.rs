@@ -187,8 +187,9 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             running[0] += est.loss * idx.len() as f64;
             running[2] += idx.len() as f64;
             bar.inc(1);
-            if b % 10 == 0 {
-                bar.set_message(format!("nll {:.4}", running[0] / running[2]));
+            if opts.progress && b % 25 == 0 {
+                let last = history.last().map_or(String::new(), |r: &EpochRecord| format!("  last epoch: valid acc {:.2}%, valid nll {:.4}", 100.0 * r.valid_accuracy, r.valid_nll));
+                bar.set_message(format!("nll {:.4}  β·KL/N {:.4}{last}", running[0] / running[2], objective.beta * objective.kl(&net) / n_train as f64));
             }
             ran += 1;
             let interrupted = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) || opts.stop_after_batches.is_some_and(|m| ran >= m);
