@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(kind.name(), |b| {
             b.iter(|| {
                 seed += 1;
-                estimate_batch(&net, &x, &y, est.as_ref(), seed, 64).unwrap()
+                estimate_batch(&net, &x, &y, est.as_ref(), seed, 64, false).unwrap()
             })
         });
     }

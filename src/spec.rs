@@ -88,6 +88,10 @@ pub struct TrainingSpec {
     pub seed: u64,
     /// Examples per parallel chunk (fixed, so results do not depend on the thread count).
     pub chunk: usize,
+    /// Train a deterministic binary network instead: every forward pass uses the weights at the
+    /// sign of their logits (latent weights, BinaryConnect-style), and the model file stores
+    /// that network. A reference point against the Bayesian posterior.
+    pub point_weights: bool,
 }
 
 /// Validation settings.
@@ -130,6 +134,7 @@ impl Default for TrainingSpec {
             epochs: 10,
             seed: 1,
             chunk: 64,
+            point_weights: false,
         }
     }
 }

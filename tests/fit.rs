@@ -120,3 +120,19 @@ fn model_files_round_trip_and_reject_corruption() {
     assert!(err(b"hello world, not a model").contains("not an sbn model file"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn point_weight_training_gives_a_deterministic_binary_network() {
+    let spec = ModelSpec::parse(&SPEC.replace("chunk = 16", "chunk = 16\npoint_weights = true"), "spec").unwrap();
+    let (train, valid) = data();
+    let out = fit(&spec, &train, &valid, &FitOptions::default()).unwrap();
+    for layer in out.model.network.layers() {
+        assert!(layer.weight_param().iter().all(|t| t.abs() == 40.0), "weights not at the mode");
+    }
+    // Every weight sample is the same network: the per-sample predictives agree exactly.
+    let config = sbn::predict::McConfig { weight_samples: 3, noise_samples: 2, seed: 4, engine: sbn::predict::Engine::Auto };
+    let pred = sbn::evaluate::predict_dataset(&out.model, &valid, &config).unwrap();
+    let a = sbn::predict::sample_networks(&out.model.network, &config).unwrap();
+    assert!(a.windows(2).all(|w| w[0].weight_sample().layers == w[1].weight_sample().layers));
+    assert_eq!(pred.weight_samples, 3);
+}

@@ -203,6 +203,12 @@ impl Network {
         WeightSample { layers }
     }
 
+    /// The posterior's mode: every Bernoulli weight at the sign of its logit (`+1` when `θ ≥ 0`).
+    pub fn mode_weights(&self) -> WeightSample {
+        let layers = self.layers.iter().map(|l| l.scale().map(|_| l.weight_param().map(|t| if t >= 0.0 { 1.0 } else { -1.0 }))).collect();
+        WeightSample { layers }
+    }
+
     /// The weights in use for layer `k`: the sample (Bernoulli) or the parameter `W` (real).
     pub fn weights_in_use<'a>(&'a self, ws: &'a WeightSample, k: usize) -> &'a DMatrix<f64> {
         ws.layers[k].as_ref().unwrap_or_else(|| self.layers[k].weight_param())

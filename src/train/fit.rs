@@ -176,7 +176,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             let idx = &order[b * t.batch_size..((b + 1) * t.batch_size).min(n_train)];
             let x = scaling.apply(train, idx)?;
             let y: Vec<usize> = idx.iter().map(|&n| train.labels[n]).collect();
-            let est = estimate_batch(&net, &x, &y, estimator.as_ref(), rng::stream_seed(seed, &[2, epoch as u64, b as u64]), t.chunk)?;
+            let est = estimate_batch(&net, &x, &y, estimator.as_ref(), rng::stream_seed(seed, &[2, epoch as u64, b as u64]), t.chunk, t.point_weights)?;
             if !est.loss.is_finite() {
                 return Err(SbnError::invalid("training", format!("the loss became {} in epoch {} batch {b}; lower the learning rate", est.loss, epoch + 1)));
             }
@@ -201,7 +201,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             }
         }
         // End of epoch: validation and bookkeeping.
-        let (valid_accuracy, valid_nll) = validate(&net, valid_inputs, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]))?;
+        let (valid_accuracy, valid_nll) = validate(&deployed(spec, &net), valid_inputs, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]))?;
         let value = objective.value(&net, running[0] / running[2]);
         let (weight_entropy, uncertain_share) = posterior_spread(&net);
         let record = EpochRecord {
@@ -251,10 +251,15 @@ fn best_model(spec: &ModelSpec, scaling: &InputScaling, train: &Dataset, net: &N
         spec: spec.clone(),
         scaling: scaling.clone(),
         class_names: train.class_names.clone(),
-        network: best.as_ref().map_or_else(|| net.clone(), |(_, n)| n.clone()),
+        network: deployed(spec, best.as_ref().map_or(net, |(_, n)| n)),
         history: history.to_vec(),
         state: None,
     }
+}
+
+/// The network a model file holds: the posterior, or for point-weight training its mode.
+fn deployed(spec: &ModelSpec, net: &Network) -> Network {
+    if spec.training.point_weights { crate::evaluate::posterior_mode(net) } else { net.clone() }
 }
 
 /// Accuracy and NLL of the MC predictive on validation data (`S_w × S_z` samples of the spec).
