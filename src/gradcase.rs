@@ -64,11 +64,10 @@ fn parse_case(v: &Value, place: &str) -> Result<GradCase> {
         if b.len() != w.nrows() {
             return Err(SbnError::invalid(format!("{place}: params.b[{k}]"), format!("has {} entries but W[{k}] has {} rows", b.len(), w.nrows())));
         }
-        if let Some(prev) = layers.last().map(Dense::n_out) {
-            if w.ncols() != prev {
+        if let Some(prev) = layers.last().map(Dense::n_out)
+            && w.ncols() != prev {
                 return Err(SbnError::invalid(format!("{place}: params.W[{k}]"), format!("has {} columns but layer {} has {prev} units", w.ncols(), k - 1)));
             }
-        }
         layers.push(Dense::real(w, b));
     }
     let net = Network::new(layers).map_err(|e| SbnError::invalid(&place, e.to_string()))?;

@@ -54,8 +54,8 @@ pub fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2")
 }
 
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// 1.5 · 2^52: adding it rounds to an integer held in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 

@@ -168,11 +168,10 @@ impl ModelSpec {
         if let Some(k) = self.network.hidden.iter().position(|&w| w == 0) {
             return bad(&format!("network.hidden[{k}]"), "a layer width must be at least 1".into());
         }
-        if let KindList::PerLayer(kinds) = &self.network.weights {
-            if kinds.len() != self.network.hidden.len() + 1 {
+        if let KindList::PerLayer(kinds) = &self.network.weights
+            && kinds.len() != self.network.hidden.len() + 1 {
                 return bad("network.weights", format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.network.hidden.len() + 1, self.network.hidden.len()));
             }
-        }
         if !(self.network.init_logit.is_finite() && self.network.init_logit >= 0.0) {
             return bad("network.init_logit", "must be a finite number ≥ 0".into());
         }

@@ -108,11 +108,10 @@ impl Dataset {
         if let Some((n, &l)) = labels.iter().enumerate().find(|&(_, &l)| l >= n_classes) {
             return Err(SbnError::invalid(&name, format!("label {l} of example {n} is not below the number of classes {n_classes}")));
         }
-        if let Some((r, c)) = image_shape {
-            if r * c != dim {
+        if let Some((r, c)) = image_shape
+            && r * c != dim {
                 return Err(SbnError::invalid(&name, format!("image shape {r}×{c} does not match dimension {dim}")));
             }
-        }
         Ok(Dataset { name, features, labels, n_classes, class_names, dim, image_shape })
     }
 
