@@ -218,8 +218,8 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         };
         if opts.progress {
             bar.suspend(|| eprintln!(
-            "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
-            record.epoch, record.train_nll, record.kl, record.objective, 100.0 * valid_accuracy, valid_nll, 100.0 * uncertain_share, record.seconds
+            "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  ELBO {:.0} nats  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
+            record.epoch, record.train_nll, record.kl, record.objective, value.elbo(n_train), 100.0 * valid_accuracy, valid_nll, 100.0 * uncertain_share, record.seconds
             ));
         }
         history.push(record);
