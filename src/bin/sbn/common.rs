@@ -25,6 +25,24 @@ pub fn load_data(path: &str, role: Role, label: Option<&str>) -> Result<Dataset>
     Ok(data::load(Path::new(path), role, label_column(label).as_ref())?)
 }
 
+/// The labelled data a command works on.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Labelled data: an IDX images file, a folder with the standard files, a CSV file, or embedded:digits.
+    #[arg(long)]
+    pub data: String,
+    /// Label column of CSV data (name or 0-based index; default: the last column).
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+impl DataArgs {
+    /// Loads the data (a folder gives its test files).
+    pub fn load(&self) -> Result<Dataset> {
+        load_data(&self.data, Role::Test, self.label.as_deref())
+    }
+}
+
 /// Monte Carlo sample counts and seed, shared by the commands that predict.
 #[derive(clap::Args, Clone, Debug)]
 pub struct McArgs {

@@ -4,22 +4,17 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sbn::data::Role;
 use sbn::evaluate::{evaluate, posterior_mode};
 use sbn::io::ModelFile;
 
-use crate::common::{load_data, McArgs};
+use crate::common::{DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// A model file written by `sbn fit`.
     model: PathBuf,
-    /// Labelled data (IDX images file, folder with the standard files, CSV, or embedded:digits).
-    #[arg(long)]
-    data: String,
-    /// Label column of CSV data (name or 0-based index).
-    #[arg(long)]
-    label: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -35,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.posterior_mode {
         model.network = posterior_mode(&model.network);
     }
-    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let data = args.data.load()?;
     let (_, scores) = evaluate(&model, &data, &args.mc.config()?)?;
     if args.json {
         println!("{}", serde_json::to_string(&scores)?);

@@ -13,16 +13,14 @@ use sbn::predict::{predictive_packed, InputBatch};
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{load_data, McArgs};
+use crate::common::{load_data, DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
     /// A model file (`sbn fit`) or a packed export (`sbn export`).
     model: PathBuf,
-    #[arg(long)]
-    data: String,
-    #[arg(long)]
-    label: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Output file: .csv or .json.
     #[arg(long)]
     out: PathBuf,
@@ -38,7 +36,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
     let place = args.model.display().to_string();
-    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let data = args.data.load()?;
     let (pred, class_names) = if PackedModelFile::sniff(&bytes) {
         let packed = PackedModelFile::from_bytes(&bytes, &place)?;
         let d0 = packed.network.dims()[0];

@@ -12,21 +12,17 @@ use sbn::metrics::scores::ECE_BINS;
 use sbn::report::{ood_table, training_curves, write_report};
 use sbn::uncertainty::Uncertainty;
 
-use crate::common::{load_data, McArgs};
+use crate::common::{load_data, DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
     /// A model file written by `sbn fit`.
     model: PathBuf,
-    /// Labelled in-distribution data.
-    #[arg(long)]
-    data: String,
+    #[command(flatten)]
+    data: DataArgs,
     /// Out-of-distribution data (same input size), for OOD detection.
     #[arg(long)]
     ood: Option<String>,
-    /// Label column of CSV data.
-    #[arg(long)]
-    label: Option<String>,
     /// Output folder for metrics.json, the plots and summary.md.
     #[arg(long)]
     out: PathBuf,
@@ -36,8 +32,8 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<()> {
     let model = ModelFile::load(&args.model)?;
-    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
-    let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.label.as_deref())).transpose()?;
+    let data = args.data.load()?;
+    let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.data.label.as_deref())).transpose()?;
     let name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let m = write_report(&model, &name, &data, ood.as_ref(), &args.mc.config()?, &args.out)?;
     println!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
@@ -47,10 +43,8 @@ pub fn report(args: ReportArgs) -> Result<()> {
 #[derive(clap::Args)]
 pub struct CalibrateArgs {
     model: PathBuf,
-    #[arg(long)]
-    data: String,
-    #[arg(long)]
-    label: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
     /// Equal-mass bins instead of equal-width ones.
     #[arg(long)]
     equal_mass: bool,
@@ -67,7 +61,7 @@ pub struct CalibrateArgs {
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
     let model = ModelFile::load(&args.model)?;
-    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let data = args.data.load()?;
     let (pred, scores) = evaluate(&model, &data, &args.mc.config()?)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
     let table = reliability(&pred.means(), pred.n_classes, &data.labels, binning)?;
@@ -86,20 +80,18 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
 #[derive(clap::Args)]
 pub struct UncertaintyArgs {
     model: PathBuf,
-    #[arg(long)]
-    data: String,
+    #[command(flatten)]
+    data: DataArgs,
     /// Out-of-distribution data (same input size).
     #[arg(long)]
     ood: Option<String>,
-    #[arg(long)]
-    label: Option<String>,
     #[command(flatten)]
     mc: McArgs,
 }
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     let model = ModelFile::load(&args.model)?;
-    let data = load_data(&args.data, Role::Test, args.label.as_deref())?;
+    let data = args.data.load()?;
     let config = args.mc.config()?;
     let (pred, _) = evaluate(&model, &data, &config)?;
     let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, &data.labels)?;
