@@ -6,14 +6,15 @@
 //! objective §2, PSA §3, baselines §4, uncertainty §5, packed evaluation §6); the notation here
 //! follows it.
 //!
-//! * [`model`]: what an SBN is (layers, weight kinds, noise, prior).
+//! * [`model`]: what an SBN is (layers, weight kinds, noise, prior, the one forward pass).
 //! * [`estimator`]: gradient estimators behind one trait (PSA, ST, Hard-ST, REINFORCE, ARM,
-//!   DisARM, Concrete, ST-Gumbel, deterministic tanh, exact).
-//! * [`objective`]: the ELBO (expected NLL + β·KL/N).
-//! * [`packed`]: bit matrices, popcount kernels, packed sampled networks, the model summary.
-//! * [`predict`]: the Monte Carlo predictive, packed and float engines.
-//! * [`gradcase`]: the JSON case format of the PSA reference vectors (`sbn grad`).
-//! * [`gradcheck`]: bias, variance and cosine of every estimator against the exact gradient.
+//!   DisARM, Concrete, ST-Gumbel, deterministic tanh, exact enumeration).
+//! * [`objective`]: the ELBO (expected NLL + β·KL/N); [`train`]: the fit loop; [`spec`]: model
+//!   specs; [`io`]: model files.
+//! * [`packed`] and [`predict`]: sampled networks on bits and the Monte Carlo predictive;
+//!   [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at.
+//! * [`data`]: loaders, the embedded digits, input scaling, toy problems.
+//! * [`gradcase`] and [`gradcheck`]: the reference-vector case format and the gradient-quality study.
 
 pub mod data;
 pub mod error;
