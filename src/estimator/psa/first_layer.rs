@@ -23,7 +23,8 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
     let e_neg_a: Vec<f32> = crate::dispatch!(a.iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
     let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
     let r32: Vec<f32> = r.iter().map(|&v| v as f32).collect();
-    let two_gw: Vec<f32> = (0..n_in).flat_map(|i| (0..n_out).map(move |j| (j, i))).map(|(j, i)| (2.0 * gamma[j] * w[(j, i)]) as f32).collect();
+    let two_g: Vec<f64> = gamma.iter().map(|g| 2.0 * g).collect();
+    let two_gw: Vec<f32> = w.as_slice().chunks(n_out).flat_map(|col| col.iter().zip(&two_g).map(|(w, g)| (g * w) as f32)).collect();
     // Inputs with at most 256 distinct values (8-bit data under one affine map): e^{2γ_j v} is
     // tabulated once per level and unit, so the pair loop needs no exponential.
     let levels = input_levels(x).map(|(values, idx)| {

@@ -194,7 +194,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let x_in = fwd.input_of(k);
     // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
     let r = hs.x.zip_map(s, |x, s| -x * s);
-    let p = hs.a.map(sigmoid);
+    let p = sig(hs.a.clone());
     let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
     let bias = column_mean(&g);
     match layer.scale() {
