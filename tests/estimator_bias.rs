@@ -112,25 +112,9 @@ fn exact_gradient_matches_finite_differences_of_the_exact_loss() {
     let loss = |n: &Network| exact.compute(n, &x, &y).unwrap().loss;
     let h = 1e-5;
     for k in 0..net.layers().len() {
-        // Perturb every parameter of layer k: weights (W or θ), then γ, then b.
-        let n_w = net.layers()[k].n_weights();
-        let n_g = net.layers()[k].scale().map_or(0, |g| g.len());
         let flat = grad.layers[k].flatten();
         for idx in 0..flat.len() {
-            let bump = |c: f64| {
-                let mut m = net.clone();
-                let layer = &mut m.layers_mut()[k];
-                if idx < n_w {
-                    layer.weight_param_mut().as_mut_slice()[idx] += c;
-                } else if idx < n_w + n_g {
-                    if let sbn::model::Weights::Bernoulli { scale, .. } = &mut layer.weights {
-                        scale[idx - n_w] += c;
-                    }
-                } else {
-                    layer.bias[idx - n_w - n_g] += c;
-                }
-                m
-            };
+            let bump = |c: f64| common::bumped(&net, k, idx, c);
             let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
             assert!((fd - flat[idx]).abs() < 1e-7, "layer {k} parameter {idx}: finite difference {fd}, exact {}", flat[idx]);
         }

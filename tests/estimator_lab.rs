@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::estimator::concrete::{relaxed_objective, RelaxNoise};
 use sbn::estimator::{EstimatorKind, Exact, Gradient};
-use sbn::model::{GivenDraws, Network, RngDraws, WeightKind, Weights};
+use sbn::model::{GivenDraws, Network, RngDraws, WeightKind};
 use serde_json::Value;
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
@@ -76,24 +76,9 @@ fn assert_matches_finite_differences(net: &Network, grad: &Gradient, loss: &dyn 
     let grad = grad.logit_space(net);
     let h = 1e-5;
     for k in 0..net.layers().len() {
-        let n_w = net.layers()[k].n_weights();
-        let n_g = net.layers()[k].scale().map_or(0, |g| g.len());
         let flat = grad.layers[k].flatten();
         for (idx, &analytic) in flat.iter().enumerate() {
-            let bump = |c: f64| {
-                let mut m = net.clone();
-                let layer = &mut m.layers_mut()[k];
-                if idx < n_w {
-                    layer.weight_param_mut().as_mut_slice()[idx] += c;
-                } else if idx < n_w + n_g {
-                    if let Weights::Bernoulli { scale, .. } = &mut layer.weights {
-                        scale[idx - n_w] += c;
-                    }
-                } else {
-                    layer.bias[idx - n_w - n_g] += c;
-                }
-                m
-            };
+            let bump = |c: f64| common::bumped(net, k, idx, c);
             let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
             assert!((fd - analytic).abs() < tol * (1.0 + fd.abs()), "layer {k} parameter {idx}: finite difference {fd}, analytic {analytic}");
         }

@@ -65,3 +65,22 @@ pub fn problem(dims: &[usize], kinds: &[WeightKind], weight_std: f64, gamma: (f6
     let y = (0..batch).map(|n| (n * 5 + 1) % k).collect();
     (net, x, y)
 }
+
+/// `net` with parameter `idx` of layer `k` moved by `c`, in the order of `LayerGrad::flatten`:
+/// weights (W or θ, column-major), then γ, then b.
+pub fn bumped(net: &Network, k: usize, idx: usize, c: f64) -> Network {
+    let mut m = net.clone();
+    let layer = &mut m.layers_mut()[k];
+    let n_w = layer.n_weights();
+    let n_g = layer.scale().map_or(0, |g| g.len());
+    if idx < n_w {
+        layer.weight_param_mut().as_mut_slice()[idx] += c;
+    } else if idx < n_w + n_g {
+        if let Weights::Bernoulli { scale, .. } = &mut layer.weights {
+            scale[idx - n_w] += c;
+        }
+    } else {
+        layer.bias[idx - n_w - n_g] += c;
+    }
+    m
+}
