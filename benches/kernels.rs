@@ -16,7 +16,7 @@ use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::model::noise::uniform;
-use sbn::model::{Dense, Network};
+use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, summary};
 use sbn::predict::{self, InputBatch, McConfig};
@@ -75,7 +75,7 @@ fn end_to_end(c: &mut Criterion) {
             let logits = DMatrix::from_fn(d[1], d[0], |_, _| if uniform(&mut r) < 0.5 { 2.0 } else { -2.0 });
             let scale = DVector::repeat(d[1], 2.0 / (d[0] as f64).sqrt());
             let bias = DVector::from_fn(d[1], |_, _| uniform(&mut r) - 0.5);
-            Dense::bernoulli(logits, scale, bias)
+            Layer::bernoulli(logits, scale, bias)
         })
         .collect();
     let net = Network::new(layers).unwrap();

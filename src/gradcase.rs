@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Result, SbnError};
 use crate::estimator::{Estimate, EstimatorKind};
-use crate::model::{Dense, GivenDraws, Network, RngDraws};
+use crate::model::{Layer, GivenDraws, Network, RngDraws};
 
 /// One case: a real-weight network, a batch, and (optionally) the uniforms of its sample.
 #[derive(Clone, Debug)]
@@ -64,11 +64,11 @@ fn parse_case(v: &Value, place: &str) -> Result<GradCase> {
         if b.len() != w.nrows() {
             return Err(SbnError::invalid(format!("{place}: params.b[{k}]"), format!("has {} entries but W[{k}] has {} rows", b.len(), w.nrows())));
         }
-        if let Some(prev) = layers.last().map(Dense::n_out)
+        if let Some(prev) = layers.last().map(Layer::n_out)
             && w.ncols() != prev {
                 return Err(SbnError::invalid(format!("{place}: params.W[{k}]"), format!("has {} columns but layer {} has {prev} units", w.ncols(), k - 1)));
             }
-        layers.push(Dense::real(w, b));
+        layers.push(Layer::real(w, b));
     }
     let net = Network::new(layers).map_err(|e| SbnError::invalid(&place, e.to_string()))?;
     let dims = net.dims();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
-use crate::model::{Dense, Network, WeightKind};
+use crate::model::{Conv2d, Layer, Network, WeightKind};
 use crate::spec::ModelSpec;
 use crate::train::optim::{Moments, Optimizer};
 use crate::train::EpochRecord;
@@ -60,8 +60,11 @@ struct Slot {
 #[derive(Serialize, Deserialize)]
 struct LayerRecord {
     kind: WeightKind,
+    /// The shape of `W` (for a convolution: output channels × patch size).
     n_out: usize,
     n_in: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conv: Option<Conv2d>,
     weights: Slot,
     scale: Option<Slot>,
     bias: Slot,
@@ -110,8 +113,9 @@ impl Payload {
             .iter()
             .map(|l| LayerRecord {
                 kind: l.kind(),
-                n_out: l.n_out(),
-                n_in: l.n_in(),
+                n_out: l.channels(),
+                n_in: l.fan_in(),
+                conv: l.conv,
                 weights: self.put(l.weight_param().as_slice()),
                 scale: l.scale().map(|g| self.put(g.as_slice())),
                 bias: self.put(l.bias.as_slice()),
@@ -127,11 +131,15 @@ impl Payload {
                 let place = format!("{place}: layer {k}");
                 let w = DMatrix::from_column_slice(r.n_out, r.n_in, self.get(r.weights, r.n_out * r.n_in, &place)?);
                 let b = DVector::from_column_slice(self.get(r.bias, r.n_out, &place)?);
-                Ok(match (r.kind, r.scale) {
-                    (WeightKind::Real, None) => Dense::real(w, b),
-                    (WeightKind::Bernoulli, Some(s)) => Dense::bernoulli(w, DVector::from_column_slice(self.get(s, r.n_out, &place)?), b),
+                let layer = match (r.kind, r.scale) {
+                    (WeightKind::Real, None) => Layer::real(w, b),
+                    (WeightKind::Bernoulli, Some(s)) => Layer::bernoulli(w, DVector::from_column_slice(self.get(s, r.n_out, &place)?), b),
                     _ => return Err(SbnError::invalid(&place, "weight kind and scale do not agree")),
-                })
+                };
+                match r.conv {
+                    Some(c) => layer.with_conv(c).map_err(|e| SbnError::invalid(&place, e.to_string())),
+                    None => Ok(layer),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         Network::new(layers).map_err(|e| SbnError::invalid(place, e.to_string()))

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, SbnError};
 use crate::model::softmax::softmax_into;
-use crate::model::{Dense, Network, RngDraws, WeightSample};
+use crate::model::{Layer, Network, RngDraws, WeightSample};
 use crate::packed::SampledNetwork;
 use crate::packed::sampled::Workspace;
 use crate::predictive::Predictive;
@@ -135,7 +135,7 @@ pub fn sample_weights(net: &Network, config: &McConfig) -> Vec<WeightSample> {
 /// The same `S_w` weight samples as [`sample_weights`], packed.
 pub fn sample_networks(net: &Network, config: &McConfig) -> Result<Vec<SampledNetwork>> {
     SampledNetwork::check(net)?;
-    let q: Vec<_> = net.layers().iter().map(Dense::q).collect();
+    let q: Vec<_> = net.layers().iter().map(Layer::q).collect();
     Ok((0..config.weight_samples)
         .into_par_iter()
         .map(|s| SampledNetwork::sample_with_q(net, &q, &mut stream_rng(config.seed, 0, s as u64)))

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
 use crate::estimator::EstimatorKind;
-use crate::model::WeightKind;
+use crate::model::init::LayerShape;
+use crate::model::{Conv2d, WeightKind};
 
 /// A complete model spec.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,13 +27,44 @@ pub struct ModelSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// Widths of the stochastic binary layers.
+    /// Convolutional stochastic binary layers, first to last, before the dense ones (image data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvSpec>,
+    /// Widths of the dense stochastic binary layers (after the convolutions, if any).
+    #[serde(default)]
     pub hidden: Vec<usize>,
+    /// Input image `[height, width, channels]` for convolutions, when the data does not say
+    /// (IDX images carry their shape; CSV rows do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<[usize; 3]>,
     /// Weight kind of every layer (binary layers, then the output layer), or one kind for all.
     pub weights: KindList,
     /// Initial `|θ|` of Bernoulli weights (`q = σ(±init_logit)`).
     #[serde(default = "default_init_logit")]
     pub init_logit: f64,
+}
+
+/// A convolutional layer: `channels` output maps of `kernel × kernel` patches.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub channels: usize,
+    pub kernel: usize,
+    #[serde(default = "default_stride")]
+    pub stride: usize,
+    /// Padding on every side; default `kernel / 2` ("same" size at stride 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad: Option<usize>,
+    /// The ±1 state of padded inputs on binary input (the first layer pads with a zero pixel).
+    #[serde(default = "default_pad_value")]
+    pub pad_value: f64,
+}
+
+fn default_stride() -> usize {
+    1
+}
+fn default_pad_value() -> f64 {
+    -1.0
 }
 
 /// One weight kind for every layer, or a list with one entry per layer.
@@ -162,15 +194,29 @@ impl ModelSpec {
     /// Checks values that the types do not.
     pub fn check(&self, source: &str) -> Result<()> {
         let bad = |field: &str, msg: String| Err(SbnError::invalid(format!("{source}: {field}"), msg));
-        if self.network.hidden.is_empty() {
+        if self.network.hidden.is_empty() && self.network.conv.is_empty() {
             return bad("network.hidden", "needs at least one binary layer".into());
+        }
+        for (k, c) in self.network.conv.iter().enumerate() {
+            if c.channels == 0 || c.kernel == 0 || c.stride == 0 {
+                return bad(&format!("network.conv[{k}]"), "channels, kernel and stride must be at least 1".into());
+            }
+            if c.pad.is_some_and(|p| p >= c.kernel) {
+                return bad(&format!("network.conv[{k}].pad"), format!("must be smaller than the kernel ({})", c.kernel));
+            }
+            if c.pad_value != 1.0 && c.pad_value != -1.0 {
+                return bad(&format!("network.conv[{k}].pad_value"), "must be 1 or -1 (a binary state)".into());
+            }
+        }
+        if self.network.image.is_some_and(|s| s.contains(&0)) {
+            return bad("network.image", "height, width and channels must be at least 1".into());
         }
         if let Some(k) = self.network.hidden.iter().position(|&w| w == 0) {
             return bad(&format!("network.hidden[{k}]"), "a layer width must be at least 1".into());
         }
         if let KindList::PerLayer(kinds) = &self.network.weights
-            && kinds.len() != self.network.hidden.len() + 1 {
-                return bad("network.weights", format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.network.hidden.len() + 1, self.network.hidden.len()));
+            && kinds.len() != self.n_layers() {
+                return bad("network.weights", format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.n_layers(), self.n_layers() - 1));
             }
         if !(self.network.init_logit.is_finite() && self.network.init_logit >= 0.0) {
             return bad("network.init_logit", "must be a finite number ≥ 0".into());
@@ -202,12 +248,47 @@ impl ModelSpec {
         Ok(())
     }
 
+    /// Number of layers: convolutions, dense binary layers and the output layer.
+    pub fn n_layers(&self) -> usize {
+        self.network.conv.len() + self.network.hidden.len() + 1
+    }
+
     /// The weight kind of every layer (binary layers, then the output layer).
     pub fn kinds(&self) -> Vec<WeightKind> {
         match &self.network.weights {
-            KindList::All(k) => vec![*k; self.network.hidden.len() + 1],
+            KindList::All(k) => vec![*k; self.n_layers()],
             KindList::PerLayer(v) => v.clone(),
         }
+    }
+
+    /// The shape of every layer for data with `input_dim` features (an image of `image_shape`
+    /// pixels, if known) and `n_classes` classes. The first convolution pads with `first_pad`,
+    /// the input value of a zero pixel.
+    pub fn layer_shapes(&self, input_dim: usize, image_shape: Option<(usize, usize)>, n_classes: usize, first_pad: f64) -> Result<Vec<LayerShape>> {
+        let mut shapes = Vec::with_capacity(self.n_layers());
+        let mut features = input_dim;
+        if !self.network.conv.is_empty() {
+            let [mut h, mut w, mut c] = match (self.network.image, image_shape) {
+                (Some(s), _) => s,
+                (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
+                _ => return Err(SbnError::invalid("network.conv", format!("convolutions need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"))),
+            };
+            if h * w * c != input_dim {
+                return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} = {} pixels, but the data has {input_dim} features", h * w * c)));
+            }
+            for (k, cs) in self.network.conv.iter().enumerate() {
+                let conv = Conv2d { in_h: h, in_w: w, in_c: c, out_c: cs.channels, kernel: cs.kernel, stride: cs.stride, pad: cs.pad.unwrap_or(cs.kernel / 2), pad_value: if k == 0 { first_pad } else { cs.pad_value } };
+                conv.check(&format!("network.conv[{k}]"))?;
+                (h, w, c) = (conv.out_h(), conv.out_w(), conv.out_c);
+                features = conv.out_features();
+                shapes.push(LayerShape::Conv(conv));
+            }
+        }
+        for &n in self.network.hidden.iter().chain(std::iter::once(&n_classes)) {
+            shapes.push(LayerShape::Dense { n_in: features, n_out: n });
+            features = n;
+        }
+        Ok(shapes)
     }
 
     /// `[d0, n1, …, nL, K]` for data with `input_dim` features and `n_classes` classes.

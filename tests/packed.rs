@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::model::noise::uniform;
-use sbn::model::{Dense, GivenDraws, Network, RngDraws};
+use sbn::model::{Layer, GivenDraws, Network, RngDraws};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
 use sbn::predict::{self, Engine, InputBatch, McConfig};
@@ -29,11 +29,11 @@ fn network(dims: &[usize], first_real: bool, out_real: bool, seed: u64) -> Netwo
             let (n_in, n_out) = (dims[k], dims[k + 1]);
             let bias = DVector::from_fn(n_out, |_, _| sym(&mut r, 1.0));
             if (k == 0 && first_real) || (k == last && out_real) {
-                Dense::real(DMatrix::from_fn(n_out, n_in, |_, _| sym(&mut r, 1.0)), bias)
+                Layer::real(DMatrix::from_fn(n_out, n_in, |_, _| sym(&mut r, 1.0)), bias)
             } else {
                 let logits = DMatrix::from_fn(n_out, n_in, |_, _| sym(&mut r, 3.0));
                 let scale = DVector::from_fn(n_out, |_, _| 0.02 + uniform(&mut r) * (2.0 / n_in as f64).sqrt());
-                Dense::bernoulli(logits, scale, bias)
+                Layer::bernoulli(logits, scale, bias)
             }
         })
         .collect();
@@ -174,9 +174,9 @@ fn bad_requests_are_errors() {
     // A real hidden layer after the first cannot be packed: Packed refuses, Auto falls back.
     let mut r = rng(3);
     let layers = vec![
-        Dense::bernoulli(DMatrix::from_fn(6, 10, |_, _| sym(&mut r, 1.0)), DVector::repeat(6, 0.3), DVector::zeros(6)),
-        Dense::real(DMatrix::from_fn(4, 6, |_, _| sym(&mut r, 1.0)), DVector::zeros(4)),
-        Dense::real(DMatrix::from_fn(3, 4, |_, _| sym(&mut r, 1.0)), DVector::zeros(3)),
+        Layer::bernoulli(DMatrix::from_fn(6, 10, |_, _| sym(&mut r, 1.0)), DVector::repeat(6, 0.3), DVector::zeros(6)),
+        Layer::real(DMatrix::from_fn(4, 6, |_, _| sym(&mut r, 1.0)), DVector::zeros(4)),
+        Layer::real(DMatrix::from_fn(3, 4, |_, _| sym(&mut r, 1.0)), DVector::zeros(3)),
     ];
     let mixed = Network::new(layers).unwrap();
     assert!(SampledNetwork::check(&mixed).is_err());

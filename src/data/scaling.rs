@@ -50,6 +50,15 @@ impl InputScaling {
         }
     }
 
+    /// The input value of a stored zero (a black pixel): what a first-layer convolution pads
+    /// with. Standardized data pads with 0, the feature mean.
+    pub fn zero_input(&self) -> f64 {
+        match self {
+            InputScaling::Affine { offset, .. } => *offset,
+            InputScaling::Standardize { .. } => 0.0,
+        }
+    }
+
     /// Number of features the scaling was fitted on (`None` for `Affine`, which fits any).
     pub fn dim(&self) -> Option<usize> {
         match self {

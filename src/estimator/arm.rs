@@ -81,6 +81,7 @@ impl Estimator for Arm {
     }
 
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
+        super::dense_only(net, self.kind())?;
         let l = net.n_hidden();
         let mut rec = Recording::new(draws, x.ncols());
         let fwd = net.forward(x, ws, &mut rec);

@@ -187,6 +187,7 @@ impl Estimator for Relaxed {
     }
 
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
+        super::dense_only(net, self.kind())?;
         let mut rec = Recording::new(draws, x.ncols());
         let fwd = net.forward(x, ws, &mut rec);
         let (draws, uniforms) = rec.finish();
@@ -232,6 +233,7 @@ impl Estimator for DeterministicTanh {
     }
 
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], _ws: &WeightSample, _draws: &mut dyn Draws) -> Result<Estimate> {
+        super::dense_only(net, self.kind())?;
         Ok(relaxed_objective(net, x, y, &RelaxNoise::zeros(net, x.ncols()), 1.0))
     }
 }

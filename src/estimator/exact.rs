@@ -14,7 +14,7 @@ use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::{Result, SbnError};
 use crate::model::noise::sigmoid;
 use crate::model::softmax::{nll, softmax};
-use crate::model::{Draws, Network, WeightSample};
+use crate::model::{Draws, Layer, Network, Unfolding, WeightSample};
 
 /// Exact enumeration, refusing nets whose enumeration would exceed the limits.
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +56,7 @@ impl Exact {
             .iter()
             .enumerate()
             .filter(|(_, l)| l.scale().is_some())
-            .flat_map(|(k, l)| (0..l.n_in()).flat_map(move |i| (0..l.n_out()).map(move |j| (k, j, i))))
+            .flat_map(|(k, l)| (0..l.fan_in()).flat_map(move |i| (0..l.channels()).map(move |j| (k, j, i))))
             .collect();
         if slots.len() > self.max_weights {
             return Err(SbnError::Unsupported(format!(
@@ -149,7 +149,7 @@ fn given_weights(net: &Network, weights: &[DMatrix<f64>], x: &DMatrix<f64>, y: &
             loss += ps * ell;
             let mut d = DVector::from_vec(softmax(o.as_slice()));
             d[y[n]] -= 1.0;
-            accumulate(&mut grad.layers[l], ps, &d, xs, s_out.as_ref());
+            accumulate(out, &mut grad.layers[l], ps, &d, xs, s_out.as_ref());
         }
         // Hidden layers, top down: G[s]_j = Σ_t T[s][t] v(t) t_j (1 − σ(t_j a_j(s))).
         for k in (0..l).rev() {
@@ -165,7 +165,7 @@ fn given_weights(net: &Network, weights: &[DMatrix<f64>], x: &DMatrix<f64>, y: &
                         gsum[j] += pt * value[t] * tj * (1.0 - sigmoid(tj * a[j]));
                     }
                 }
-                accumulate(&mut grad.layers[k], probs[k][s], &gsum, xs, s_lin.as_ref());
+                accumulate(&net.layers()[k], &mut grad.layers[k], probs[k][s], &gsum, xs, s_lin.as_ref());
             }
             value = value_below;
         }
@@ -174,27 +174,24 @@ fn given_weights(net: &Network, weights: &[DMatrix<f64>], x: &DMatrix<f64>, y: &
     (loss / batch as f64, grad)
 }
 
-/// The pre-activation of one example: `(S, a)` as in [`crate::model::Dense::preactivation`].
-fn preactivation(layer: &crate::model::Dense, w: &DMatrix<f64>, x: &DVector<f64>) -> (Option<DVector<f64>>, DVector<f64>) {
-    let wx = w * x;
-    match layer.scale() {
-        Some(g) => {
-            let a = wx.component_mul(g) + &layer.bias;
-            (Some(wx), a)
-        }
-        None => {
-            let a = &wx + &layer.bias;
-            (None, a)
-        }
-    }
+/// The pre-activation of one example: `(S, a)` as in [`crate::model::Layer::preactivation`].
+fn preactivation(layer: &Layer, w: &DMatrix<f64>, x: &DVector<f64>) -> (Option<DVector<f64>>, DVector<f64>) {
+    let (s, a) = layer.preactivation(w, &DMatrix::from_column_slice(x.len(), 1, x.as_slice()));
+    (s.map(|s| DVector::from_column_slice(s.as_slice())), DVector::from_column_slice(a.as_slice()))
 }
 
-/// Adds `c · ∂/∂θ` of a layer whose pre-activation has sensitivity `d = ∂/∂a` at input `x`:
-/// real `W` gets `d xᵀ`, `γ` gets `d ⊙ S`, `b` gets `d`. Bernoulli weights are left to the caller.
-fn accumulate(g: &mut LayerGrad, c: f64, d: &DVector<f64>, x: &DVector<f64>, s: Option<&DVector<f64>>) {
+/// Adds `c · ∂/∂θ` of a layer whose pre-activation has sensitivity `d = ∂/∂a` (per unit) at input
+/// `x`: real `W` gets `d xᵀ`, `γ` gets `d ⊙ S`, `b` gets `d`, each summed over the positions of a
+/// convolution. Bernoulli weights are left to the caller.
+fn accumulate(layer: &Layer, g: &mut LayerGrad, c: f64, d: &DVector<f64>, x: &DVector<f64>, s: Option<&DVector<f64>>) {
+    let column = |v: &DVector<f64>| layer.to_channels(DMatrix::from_column_slice(v.len(), 1, v.as_slice()));
+    let d = column(d);
     match (g.scale.as_mut(), s) {
-        (Some(gs), Some(s)) => gs.axpy(c, &d.component_mul(s), 1.0),
-        _ => g.w.ger(c, d, x, 1.0),
+        (Some(gs), Some(s)) => gs.axpy(c, &d.component_mul(&column(s)).column_sum(), 1.0),
+        _ => {
+            let x = DMatrix::from_column_slice(x.len(), 1, x.as_slice());
+            g.w.gemm(c, &d, &layer.unfold(&x).transpose(), 1.0);
+        }
     }
-    g.bias.axpy(c, d, 1.0);
+    g.bias.axpy(c, &d.column_sum(), 1.0);
 }

@@ -23,6 +23,17 @@ pub struct Gradient {
 
 impl LayerGrad {
     /// All entries of this layer's gradient in one vector (`w` column-major, then `γ`, then `b`).
+    /// `self · c`: used to turn means over a convolution's `B·P` patches into batch means of the
+    /// sums over positions (`c = P`).
+    pub fn scaled(mut self, c: f64) -> Self {
+        self.w *= c;
+        if let Some(s) = self.scale.as_mut() {
+            *s *= c;
+        }
+        self.bias *= c;
+        self
+    }
+
     pub fn flatten(&self) -> Vec<f64> {
         self.w.iter().chain(self.scale.iter().flatten()).chain(self.bias.iter()).copied().collect()
     }
@@ -35,9 +46,9 @@ impl Gradient {
             .layers()
             .iter()
             .map(|l| LayerGrad {
-                w: DMatrix::zeros(l.n_out(), l.n_in()),
-                scale: (l.kind() == WeightKind::Bernoulli).then(|| DVector::zeros(l.n_out())),
-                bias: DVector::zeros(l.n_out()),
+                w: DMatrix::zeros(l.channels(), l.fan_in()),
+                scale: (l.kind() == WeightKind::Bernoulli).then(|| DVector::zeros(l.channels())),
+                bias: DVector::zeros(l.channels()),
             })
             .collect();
         Gradient { layers }

@@ -54,6 +54,15 @@ pub trait Estimator: Send + Sync {
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate>;
 }
 
+/// Refuses convolutional layers: for estimators whose backward pass is written for dense layers
+/// only (PSA, ST, Hard-ST and exact handle convolutions).
+pub(crate) fn dense_only(net: &Network, estimator: EstimatorKind) -> Result<()> {
+    match net.layers().iter().position(|l| l.conv.is_some()) {
+        Some(k) => Err(SbnError::Unsupported(format!("the {estimator} estimator handles dense layers only, but layer {k} is a convolution (use psa, st, hardst or exact)"))),
+        None => Ok(()),
+    }
+}
+
 /// The estimators by name: for the CLI, spec files and serialized models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -109,6 +109,7 @@ impl Estimator for Reinforce {
     }
 
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
+        super::dense_only(net, self.kind())?;
         let fwd = net.forward(x, ws, draws);
         if self.baseline == Baseline::None {
             return Ok(Self::backward(net, &fwd, y, 0.0));

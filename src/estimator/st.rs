@@ -13,7 +13,7 @@ use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;
 use crate::model::softmax::{nll, softmax_into};
-use crate::model::{Draws, ForwardSample, Network, WeightSample};
+use crate::model::{Draws, ForwardSample, Network, Unfolding, WeightSample};
 
 /// The surrogate derivative `∂x/∂a` of a binary unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,25 +84,28 @@ impl StraightThrough {
 /// Backward through layer `k`'s linear map given `g = ∂ℓ/∂a` (`n_out × B`): the layer's gradient
 /// (Bernoulli weights by the straight-through rule `∂q = 2 ∂ℓ/∂W`) and, above the first layer,
 /// `∂ℓ/∂x^{k−1}`.
+/// A convolution works on its patches (see [`Unfolding`]), like PSA's backward pass.
 fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
     let w = net.weights_in_use(fwd.weights, k);
-    let x_in = fwd.input_of(k);
-    let bias = column_mean(g);
-    match layer.scale() {
-        None => (LayerGrad { w: outer_mean(g, x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, g))),
+    let x_in = layer.unfold(fwd.input_of(k));
+    let g = layer.channels_of(g);
+    let bias = column_mean(&g);
+    let (grad, dx) = match layer.scale() {
+        None => (LayerGrad { w: outer_mean(&g, &x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
-            let dgamma = scale_grad(g, s.expect("Bernoulli layers record S"));
+            let dgamma = scale_grad(&g, &layer.channels_of(s.expect("Bernoulli layers record S")));
             // ∂ℓ/∂(W x) = γ ⊙ g.
-            let mut gg = g.clone();
+            let mut gg = g.into_owned();
             for mut col in gg.column_iter_mut() {
                 col.component_mul_assign(gamma);
             }
-            let dq = outer_mean(&gg, x_in) * 2.0;
+            let dq = outer_mean(&gg, &x_in) * 2.0;
             (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &gg)))
         }
-    }
+    };
+    (grad.scaled(layer.positions() as f64), dx.map(|d| layer.fold(d)))
 }
 
 impl Estimator for StraightThrough {

@@ -1,9 +1,11 @@
-//! A dense stochastic layer and its two weight kinds (MATH.md §1).
+//! A stochastic layer (dense or convolutional) and its two weight kinds (MATH.md §1).
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
+use super::conv::{Conv2d, Unfolding};
 use super::noise::sigmoid;
+use crate::error::{Result, SbnError};
 use crate::simd;
 
 /// Which kind of weights a layer has.
@@ -35,26 +37,45 @@ pub enum Weights {
     Bernoulli { logits: DMatrix<f64>, scale: DVector<f64> },
 }
 
-/// A dense layer: weights and bias. Hidden layers feed the sign nonlinearity; the output layer
-/// gives logits.
+/// A layer: weights, bias and, for a convolution, its geometry. Hidden layers feed the sign
+/// nonlinearity; the output layer (dense) gives logits.
+///
+/// A dense layer has one unit per row of `W`. A convolution applies `W` (`C_out × kernel²·C_in`)
+/// to every patch of its input ([`Conv2d`]): its `n_out = P·C_out` units share the `C_out` rows of
+/// weights, scales and biases.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Dense {
+pub struct Layer {
     pub weights: Weights,
     pub bias: DVector<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv: Option<Conv2d>,
 }
 
-impl Dense {
+impl Layer {
     /// A real-weight layer.
     pub fn real(w: DMatrix<f64>, bias: DVector<f64>) -> Self {
         assert_eq!(w.nrows(), bias.len(), "bias length must equal the number of output units");
-        Dense { weights: Weights::Real { w }, bias }
+        Layer { weights: Weights::Real { w }, bias, conv: None }
     }
 
     /// A Bernoulli-weight layer with logits θ, scale γ and bias b.
     pub fn bernoulli(logits: DMatrix<f64>, scale: DVector<f64>, bias: DVector<f64>) -> Self {
         assert_eq!(logits.nrows(), bias.len(), "bias length must equal the number of output units");
         assert_eq!(logits.nrows(), scale.len(), "scale length must equal the number of output units");
-        Dense { weights: Weights::Bernoulli { logits, scale }, bias }
+        Layer { weights: Weights::Bernoulli { logits, scale }, bias, conv: None }
+    }
+
+    /// This layer as the convolution `conv`: `W` must have `C_out` rows and `kernel²·C_in` columns.
+    pub fn with_conv(mut self, conv: Conv2d) -> Result<Self> {
+        conv.check("convolution")?;
+        if self.channels() != conv.out_c || self.fan_in() != conv.fan_in() {
+            return Err(SbnError::invalid(
+                "convolution",
+                format!("weights are {}×{} but the geometry needs {}×{}", self.channels(), self.fan_in(), conv.out_c, conv.fan_in()),
+            ));
+        }
+        self.conv = Some(conv);
+        Ok(self)
     }
 
     pub fn kind(&self) -> WeightKind {
@@ -87,17 +108,30 @@ impl Dense {
         }
     }
 
+    /// Input features (`H·W·C_in` for a convolution).
     pub fn n_in(&self) -> usize {
-        self.weight_param().ncols()
+        self.conv.map_or_else(|| self.fan_in(), |c| c.in_features())
     }
 
+    /// Units (`P·C_out` for a convolution).
     pub fn n_out(&self) -> usize {
+        self.conv.map_or_else(|| self.channels(), |c| c.out_features())
+    }
+
+    /// Rows of `W` (= entries of `γ` and `b`): the units of a dense layer, the output channels of
+    /// a convolution.
+    pub fn channels(&self) -> usize {
         self.weight_param().nrows()
+    }
+
+    /// Columns of `W`: inputs per unit.
+    pub fn fan_in(&self) -> usize {
+        self.weight_param().ncols()
     }
 
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
-        self.n_in() * self.n_out()
+        self.weight_param().len()
     }
 
     /// The posterior probabilities `q = σ(θ)` (Bernoulli layers only).
@@ -121,9 +155,16 @@ impl Dense {
     }
 
     /// Pre-activations for inputs `x` (`n_in × B`, one example per column) given the weights
-    /// in use (`w_eff`: `W`, or a ±1 sample of a Bernoulli layer). Returns `(S, a)`:
-    /// Bernoulli `S = w_eff x`, `a = γ ⊙ S + b`; real `a = W x + b` and no `S`.
+    /// in use (`w_eff`: `W`, or a ±1 sample of a Bernoulli layer). Returns `(S, a)` in the units
+    /// layout (`n_out × B`): Bernoulli `S = w_eff x`, `a = γ ⊙ S + b`; real `a = W x + b` and no
+    /// `S` (for a convolution, `x` means its patches).
     pub fn preactivation(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+        let (s, a) = self.preactivation_channels(w_eff, &self.unfold(x));
+        (s.map(|s| self.to_units(s)), self.to_units(a))
+    }
+
+    /// [`Layer::preactivation`] on unfolded input (`fan_in × B·P`), in the channels layout.
+    pub fn preactivation_channels(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
         let wx = crate::linalg::mul(w_eff, x);
         match self.scale() {
             Some(gamma) => {
@@ -143,5 +184,11 @@ impl Dense {
                 (None, a)
             }
         }
+    }
+}
+
+impl Unfolding for Layer {
+    fn conv(&self) -> Option<&Conv2d> {
+        self.conv.as_ref()
     }
 }

@@ -1,5 +1,6 @@
 //! What an SBN is: layers, weight kinds, the logistic noise, the output loss and the prior.
 
+pub mod conv;
 pub mod init;
 pub mod layer;
 pub mod network;
@@ -7,6 +8,7 @@ pub mod noise;
 pub mod prior;
 pub mod softmax;
 
-pub use layer::{Dense, WeightKind, Weights};
+pub use conv::{Conv2d, Unfolding};
+pub use layer::{Layer, WeightKind, Weights};
 pub use network::{Draws, ForwardSample, GivenDraws, HiddenSample, Network, RngDraws, WeightSample};
 pub use prior::BernoulliPrior;

@@ -6,14 +6,14 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Dense, WeightKind};
+use super::layer::{Layer, WeightKind};
 use super::noise::{sample_state, uniform};
 use crate::error::{Result, SbnError};
 
 /// An SBN: `layers[..L]` are the stochastic binary layers, `layers[L]` the output layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Network {
-    layers: Vec<Dense>,
+    layers: Vec<Layer>,
 }
 
 /// Where the random numbers of a forward sample come from: an RNG, or uniforms given from outside
@@ -100,7 +100,7 @@ impl ForwardSample<'_> {
 impl Network {
     /// A network from its layers (binary layers, then the output layer). Checks that the shapes
     /// chain and that there is at least one binary layer.
-    pub fn new(layers: Vec<Dense>) -> Result<Self> {
+    pub fn new(layers: Vec<Layer>) -> Result<Self> {
         if layers.len() < 2 {
             return Err(SbnError::invalid("network", "needs at least one binary layer and an output layer"));
         }
@@ -112,11 +112,17 @@ impl Network {
                 ));
             }
         }
+        if layers.last().is_some_and(|l| l.conv.is_some()) {
+            return Err(SbnError::invalid("network", "the output layer must be dense"));
+        }
         for (k, layer) in layers.iter().enumerate() {
+            if let Some(c) = &layer.conv {
+                c.check(&format!("network layer {k}"))?;
+            }
             if layer.n_in() == 0 || layer.n_out() == 0 {
                 return Err(SbnError::invalid(format!("network layer {k}"), "has zero width"));
             }
-            if layer.bias.len() != layer.n_out() || layer.scale().is_some_and(|g| g.len() != layer.n_out()) {
+            if layer.bias.len() != layer.channels() || layer.scale().is_some_and(|g| g.len() != layer.channels()) {
                 return Err(SbnError::invalid(format!("network layer {k}"), "bias or scale length differs from the unit count"));
             }
             let finite = layer.weight_param().iter().chain(layer.bias.iter()).chain(layer.scale().into_iter().flatten()).all(|v| v.is_finite());
@@ -127,12 +133,12 @@ impl Network {
         Ok(Network { layers })
     }
 
-    pub fn layers(&self) -> &[Dense] {
+    pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
 
     /// Mutable access for optimizers; the shapes must not change.
-    pub fn layers_mut(&mut self) -> &mut [Dense] {
+    pub fn layers_mut(&mut self) -> &mut [Layer] {
         &mut self.layers
     }
 
@@ -142,13 +148,13 @@ impl Network {
     }
 
     /// The output layer.
-    pub fn output(&self) -> &Dense {
+    pub fn output(&self) -> &Layer {
         self.layers.last().expect("a network has an output layer")
     }
 
     /// `[d0, n1, …, nL, K]`.
     pub fn dims(&self) -> Vec<usize> {
-        std::iter::once(self.layers[0].n_in()).chain(self.layers.iter().map(Dense::n_out)).collect()
+        std::iter::once(self.layers[0].n_in()).chain(self.layers.iter().map(Layer::n_out)).collect()
     }
 
     pub fn input_dim(&self) -> usize {
@@ -254,16 +260,16 @@ mod tests {
 
     #[test]
     fn rejects_shapes_that_do_not_chain() {
-        let l0 = Dense::real(DMatrix::zeros(3, 2), DVector::zeros(3));
-        let l1 = Dense::real(DMatrix::zeros(2, 4), DVector::zeros(2));
+        let l0 = Layer::real(DMatrix::zeros(3, 2), DVector::zeros(3));
+        let l1 = Layer::real(DMatrix::zeros(2, 4), DVector::zeros(2));
         assert!(Network::new(vec![l0.clone(), l1]).is_err());
         assert!(Network::new(vec![l0]).is_err());
     }
 
     #[test]
     fn given_uniforms_reproduce_the_sampling_rule() {
-        let l0 = Dense::real(DMatrix::from_row_slice(2, 1, &[1.0, -1.0]), DVector::zeros(2));
-        let l1 = Dense::real(DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]), DVector::zeros(2));
+        let l0 = Layer::real(DMatrix::from_row_slice(2, 1, &[1.0, -1.0]), DVector::zeros(2));
+        let l1 = Layer::real(DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]), DVector::zeros(2));
         let net = Network::new(vec![l0, l1]).unwrap();
         let x0 = DMatrix::from_row_slice(1, 1, &[0.0]);
         // σ(0) = ½: u = 0.49 gives +1, u = 0.5 gives −1.

@@ -21,7 +21,7 @@ use super::bits::{BitMatrix, words_for};
 use super::kernel::{PackedRows, and_popcount, xor_popcount};
 use crate::error::{Result, SbnError};
 use crate::model::noise::{sigmoid, uniform};
-use crate::model::{Dense, Network, WeightSample, Weights};
+use crate::model::{Layer, Network, WeightSample, Weights};
 use crate::predict::InputBatch;
 
 /// Relative band around the decision boundary inside which the exact `σ(a)` decides (see
@@ -44,16 +44,16 @@ impl BinaryLayer {
 }
 
 #[derive(Clone, Debug)]
-enum Layer {
+enum PackedLayer {
     Binary(BinaryLayer),
     Real { w: DMatrix<f64>, bias: DVector<f64> },
 }
 
-impl Layer {
+impl PackedLayer {
     fn n_out(&self) -> usize {
         match self {
-            Layer::Binary(l) => l.bits.rows(),
-            Layer::Real { w, .. } => w.nrows(),
+            PackedLayer::Binary(l) => l.bits.rows(),
+            PackedLayer::Real { w, .. } => w.nrows(),
         }
     }
 }
@@ -62,7 +62,7 @@ impl Layer {
 #[derive(Clone, Debug)]
 pub struct SampledNetwork {
     dims: Vec<usize>,
-    layers: Vec<Layer>,
+    layers: Vec<PackedLayer>,
     /// `Σ_i W_ji` of a binary first layer.
     row_sums: Vec<i64>,
     /// The first layer's ±1 weights as f64, built when real inputs first need them.
@@ -91,6 +91,9 @@ impl SampledNetwork {
     /// Whether the packed engine can evaluate `net`: every binary layer after the first must have
     /// Bernoulli weights.
     pub fn check(net: &Network) -> Result<()> {
+        if let Some(k) = net.layers().iter().position(|l| l.conv.is_some()) {
+            return Err(SbnError::Unsupported(format!("packed engine: layer {k} is a convolution (use the float engine)")));
+        }
         for k in 1..net.n_hidden() {
             if matches!(net.layers()[k].weights, Weights::Real { .. }) {
                 return Err(SbnError::Unsupported(format!(
@@ -123,7 +126,7 @@ impl SampledNetwork {
     /// column-major), packing directly.
     pub fn sample<R: Rng + ?Sized>(net: &Network, rng: &mut R) -> Result<Self> {
         Self::check(net)?;
-        let q: Vec<Option<DMatrix<f64>>> = net.layers().iter().map(Dense::q).collect();
+        let q: Vec<Option<DMatrix<f64>>> = net.layers().iter().map(Layer::q).collect();
         Ok(Self::sample_with_q(net, &q, rng))
     }
 
@@ -175,18 +178,18 @@ impl SampledNetwork {
             .iter()
             .zip(bits)
             .map(|(layer, bits)| match (&layer.weights, bits) {
-                (Weights::Bernoulli { scale, .. }, Some(bits)) => Layer::Binary(BinaryLayer::new(bits, scale.as_slice().to_vec(), layer.bias.as_slice().to_vec())),
-                (Weights::Real { w }, _) => Layer::Real { w: w.clone(), bias: layer.bias.clone() },
+                (Weights::Bernoulli { scale, .. }, Some(bits)) => PackedLayer::Binary(BinaryLayer::new(bits, scale.as_slice().to_vec(), layer.bias.as_slice().to_vec())),
+                (Weights::Real { w }, _) => PackedLayer::Real { w: w.clone(), bias: layer.bias.clone() },
                 (Weights::Bernoulli { .. }, None) => unreachable!("Bernoulli layers are drawn"),
             })
             .collect();
         Self::from_layers(net.dims(), layers)
     }
 
-    fn from_layers(dims: Vec<usize>, layers: Vec<Layer>) -> Self {
+    fn from_layers(dims: Vec<usize>, layers: Vec<PackedLayer>) -> Self {
         let row_sums = match &layers[0] {
-            Layer::Binary(l) => (0..l.bits.rows()).map(|j| 2 * i64::from(l.bits.row_popcount(j)) - l.bits.cols() as i64).collect(),
-            Layer::Real { .. } => Vec::new(),
+            PackedLayer::Binary(l) => (0..l.bits.rows()).map(|j| 2 * i64::from(l.bits.row_popcount(j)) - l.bits.cols() as i64).collect(),
+            PackedLayer::Real { .. } => Vec::new(),
         };
         SampledNetwork { dims, layers, row_sums, first_f64: OnceLock::new() }
     }
@@ -204,8 +207,8 @@ impl SampledNetwork {
     /// The packed ±1 weights of layer `k` (`None` for a real layer).
     pub fn layer_bits(&self, k: usize) -> Option<&BitMatrix> {
         match &self.layers[k] {
-            Layer::Binary(l) => Some(&l.bits),
-            Layer::Real { .. } => None,
+            PackedLayer::Binary(l) => Some(&l.bits),
+            PackedLayer::Real { .. } => None,
         }
     }
 
@@ -219,7 +222,7 @@ impl SampledNetwork {
     pub fn first_preactivation(&self, input: &InputBatch, range: Range<usize>) -> DMatrix<f64> {
         let (b, n1) = (range.len(), self.dims[1]);
         match (&self.layers[0], input) {
-            (Layer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
+            (PackedLayer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
                 let planes = bit_planes(&data[range.start * dim..range.end * dim], dim);
                 let mut counts = vec![0i32; 8 * b * n1];
                 and_popcount(&l.rows, &planes, &mut counts);
@@ -234,7 +237,7 @@ impl SampledNetwork {
                 }
                 a
             }
-            (Layer::Binary(l), _) => {
+            (PackedLayer::Binary(l), _) => {
                 let w = self.first_f64.get_or_init(|| l.bits.to_rows_matrix());
                 let mut a = w * input.to_matrix(range);
                 for mut col in a.column_iter_mut() {
@@ -244,7 +247,7 @@ impl SampledNetwork {
                 }
                 a
             }
-            (Layer::Real { w, bias }, _) => {
+            (PackedLayer::Real { w, bias }, _) => {
                 let mut a = w * input.to_matrix(range);
                 for mut col in a.column_iter_mut() {
                     col += bias;
@@ -271,7 +274,7 @@ impl SampledNetwork {
             draw_states(a1.column(n).as_slice(), rng, &mut work.u, work.states[0].row_mut(n));
         }
         for k in 1..l_count {
-            let Layer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
+            let PackedLayer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
             let nk = self.dims[k + 1];
             let (done, rest) = work.states.split_at_mut(k);
             let s = &mut work.s[..b * nk];
@@ -286,13 +289,13 @@ impl SampledNetwork {
         }
         let last = &work.states[l_count - 1];
         work.logits = match &self.layers[l_count] {
-            Layer::Binary(out) => {
+            PackedLayer::Binary(out) => {
                 let k = out.bits.rows();
                 let s = &mut work.s[..b * k];
                 xor_popcount(&out.rows, last, s);
                 DMatrix::from_fn(k, b, |j, n| out.gamma[j] * f64::from(s[n * k + j]) + out.bias[j])
             }
-            Layer::Real { w, bias } => {
+            PackedLayer::Real { w, bias } => {
                 let mut o = w * last.to_cols_matrix();
                 for mut col in o.column_iter_mut() {
                     col += bias;
@@ -428,13 +431,13 @@ impl SampledNetwork {
         let f64s = |out: &mut Vec<u8>, v: &[f64]| v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         for layer in &self.layers {
             match layer {
-                Layer::Binary(l) => {
+                PackedLayer::Binary(l) => {
                     out.push(1);
                     f64s(&mut out, &l.gamma);
                     f64s(&mut out, &l.bias);
                     l.bits.as_words().iter().for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
                 }
-                Layer::Real { w, bias } => {
+                PackedLayer::Real { w, bias } => {
                     out.push(0);
                     f64s(&mut out, w.transpose().as_slice());
                     f64s(&mut out, bias.as_slice());
@@ -476,13 +479,13 @@ impl SampledNetwork {
                     let count = n_out.checked_mul(words_for(n_in)).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
                     let words = r.u64s(count, &what("weight bits"))?;
                     let bits = BitMatrix::from_words(n_out, n_in, words).ok_or_else(|| SbnError::invalid(PLACE, what("has pad bits set")))?;
-                    Layer::Binary(BinaryLayer::new(bits, gamma, bias))
+                    PackedLayer::Binary(BinaryLayer::new(bits, gamma, bias))
                 }
                 0 if k == 0 || k == n_dims - 2 => {
                     let count = n_out.checked_mul(n_in).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
                     let w = r.f64s(count, &what("weights"))?;
                     let bias = r.f64s(n_out, &what("biases"))?;
-                    Layer::Real { w: DMatrix::from_row_slice(n_out, n_in, &w), bias: DVector::from_vec(bias) }
+                    PackedLayer::Real { w: DMatrix::from_row_slice(n_out, n_in, &w), bias: DVector::from_vec(bias) }
                 }
                 0 => return Err(SbnError::invalid(PLACE, what("is real: only the first and the output layer may be"))),
                 kind => return Err(SbnError::invalid(PLACE, what(&format!("has unknown kind {kind}")))),

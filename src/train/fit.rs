@@ -17,7 +17,7 @@ use super::step::estimate_batch;
 use crate::data::{Dataset, InputScaling};
 use crate::error::{Result, SbnError};
 use crate::io::{ModelFile, TrainState};
-use crate::model::init::{random_network, InitConfig};
+use crate::model::init::{random_layers, InitConfig};
 use crate::model::{BernoulliPrior, Network};
 use crate::objective::Objective;
 use crate::predict::{predictive, Engine, InputBatch, McConfig};
@@ -127,16 +127,18 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         }
         (None, true) => return Err(SbnError::invalid("--resume", "needs an output path to find the checkpoint")),
         _ => {
+            let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes, scaling.zero_input())?;
             let mut net = match &opts.init_network {
                 Some(n) => {
-                    if n.dims() != spec.dims(train.dim, train.n_classes) {
-                        return Err(SbnError::invalid("initial network", format!("has shape {:?}, the spec and data need {:?}", n.dims(), spec.dims(train.dim, train.n_classes))));
+                    let dims: Vec<usize> = std::iter::once(train.dim).chain(shapes.iter().map(|s| s.features().1)).collect();
+                    if n.dims() != dims {
+                        return Err(SbnError::invalid("initial network", format!("has shape {:?}, the spec and data need {dims:?}", n.dims())));
                     }
                     n.clone()
                 }
                 None => {
                     let init = InitConfig { logit_scale: spec.network.init_logit, weight_std: 1.0 };
-                    let mut net = random_network(&spec.dims(train.dim, train.n_classes), &spec.kinds(), init, &mut rng::stream(seed, &[10]))?;
+                    let mut net = random_layers(&shapes, &spec.kinds(), init, &mut rng::stream(seed, &[10]))?;
                     let n_init = n_train.min(512);
                     let idx: Vec<usize> = (0..n_init).map(|i| i * n_train / n_init).collect();
                     data_dependent_init(&mut net, &scaling.apply(train, &idx)?, rng::stream_seed(seed, &[11]));

@@ -14,7 +14,7 @@ use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid;
 use crate::model::softmax::softmax_into;
-use crate::model::{Draws, ForwardSample, Network, WeightSample};
+use crate::model::{Draws, ForwardSample, Network, Unfolding, WeightSample};
 use crate::simd;
 
 mod first_layer;
@@ -187,32 +187,39 @@ fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x
 
 /// Hidden layer `k` given its units' flip sensitivities `s` (`n_k × B`): the layer's gradient and,
 /// when its input is binary (`k ≥ 1`), the sensitivities of the layer below.
+///
+/// A convolution runs the same dense formulas on its patches (the channels layout of
+/// [`Unfolding`]): gradients come out as means over the `B·P` patches and are scaled by `P`;
+/// the input sensitivities come out per patch entry and are folded back onto the input.
 fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
     let w = net.weights_in_use(fwd.weights, k);
     let hs = &fwd.hidden[k];
-    let x_in = fwd.input_of(k);
+    let x_in = layer.unfold(fwd.input_of(k));
+    let a = layer.channels_of(&hs.a);
     // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
-    let r = hs.x.zip_map(s, |x, s| -x * s);
-    let p = sig(hs.a.clone());
+    let r = layer.to_channels(hs.x.zip_map(s, |x, s| -x * s));
+    let p = sig(a.clone().into_owned());
     let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
     let bias = column_mean(&g);
-    match layer.scale() {
+    let (grad, s_prev) = match layer.scale() {
         None => {
-            let dw = outer_mean(&g, x_in);
-            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &hs.a, &p, &r, x_in));
+            let dw = outer_mean(&g, &x_in);
+            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &a, &p, &r, &x_in));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
         Some(gamma) => {
-            let dgamma = scale_grad(&g, hs.s.as_ref().expect("Bernoulli layers record S"));
+            let dgamma = scale_grad(&g, &layer.channels_of(hs.s.as_ref().expect("Bernoulli layers record S")));
             if k == 0 {
-                let dq = first_layer_weight_flips(w, gamma, &hs.a, &p, &r, x_in);
-                return (LayerGrad { w: dq, scale: Some(dgamma), bias }, None);
+                let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, &x_in);
+                (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
+            } else {
+                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &r, &x_in);
+                (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
-            let (dq, s_prev) = binary_input_flips(w, gamma, &hs.a, &r, x_in);
-            (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
         }
-    }
+    };
+    (grad.scaled(layer.positions() as f64), s_prev.map(|s| layer.fold(s)))
 }
 
 /// The weight-flip gradient and the input flip sensitivities of a Bernoulli layer on ±1 input
