@@ -65,38 +65,34 @@ fn source_row(g: &Conv2d, oy: usize, dy: usize) -> Option<usize> {
     (oy * g.stride + dy).checked_sub(g.pad).filter(|&y| y < g.in_h)
 }
 
-/// Patches of ±1 maps: `x` holds `B` maps (`H·W·C_in` bits each), row `n·P + p` of `out`
-/// (`B·P × fan_in`) receives the patch of example `n` at position `p`. Padded entries carry the
-/// pad bit (`pad_value > 0` is `+1`); the pad bits of partial words stay 0, as in the weights.
-pub(crate) fn gather(g: &Conv2d, x: &BitMatrix, out: &mut BitMatrix) {
-    let (p_count, c, k, ow) = (g.positions(), g.in_c, g.kernel, g.out_w());
-    debug_assert_eq!(x.cols(), g.in_features());
-    debug_assert_eq!((out.rows(), out.cols()), (x.rows() * p_count, g.fan_in()));
+/// Patches of one ±1 map (`src`: `H·W·C_in` bits): row `p` of `out` (`P × fan_in`) receives the
+/// patch at position `p`. Padded entries carry the pad bit (`pad_value > 0` is `+1`); the pad bits
+/// of partial words stay 0, as in the weights.
+pub(crate) fn gather(g: &Conv2d, src: &[u64], out: &mut BitMatrix) {
+    let (c, k, ow) = (g.in_c, g.kernel, g.out_w());
+    debug_assert_eq!((out.rows(), out.cols()), (g.positions(), g.fan_in()));
     let pad_bit = g.pad_value > 0.0;
-    for n in 0..x.rows() {
-        let src = x.row(n);
-        for p in 0..p_count {
-            let dst = out.row_mut(n * p_count + p);
-            dst.fill(0);
-            let (oy, ox) = (p / ow, p % ow);
-            let (lo, hi) = columns(g, ox);
-            for dy in 0..k {
-                let d0 = dy * k * c;
-                match source_row(g, oy, dy) {
-                    None => {
-                        if pad_bit {
-                            set_ones(dst, d0, k * c);
-                        }
+    for p in 0..g.positions() {
+        let dst = out.row_mut(p);
+        dst.fill(0);
+        let (oy, ox) = (p / ow, p % ow);
+        let (lo, hi) = columns(g, ox);
+        for dy in 0..k {
+            let d0 = dy * k * c;
+            match source_row(g, oy, dy) {
+                None => {
+                    if pad_bit {
+                        set_ones(dst, d0, k * c);
                     }
-                    Some(y) => {
-                        if pad_bit {
-                            set_ones(dst, d0, lo * c);
-                            set_ones(dst, d0 + hi * c, (k - hi) * c);
-                        }
-                        if hi > lo {
-                            let s = (y * g.in_w + ox * g.stride + lo - g.pad) * c;
-                            copy_bits(src, s, dst, d0 + lo * c, (hi - lo) * c);
-                        }
+                }
+                Some(y) => {
+                    if pad_bit {
+                        set_ones(dst, d0, lo * c);
+                        set_ones(dst, d0 + hi * c, (k - hi) * c);
+                    }
+                    if hi > lo {
+                        let s = (y * g.in_w + ox * g.stride + lo - g.pad) * c;
+                        copy_bits(src, s, dst, d0 + lo * c, (hi - lo) * c);
                     }
                 }
             }
@@ -120,31 +116,26 @@ pub(crate) fn pack_planes(values: &[u8], out: &mut BitMatrix, row: usize) {
     }
 }
 
-/// Bit planes of the byte patches of `B` examples (`dim = H·W·C_in` bytes each): row
-/// `8(n·P + p) + q` holds bit `q` of every entry of patch `p` of example `n`; padded entries are
-/// zero pixels (`v = 0`).
-pub(crate) fn byte_patch_planes(g: &Conv2d, data: &[u8]) -> BitMatrix {
-    let (dim, p_count, c, k, ow) = (g.in_features(), g.positions(), g.in_c, g.kernel, g.out_w());
-    let b = data.len() / dim;
-    let mut out = BitMatrix::new(8 * b * p_count, g.fan_in());
-    let mut patch = vec![0u8; g.fan_in()];
-    for (n, ex) in data.chunks_exact(dim).enumerate() {
-        for p in 0..p_count {
-            patch.fill(0);
-            let (oy, ox) = (p / ow, p % ow);
-            let (lo, hi) = columns(g, ox);
-            for dy in 0..k {
-                if let Some(y) = source_row(g, oy, dy) {
-                    let s = (y * g.in_w + ox * g.stride + lo - g.pad) * c;
-                    let d = (dy * k + lo) * c;
-                    let len = (hi - lo) * c;
-                    patch[d..d + len].copy_from_slice(&ex[s..s + len]);
-                }
+/// Bit planes of the byte patches of one example (`ex`: `H·W·C_in` bytes) at `positions`: row
+/// `8(p − start) + q` of `out` holds bit `q` of every entry of patch `p`; padded entries are zero
+/// pixels (`v = 0`). `patch` is scratch of `fan_in` bytes.
+pub(crate) fn byte_patch_planes(g: &Conv2d, ex: &[u8], positions: std::ops::Range<usize>, patch: &mut [u8], out: &mut BitMatrix) {
+    let (c, k, ow) = (g.in_c, g.kernel, g.out_w());
+    debug_assert_eq!((out.rows(), out.cols(), patch.len()), (8 * positions.len(), g.fan_in(), g.fan_in()));
+    for (i, p) in positions.enumerate() {
+        patch.fill(0);
+        let (oy, ox) = (p / ow, p % ow);
+        let (lo, hi) = columns(g, ox);
+        for dy in 0..k {
+            if let Some(y) = source_row(g, oy, dy) {
+                let s = (y * g.in_w + ox * g.stride + lo - g.pad) * c;
+                let d = (dy * k + lo) * c;
+                let len = (hi - lo) * c;
+                patch[d..d + len].copy_from_slice(&ex[s..s + len]);
             }
-            pack_planes(&patch, &mut out, 8 * (n * p_count + p));
         }
+        pack_planes(patch, out, 8 * i);
     }
-    out
 }
 
 /// `P × fan_in` bits: set where the patch at position `p` reads padding.
@@ -182,10 +173,14 @@ mod tests {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 state >> 63 == 1
             });
-            let mut out = BitMatrix::new(b * g.positions(), g.fan_in());
-            gather(&g, &x, &mut out);
             let expect = BitMatrix::from_cols_of(&g.unfold(&x.to_cols_matrix()));
-            assert_eq!(out, expect, "{g:?}");
+            let mut out = BitMatrix::new(g.positions(), g.fan_in());
+            for n in 0..b {
+                gather(&g, x.row(n), &mut out);
+                for p in 0..g.positions() {
+                    assert_eq!(out.row(p), expect.row(n * g.positions() + p), "{g:?}");
+                }
+            }
         }
     }
 
@@ -194,13 +189,22 @@ mod tests {
         for mut g in geometries() {
             g.pad_value = 0.0;
             let data: Vec<u8> = (0..2 * g.in_features()).map(|i| (i * 97 % 251) as u8).collect();
-            let planes = byte_patch_planes(&g, &data);
             let x = DMatrix::from_iterator(g.in_features(), 2, data.iter().map(|&v| f64::from(v)));
             let u = g.unfold(&x);
-            for (r, col) in u.column_iter().enumerate() {
-                for (i, &v) in col.iter().enumerate() {
-                    let back: u32 = (0..8).map(|q| u32::from(planes.get(8 * r + q, i)) << q).sum();
-                    assert_eq!(f64::from(back), v, "{g:?} patch {r} entry {i}");
+            let pc = g.positions();
+            let mut patch = vec![0u8; g.fan_in()];
+            // Positions in two uneven pieces.
+            let cut = pc / 3;
+            for (n, ex) in data.chunks_exact(g.in_features()).enumerate() {
+                for range in [0..cut, cut..pc] {
+                    let mut planes = BitMatrix::new(8 * range.len(), g.fan_in());
+                    byte_patch_planes(&g, ex, range.clone(), &mut patch, &mut planes);
+                    for (i, p) in range.enumerate() {
+                        for (e, &v) in u.column(n * pc + p).iter().enumerate() {
+                            let back: u32 = (0..8).map(|q| u32::from(planes.get(8 * i + q, e)) << q).sum();
+                            assert_eq!(f64::from(back), v, "{g:?} patch {p} entry {e}");
+                        }
+                    }
                 }
             }
             let masks = pad_masks(&g);

@@ -271,9 +271,6 @@ impl SampledNetwork {
         let (b, n1, pc, co) = (range.len(), self.dims[1], g.positions(), g.out_c);
         match (&self.layers[0], input) {
             (PackedLayer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
-                let planes = patches::byte_patch_planes(g, &data[range.start * dim..range.end * dim]);
-                let mut counts = vec![0i32; planes.rows() * co];
-                and_popcount(&l.rows, &planes, &mut counts);
                 // Padded taps read `pad_value`, the planes read 0 (→ x⁰ = c): correct by
                 // `(pad_value − c)·Σ_{padded} W` where the two differ.
                 let pad_sums: Option<Vec<i64>> = (g.pad > 0 && g.pad_value != offset).then(|| {
@@ -282,18 +279,40 @@ impl SampledNetwork {
                     and_popcount(&l.rows, &masks, &mut cnt);
                     (0..pc * co).map(|i| 2 * i64::from(cnt[i]) - i64::from(masks.row_popcount(i / co))).collect()
                 });
+                let offsets: Vec<f64> = self.row_sums.iter().map(|&r| offset * r as f64).collect();
+                // Example by example, CHUNK positions at a time: planes and counts stay in cache.
+                const CHUNK: usize = 32;
                 let mut a = DMatrix::zeros(n1, b);
+                let mut patch = vec![0u8; g.fan_in()];
+                let (mut planes, mut counts) = (BitMatrix::new(0, g.fan_in()), Vec::new());
+                let mut acc = vec![0i64; co];
                 for (n, mut col) in a.column_iter_mut().enumerate() {
-                    for (p, unit) in col.as_mut_slice().chunks_exact_mut(co).enumerate() {
-                        let r = 8 * (n * pc + p);
-                        let pb: [i64; 8] = std::array::from_fn(|q| i64::from(planes.row_popcount(r + q)));
-                        for (c, ac) in unit.iter_mut().enumerate() {
-                            let t: i64 = (0..8).map(|q| (2 * i64::from(counts[(r + q) * co + c]) - pb[q]) << q).sum();
-                            let mut s = alpha * t as f64 + offset * self.row_sums[c] as f64;
-                            if let Some(ps) = &pad_sums {
-                                s += (g.pad_value - offset) * ps[p * co + c] as f64;
+                    let ex = &data[(range.start + n) * dim..(range.start + n + 1) * dim];
+                    for p0 in (0..pc).step_by(CHUNK) {
+                        let m = CHUNK.min(pc - p0);
+                        if planes.rows() != 8 * m {
+                            planes = BitMatrix::new(8 * m, g.fan_in());
+                            counts = vec![0i32; 8 * m * co];
+                        }
+                        patches::byte_patch_planes(g, ex, p0..p0 + m, &mut patch, &mut planes);
+                        and_popcount(&l.rows, &planes, &mut counts);
+                        for i in 0..m {
+                            let p = p0 + i;
+                            // Σ_i W v = Σ_q 2^q (2·popcount(w⁺ AND β_q) − popcount(β_q)).
+                            let vsum: i64 = (0..8).map(|q| i64::from(planes.row_popcount(8 * i + q)) << q).sum();
+                            acc.fill(0);
+                            for q in 0..8 {
+                                let cq = &counts[(8 * i + q) * co..(8 * i + q + 1) * co];
+                                acc.iter_mut().zip(cq).for_each(|(s, &v)| *s += i64::from(v) << q);
                             }
-                            *ac = l.gamma[c] * s + l.bias[c];
+                            let unit = &mut col.as_mut_slice()[p * co..(p + 1) * co];
+                            for (c, ac) in unit.iter_mut().enumerate() {
+                                let mut s = alpha * (2 * acc[c] - vsum) as f64 + offsets[c];
+                                if let Some(ps) = &pad_sums {
+                                    s += (g.pad_value - offset) * ps[p * co + c] as f64;
+                                }
+                                *ac = l.gamma[c] * s + l.bias[c];
+                            }
                         }
                     }
                 }
@@ -327,7 +346,7 @@ impl SampledNetwork {
         let l_count = self.n_hidden();
         if work.states.len() != l_count || work.states.first().is_some_and(|s| s.rows() != b) {
             work.states = (1..=l_count).map(|k| BitMatrix::new(b, self.dims[k])).collect();
-            work.patches = (0..l_count).map(|k| self.convs[k].filter(|_| k > 0).map(|g| BitMatrix::new(b * g.positions(), g.fan_in()))).collect();
+            work.patches = (0..l_count).map(|k| self.convs[k].filter(|_| k > 0).map(|g| BitMatrix::new(g.positions(), g.fan_in()))).collect();
         }
         let widest = self.dims.iter().copied().max().unwrap_or(0);
         work.u.resize(widest, 0.0);
@@ -340,24 +359,34 @@ impl SampledNetwork {
             let PackedLayer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
             let nk = self.dims[k + 1];
             let (done, rest) = work.states.split_at_mut(k);
-            let s = &mut work.s[..b * nk];
-            match (&self.convs[k], &mut work.patches[k]) {
-                (Some(g), Some(patches)) => {
-                    // Row n·P + p of the patches → s[(n·P + p)·C_out + c]: the units layout.
-                    patches::gather(g, &done[k - 1], patches);
-                    xor_popcount(&layer.rows, patches, s);
-                }
-                _ => xor_popcount(&layer.rows, &done[k - 1], s),
-            }
             let channels = layer.gamma.len();
-            for n in 0..b {
-                let a = &mut work.a[..nk];
-                for (unit, s) in a.chunks_exact_mut(channels).zip(s[n * nk..(n + 1) * nk].chunks_exact(channels)) {
+            let a = &mut work.a[..nk];
+            let fill = |a: &mut [f64], s: &[i32]| {
+                for (unit, s) in a.chunks_exact_mut(channels).zip(s.chunks_exact(channels)) {
                     for (j, aj) in unit.iter_mut().enumerate() {
                         *aj = layer.gamma[j] * f64::from(s[j]) + layer.bias[j];
                     }
                 }
-                draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+            };
+            match (&self.convs[k], &mut work.patches[k]) {
+                (Some(g), Some(patches)) => {
+                    // Example by example (in cache): patch row p → s[p·C_out + c], the units layout.
+                    let s = &mut work.s[..nk];
+                    for n in 0..b {
+                        patches::gather(g, done[k - 1].row(n), patches);
+                        xor_popcount(&layer.rows, patches, s);
+                        fill(a, s);
+                        draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+                    }
+                }
+                _ => {
+                    let s = &mut work.s[..b * nk];
+                    xor_popcount(&layer.rows, &done[k - 1], s);
+                    for n in 0..b {
+                        fill(a, &s[n * nk..(n + 1) * nk]);
+                        draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+                    }
+                }
             }
         }
         let last = &work.states[l_count - 1];
