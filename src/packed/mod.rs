@@ -4,10 +4,12 @@
 //! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.
 //! * [`kernel`]: XOR- and AND-popcount products with run-time CPU dispatch.
 //! * [`sampled`]: `SampledNetwork`, one weight draw packed, its forward pass, export and import.
+//! * `patches`: packed patches of convolutions (bit-run gathers, byte bit planes).
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
 pub mod bits;
 pub mod kernel;
+mod patches;
 pub mod sampled;
 
 pub use bits::BitMatrix;
@@ -19,6 +21,8 @@ use crate::model::{Network, WeightKind};
 /// Bits, memory and multiply-accumulates of one layer of a packed network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerSummary {
+    /// Whether the layer is a convolution.
+    pub conv: bool,
     pub n_in: usize,
     pub n_out: usize,
     pub kind: WeightKind,
@@ -81,13 +85,17 @@ pub fn summary(net: &Network) -> Summary {
         .enumerate()
         .map(|(k, layer)| {
             let (n_in, n_out, kind) = (layer.n_in(), layer.n_out(), layer.kind());
-            let macs = n_in * n_out;
+            // Every unit (P·C_out of a convolution) takes fan_in products; the C_out rows of
+            // weights, γ and b are shared over the positions.
+            let macs = n_out * layer.fan_in();
+            let (weights, rows) = (layer.n_weights(), layer.channels());
             let (binary_params, float_params) = match kind {
-                WeightKind::Bernoulli => (macs, 2 * n_out),
-                WeightKind::Real => (0, macs + n_out),
+                WeightKind::Bernoulli => (weights, 2 * rows),
+                WeightKind::Real => (0, weights + rows),
             };
             let binary = k > 0 && kind == WeightKind::Bernoulli;
             LayerSummary {
+                conv: layer.conv.is_some(),
                 n_in,
                 n_out,
                 kind,
@@ -108,7 +116,11 @@ impl std::fmt::Display for Summary {
         writeln!(f, "{line}")?;
         let n = self.layers.len();
         for (k, l) in self.layers.iter().enumerate() {
-            let name = format!("{} {}", if k + 1 == n { "output".to_string() } else { format!("binary {}", k + 1) }, l.kind);
+            let name = match (k + 1 == n, l.conv) {
+                (true, _) => format!("output {}", l.kind),
+                (false, true) => format!("conv {} {}", k + 1, l.kind),
+                (false, false) => format!("binary {} {}", k + 1, l.kind),
+            };
             writeln!(
                 f,
                 "{:<16}{:>8}{:>8}{:>14}{:>13}{:>13.2}{:>12}{:>12}",

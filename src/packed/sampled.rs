@@ -8,6 +8,12 @@
 //!   real first-layer weights, the first layer is a float matrix product.
 //! * Output layer: `γ° S° + b°` from popcounts (Bernoulli) or `W° x^L + b°` in f64 (real).
 //!
+//! * Convolutions ([`Conv2d`]): the same on packed patches ([`super::patches`]), row `n·P + p`
+//!   for example `n` and position `p`; the popcounts come out in the units (HWC) layout, so states
+//!   are drawn in the float path's order. Hidden convolutions pad with a ±1 bit; the first one on
+//!   bytes pads with zero pixels (`v = 0`) and adds `(pad_value − c)·Σ_{padded} W` when its pad
+//!   value is not the offset `c`.
+//!
 //! Real-weight hidden layers after the first cannot be packed; such networks are refused.
 
 use std::ops::Range;
@@ -19,9 +25,10 @@ use rand::Rng;
 
 use super::bits::{BitMatrix, words_for};
 use super::kernel::{PackedRows, and_popcount, xor_popcount};
+use super::patches;
 use crate::error::{Result, SbnError};
 use crate::model::noise::{sigmoid, uniform};
-use crate::model::{Layer, Network, WeightSample, Weights};
+use crate::model::{Conv2d, Layer, Network, WeightSample, Weights};
 use crate::predict::InputBatch;
 
 /// Relative band around the decision boundary inside which the exact `σ(a)` decides (see
@@ -49,20 +56,13 @@ enum PackedLayer {
     Real { w: DMatrix<f64>, bias: DVector<f64> },
 }
 
-impl PackedLayer {
-    fn n_out(&self) -> usize {
-        match self {
-            PackedLayer::Binary(l) => l.bits.rows(),
-            PackedLayer::Real { w, .. } => w.nrows(),
-        }
-    }
-}
-
 /// One sampled network, packed. Layers `0..L` are the binary layers, `L` the output layer.
 #[derive(Clone, Debug)]
 pub struct SampledNetwork {
     dims: Vec<usize>,
     layers: Vec<PackedLayer>,
+    /// The geometry of each convolutional layer.
+    convs: Vec<Option<Conv2d>>,
     /// `Σ_i W_ji` of a binary first layer.
     row_sums: Vec<i64>,
     /// The first layer's ±1 weights as f64, built when real inputs first need them.
@@ -84,16 +84,15 @@ pub(crate) struct Workspace {
     s: Vec<i32>,
     a: Vec<f64>,
     u: Vec<f64>,
+    /// Packed patches of each convolutional layer after the first (`B·P × fan_in`).
+    patches: Vec<Option<BitMatrix>>,
     pub(crate) logits: DMatrix<f64>,
 }
 
 impl SampledNetwork {
     /// Whether the packed engine can evaluate `net`: every binary layer after the first must have
-    /// Bernoulli weights.
+    /// Bernoulli weights, and a convolution after the first must pad with a ±1 state.
     pub fn check(net: &Network) -> Result<()> {
-        if let Some(k) = net.layers().iter().position(|l| l.conv.is_some()) {
-            return Err(SbnError::Unsupported(format!("packed engine: layer {k} is a convolution (use the float engine)")));
-        }
         for k in 1..net.n_hidden() {
             if matches!(net.layers()[k].weights, Weights::Real { .. }) {
                 return Err(SbnError::Unsupported(format!(
@@ -101,7 +100,8 @@ impl SampledNetwork {
                 )));
             }
         }
-        Ok(())
+        let convs: Vec<Option<Conv2d>> = net.layers().iter().map(|l| l.conv).collect();
+        check_convs(&convs)
     }
 
     /// Packs a given weight draw (from [`Network::sample_weights`]).
@@ -183,15 +183,20 @@ impl SampledNetwork {
                 (Weights::Bernoulli { .. }, None) => unreachable!("Bernoulli layers are drawn"),
             })
             .collect();
-        Self::from_layers(net.dims(), layers)
+        Self::from_layers(net.dims(), layers, net.layers().iter().map(|l| l.conv).collect())
     }
 
-    fn from_layers(dims: Vec<usize>, layers: Vec<PackedLayer>) -> Self {
+    fn from_layers(dims: Vec<usize>, layers: Vec<PackedLayer>, convs: Vec<Option<Conv2d>>) -> Self {
         let row_sums = match &layers[0] {
             PackedLayer::Binary(l) => (0..l.bits.rows()).map(|j| 2 * i64::from(l.bits.row_popcount(j)) - l.bits.cols() as i64).collect(),
             PackedLayer::Real { .. } => Vec::new(),
         };
-        SampledNetwork { dims, layers, row_sums, first_f64: OnceLock::new() }
+        SampledNetwork { dims, layers, convs, row_sums, first_f64: OnceLock::new() }
+    }
+
+    /// The geometry of layer `k` if it is a convolution.
+    pub fn conv(&self, k: usize) -> Option<&Conv2d> {
+        self.convs[k].as_ref()
     }
 
     /// `[d0, n1, …, nL, K]`.
@@ -217,9 +222,12 @@ impl SampledNetwork {
         WeightSample { layers: (0..self.layers.len()).map(|k| self.layer_bits(k).map(BitMatrix::to_rows_matrix)).collect() }
     }
 
-    /// Pre-activations `a¹` (`n1 × B`) of examples `range` of `input`; they do not depend on the
-    /// activation noise. The input must have been checked against the network.
+    /// Pre-activations `a¹` (`n1 × B`, units layout) of examples `range` of `input`; they do not
+    /// depend on the activation noise. The input must have been checked against the network.
     pub fn first_preactivation(&self, input: &InputBatch, range: Range<usize>) -> DMatrix<f64> {
+        if let Some(g) = &self.convs[0] {
+            return self.first_conv_preactivation(g, input, range);
+        }
         let (b, n1) = (range.len(), self.dims[1]);
         match (&self.layers[0], input) {
             (PackedLayer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
@@ -257,6 +265,79 @@ impl SampledNetwork {
         }
     }
 
+    /// [`first_preactivation`](Self::first_preactivation) of a convolutional first layer: bit
+    /// planes of the byte patches (exact integers), or a float product on the unfolded input.
+    fn first_conv_preactivation(&self, g: &Conv2d, input: &InputBatch, range: Range<usize>) -> DMatrix<f64> {
+        let (b, n1, pc, co) = (range.len(), self.dims[1], g.positions(), g.out_c);
+        match (&self.layers[0], input) {
+            (PackedLayer::Binary(l), &InputBatch::Bytes { data, dim, alpha, offset }) => {
+                // Padded taps read `pad_value`, the planes read 0 (→ x⁰ = c): correct by
+                // `(pad_value − c)·Σ_{padded} W` where the two differ.
+                let pad_sums: Option<Vec<i64>> = (g.pad > 0 && g.pad_value != offset).then(|| {
+                    let masks = patches::pad_masks(g);
+                    let mut cnt = vec![0i32; pc * co];
+                    and_popcount(&l.rows, &masks, &mut cnt);
+                    (0..pc * co).map(|i| 2 * i64::from(cnt[i]) - i64::from(masks.row_popcount(i / co))).collect()
+                });
+                let offsets: Vec<f64> = self.row_sums.iter().map(|&r| offset * r as f64).collect();
+                // Example by example, CHUNK positions at a time: planes and counts stay in cache.
+                const CHUNK: usize = 32;
+                let mut a = DMatrix::zeros(n1, b);
+                let mut patch = vec![0u8; g.fan_in()];
+                let (mut planes, mut counts) = (BitMatrix::new(0, g.fan_in()), Vec::new());
+                let mut acc = vec![0i64; co];
+                for (n, mut col) in a.column_iter_mut().enumerate() {
+                    let ex = &data[(range.start + n) * dim..(range.start + n + 1) * dim];
+                    for p0 in (0..pc).step_by(CHUNK) {
+                        let m = CHUNK.min(pc - p0);
+                        if planes.rows() != 8 * m {
+                            planes = BitMatrix::new(8 * m, g.fan_in());
+                            counts = vec![0i32; 8 * m * co];
+                        }
+                        patches::byte_patch_planes(g, ex, p0..p0 + m, &mut patch, &mut planes);
+                        and_popcount(&l.rows, &planes, &mut counts);
+                        for i in 0..m {
+                            let p = p0 + i;
+                            // Σ_i W v = Σ_q 2^q (2·popcount(w⁺ AND β_q) − popcount(β_q)).
+                            let vsum: i64 = (0..8).map(|q| i64::from(planes.row_popcount(8 * i + q)) << q).sum();
+                            acc.fill(0);
+                            for q in 0..8 {
+                                let cq = &counts[(8 * i + q) * co..(8 * i + q + 1) * co];
+                                acc.iter_mut().zip(cq).for_each(|(s, &v)| *s += i64::from(v) << q);
+                            }
+                            let unit = &mut col.as_mut_slice()[p * co..(p + 1) * co];
+                            for (c, ac) in unit.iter_mut().enumerate() {
+                                let mut s = alpha * (2 * acc[c] - vsum) as f64 + offsets[c];
+                                if let Some(ps) = &pad_sums {
+                                    s += (g.pad_value - offset) * ps[p * co + c] as f64;
+                                }
+                                *ac = l.gamma[c] * s + l.bias[c];
+                            }
+                        }
+                    }
+                }
+                a
+            }
+            (layer, _) => {
+                let x = g.unfold(&input.to_matrix(range));
+                let (w, gamma, bias) = match layer {
+                    PackedLayer::Binary(l) => (self.first_f64.get_or_init(|| l.bits.to_rows_matrix()), Some(&l.gamma[..]), l.bias.as_slice()),
+                    PackedLayer::Real { w, bias } => (w, None, bias.as_slice()),
+                };
+                let mut a = crate::linalg::mul(w, &x);
+                for col in a.as_mut_slice().chunks_exact_mut(co) {
+                    for (c, ac) in col.iter_mut().enumerate() {
+                        *ac = match gamma {
+                            Some(gm) => gm[c] * *ac + bias[c],
+                            None => *ac + bias[c],
+                        };
+                    }
+                }
+                a.reshape_generic(nalgebra::Dyn(n1), nalgebra::Dyn(b))
+            }
+        }
+    }
+
     /// One noise sample on top of `a¹`: states of layers `1..L` drawn from `rng` (per layer,
     /// example by example, unit by unit: the order of `Network::forward`), logits into
     /// `work.logits`.
@@ -265,6 +346,7 @@ impl SampledNetwork {
         let l_count = self.n_hidden();
         if work.states.len() != l_count || work.states.first().is_some_and(|s| s.rows() != b) {
             work.states = (1..=l_count).map(|k| BitMatrix::new(b, self.dims[k])).collect();
+            work.patches = (0..l_count).map(|k| self.convs[k].filter(|_| k > 0).map(|g| BitMatrix::new(g.positions(), g.fan_in()))).collect();
         }
         let widest = self.dims.iter().copied().max().unwrap_or(0);
         work.u.resize(widest, 0.0);
@@ -277,14 +359,34 @@ impl SampledNetwork {
             let PackedLayer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
             let nk = self.dims[k + 1];
             let (done, rest) = work.states.split_at_mut(k);
-            let s = &mut work.s[..b * nk];
-            xor_popcount(&layer.rows, &done[k - 1], s);
-            for n in 0..b {
-                let a = &mut work.a[..nk];
-                for (j, aj) in a.iter_mut().enumerate() {
-                    *aj = layer.gamma[j] * f64::from(s[n * nk + j]) + layer.bias[j];
+            let channels = layer.gamma.len();
+            let a = &mut work.a[..nk];
+            let fill = |a: &mut [f64], s: &[i32]| {
+                for (unit, s) in a.chunks_exact_mut(channels).zip(s.chunks_exact(channels)) {
+                    for (j, aj) in unit.iter_mut().enumerate() {
+                        *aj = layer.gamma[j] * f64::from(s[j]) + layer.bias[j];
+                    }
                 }
-                draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+            };
+            match (&self.convs[k], &mut work.patches[k]) {
+                (Some(g), Some(patches)) => {
+                    // Example by example (in cache): patch row p → s[p·C_out + c], the units layout.
+                    let s = &mut work.s[..nk];
+                    for n in 0..b {
+                        patches::gather(g, done[k - 1].row(n), patches);
+                        xor_popcount(&layer.rows, patches, s);
+                        fill(a, s);
+                        draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+                    }
+                }
+                _ => {
+                    let s = &mut work.s[..b * nk];
+                    xor_popcount(&layer.rows, &done[k - 1], s);
+                    for n in 0..b {
+                        fill(a, &s[n * nk..(n + 1) * nk]);
+                        draw_states(a, rng, &mut work.u, rest[0].row_mut(n));
+                    }
+                }
             }
         }
         let last = &work.states[l_count - 1];
@@ -324,19 +426,28 @@ fn bit_planes(data: &[u8], dim: usize) -> BitMatrix {
     let b = data.len() / dim;
     let mut planes = BitMatrix::new(8 * b, dim);
     for (n, ex) in data.chunks_exact(dim).enumerate() {
-        for (wi, chunk) in ex.chunks(64).enumerate() {
-            let mut words = [0u64; 8];
-            for (i, &v) in chunk.iter().enumerate() {
-                for (p, w) in words.iter_mut().enumerate() {
-                    *w |= u64::from(v >> p & 1) << i;
-                }
-            }
-            for (p, w) in words.into_iter().enumerate() {
-                planes.row_mut(8 * n + p)[wi] = w;
+        patches::pack_planes(ex, &mut planes, 8 * n);
+    }
+    planes
+}
+
+/// The packed engine's conditions on the convolutions of a network (layer `k` = `convs[k]`):
+/// hidden convolutions after the first pad with a ±1 state, and the output layer is dense.
+fn check_convs(convs: &[Option<Conv2d>]) -> Result<()> {
+    if convs.last().is_some_and(Option::is_some) {
+        return Err(SbnError::Unsupported("packed engine: the output layer must be dense".into()));
+    }
+    for (k, g) in convs.iter().enumerate().skip(1) {
+        if let Some(g) = g {
+            if g.pad > 0 && g.pad_value.abs() != 1.0 {
+                return Err(SbnError::Unsupported(format!(
+                    "packed engine: convolution {k} pads its binary input with {}; only ±1 can be packed (use the float engine)",
+                    g.pad_value
+                )));
             }
         }
     }
-    planes
+    Ok(())
 }
 
 /// States of one example's layer: bit `j` set iff `u_j < σ(a_j)`, `u_j` drawn in order.
@@ -377,14 +488,16 @@ fn decide_states(a: &[f64], u: &[f64], out: &mut [u64]) {
 // Export: a small versioned binary format.
 //
 //   magic "SBNPACK\0" | version u32 | number of dims u32 | dims u64 ...
-//   per layer: kind u8 (1 binary, 0 real)
-//     binary: γ f64 × n_out | b f64 × n_out | words u64 × n_out·⌈n_in/64⌉ (rows, pad bits 0)
-//     real:   W f64 × n_out·n_in (row-major) | b f64 × n_out
+//   per layer: kind u8 (1 binary, 0 real) | geometry u8 (0 dense, 1 convolution; version 2 only)
+//     convolution: in_h, in_w, in_c, out_c, kernel, stride, pad u64 | pad value f64
+//     binary: γ f64 × rows | b f64 × rows | words u64 × rows·⌈fan_in/64⌉ (rows, pad bits 0)
+//     real:   W f64 × rows·fan_in (row-major) | b f64 × rows
+//   (rows, fan_in) = (n_out, n_in) for a dense layer, (out_c, kernel²·in_c) for a convolution
 //   FNV-1a 64 checksum of everything before it (u64)
 // All numbers little-endian.
 
 const MAGIC: [u8; 8] = *b"SBNPACK\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const PLACE: &str = "packed network";
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -429,16 +542,28 @@ impl SampledNetwork {
         out.extend_from_slice(&(self.dims.len() as u32).to_le_bytes());
         self.dims.iter().for_each(|&d| out.extend_from_slice(&(d as u64).to_le_bytes()));
         let f64s = |out: &mut Vec<u8>, v: &[f64]| v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-        for layer in &self.layers {
+        for (layer, conv) in self.layers.iter().zip(&self.convs) {
+            out.push(match layer {
+                PackedLayer::Binary(_) => 1,
+                PackedLayer::Real { .. } => 0,
+            });
+            match conv {
+                None => out.push(0),
+                Some(g) => {
+                    out.push(1);
+                    for v in [g.in_h, g.in_w, g.in_c, g.out_c, g.kernel, g.stride, g.pad] {
+                        out.extend_from_slice(&(v as u64).to_le_bytes());
+                    }
+                    out.extend_from_slice(&g.pad_value.to_le_bytes());
+                }
+            }
             match layer {
                 PackedLayer::Binary(l) => {
-                    out.push(1);
                     f64s(&mut out, &l.gamma);
                     f64s(&mut out, &l.bias);
                     l.bits.as_words().iter().for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
                 }
                 PackedLayer::Real { w, bias } => {
-                    out.push(0);
                     f64s(&mut out, w.transpose().as_slice());
                     f64s(&mut out, bias.as_slice());
                 }
@@ -456,8 +581,8 @@ impl SampledNetwork {
             return Err(SbnError::invalid(PLACE, "not a packed sbn network (bad magic)"));
         }
         let version = r.u32("version")?;
-        if version != VERSION {
-            return Err(SbnError::invalid(PLACE, format!("unsupported version {version} (this build reads {VERSION})")));
+        if version != 1 && version != VERSION {
+            return Err(SbnError::invalid(PLACE, format!("unsupported version {version} (this build reads 1 and {VERSION})")));
         }
         let n_dims = r.u32("dimension count")? as usize;
         if !(3..=1024).contains(&n_dims) {
@@ -469,29 +594,52 @@ impl SampledNetwork {
         }
         let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
         let mut layers = Vec::with_capacity(n_dims - 1);
+        let mut convs = Vec::with_capacity(n_dims - 1);
         for k in 0..n_dims - 1 {
-            let (n_in, n_out) = (dims[k], dims[k + 1]);
             let what = |s: &str| format!("layer {k} {s}");
-            let layer = match r.u8(&what("kind"))? {
+            let kind = r.u8(&what("kind"))?;
+            let conv = match if version >= 2 { r.u8(&what("geometry"))? } else { 0 } {
+                0 => None,
                 1 => {
-                    let gamma = r.f64s(n_out, &what("scales"))?;
-                    let bias = r.f64s(n_out, &what("biases"))?;
-                    let count = n_out.checked_mul(words_for(n_in)).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
+                    let v = r.u64s(7, &what("convolution"))?;
+                    if v.iter().any(|&x| x > 1 << 20) {
+                        return Err(SbnError::invalid(PLACE, what("convolution has an implausibly large size")));
+                    }
+                    let v: Vec<usize> = v.into_iter().map(|x| x as usize).collect();
+                    let pad_value = r.f64s(1, &what("pad value"))?[0];
+                    let g = Conv2d { in_h: v[0], in_w: v[1], in_c: v[2], out_c: v[3], kernel: v[4], stride: v[5], pad: v[6], pad_value };
+                    g.check(&format!("{PLACE} {}", what("convolution")))?;
+                    // Sizes ≤ 2^20: none of these products overflows.
+                    if g.in_features() != dims[k] || g.out_features() != dims[k + 1] {
+                        return Err(SbnError::invalid(PLACE, what("convolution does not match the layer widths")));
+                    }
+                    Some(g)
+                }
+                x => return Err(SbnError::invalid(PLACE, what(&format!("has unknown geometry {x}")))),
+            };
+            let (rows, fan_in) = conv.map_or((dims[k + 1], dims[k]), |g| (g.out_c, g.fan_in()));
+            let layer = match kind {
+                1 => {
+                    let gamma = r.f64s(rows, &what("scales"))?;
+                    let bias = r.f64s(rows, &what("biases"))?;
+                    let count = rows.checked_mul(words_for(fan_in)).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
                     let words = r.u64s(count, &what("weight bits"))?;
-                    let bits = BitMatrix::from_words(n_out, n_in, words).ok_or_else(|| SbnError::invalid(PLACE, what("has pad bits set")))?;
+                    let bits = BitMatrix::from_words(rows, fan_in, words).ok_or_else(|| SbnError::invalid(PLACE, what("has pad bits set")))?;
                     PackedLayer::Binary(BinaryLayer::new(bits, gamma, bias))
                 }
                 0 if k == 0 || k == n_dims - 2 => {
-                    let count = n_out.checked_mul(n_in).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
+                    let count = rows.checked_mul(fan_in).ok_or_else(|| SbnError::invalid(PLACE, what("size overflows")))?;
                     let w = r.f64s(count, &what("weights"))?;
-                    let bias = r.f64s(n_out, &what("biases"))?;
-                    PackedLayer::Real { w: DMatrix::from_row_slice(n_out, n_in, &w), bias: DVector::from_vec(bias) }
+                    let bias = r.f64s(rows, &what("biases"))?;
+                    PackedLayer::Real { w: DMatrix::from_row_slice(rows, fan_in, &w), bias: DVector::from_vec(bias) }
                 }
                 0 => return Err(SbnError::invalid(PLACE, what("is real: only the first and the output layer may be"))),
                 kind => return Err(SbnError::invalid(PLACE, what(&format!("has unknown kind {kind}")))),
             };
             layers.push(layer);
+            convs.push(conv);
         }
+        check_convs(&convs).map_err(|e| SbnError::invalid(PLACE, e.to_string()))?;
         let body = r.pos;
         let sum = u64::from_le_bytes(r.take(8, "checksum")?.try_into().expect("8 bytes"));
         if r.pos != bytes.len() {
@@ -500,8 +648,7 @@ impl SampledNetwork {
         if fnv1a(&bytes[..body]) != sum {
             return Err(SbnError::invalid(PLACE, "checksum mismatch: the file is corrupt"));
         }
-        debug_assert!(layers.iter().zip(&dims[1..]).all(|(l, &d)| l.n_out() == d));
-        Ok(Self::from_layers(dims, layers))
+        Ok(Self::from_layers(dims, layers, convs))
     }
 
     /// Writes [`to_bytes`](Self::to_bytes) to `path`.

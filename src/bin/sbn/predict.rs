@@ -87,7 +87,7 @@ pub struct SummaryArgs {
 
 pub fn show_summary(args: SummaryArgs) -> Result<()> {
     let model = ModelFile::load(&args.model)?;
-    print!("{}", summary(&model.network));
+    println!("{}", summary(&model.network));
     Ok(())
 }
 
