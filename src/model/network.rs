@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::layer::{Layer, WeightKind};
-use super::noise::{sample_state, uniform};
+use super::noise::{sample_states, uniform};
 use crate::error::{Result, SbnError};
 
 /// An SBN: `layers[..L]` are the stochastic binary layers, `layers[L]` the output layer.
@@ -230,7 +230,7 @@ impl Network {
             let (s, a) = self.layers[k].preactivation(self.weights_in_use(ws, k), input);
             let mut x = DMatrix::zeros(a.nrows(), a.ncols());
             draws.units(k, x.as_mut_slice());
-            x.zip_apply(&a, |u, a| *u = sample_state(a, *u));
+            sample_states(a.as_slice(), x.as_mut_slice());
             hidden.push(HiddenSample { s, a, x });
         }
         let l = self.n_hidden();

@@ -42,6 +42,32 @@ pub fn sample_state(a: f64, u: f64) -> f64 {
     if u < sigmoid(a) { 1.0 } else { -1.0 }
 }
 
+/// The sampling rule over a slice: `x[i]` holds the uniform `u_i` on entry and the state for
+/// `a[i]` on return, identical to [`sample_state`]. Vectorized as `u(1 + e^{−a}) < 1`; a chunk
+/// with an entry within a relative 1e-9 of the boundary (or `u = 0`) is decided by the scalar rule.
+pub fn sample_states(a: &[f64], x: &mut [f64]) {
+    const MARGIN: f64 = 1e-9;
+    assert_eq!(a.len(), x.len(), "one uniform per pre-activation");
+    for (a, x) in a.chunks(64).zip(x.chunks_mut(64)) {
+        let mut states = [0.0f64; 64];
+        let unsure = crate::dispatch!({
+            let mut unsure = false;
+            for ((s, &u), &a) in states.iter_mut().zip(x.iter()).zip(a) {
+                let t = u * (1.0 + crate::simd::exp(-a));
+                let plus = (t < 1.0 - MARGIN) & (u > 0.0);
+                unsure |= !plus & !(t > 1.0 + MARGIN);
+                *s = if plus { 1.0 } else { -1.0 };
+            }
+            unsure
+        });
+        if unsure {
+            x.iter_mut().zip(a).for_each(|(x, &a)| *x = sample_state(a, *x));
+        } else {
+            x.copy_from_slice(&states[..x.len()]);
+        }
+    }
+}
+
 /// A uniform on `[0, 1)` with 53 random bits, the form every sampler here uses.
 #[inline]
 pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
@@ -51,6 +77,22 @@ pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectorized_sampling_equals_the_rule() {
+        let mut a: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) * 0.05).collect();
+        a.extend([-800.0, 800.0, 0.0, -1e6, 1e6]);
+        let mut u: Vec<f64> = (0..a.len()).map(|i| (i as f64 * 0.618_034).fract()).collect();
+        // Uniforms on the boundary and at 0.
+        u[500] = 0.5;
+        u[1002] = 0.5;
+        u[1003] = 0.0;
+        u[1004] = 0.0;
+        u[3] = sigmoid(a[3]);
+        let want: Vec<f64> = a.iter().zip(&u).map(|(&a, &u)| sample_state(a, u)).collect();
+        sample_states(&a, &mut u);
+        assert_eq!(u, want);
+    }
 
     #[test]
     fn sigmoid_is_stable_and_symmetric() {
