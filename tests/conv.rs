@@ -346,3 +346,73 @@ fn psa_on_a_tiny_conv_net_is_unbiased_where_the_theory_says() {
     let rel = norm(&diff) / norm(&exact[0]);
     assert!(rel < 0.5, "first layer relative bias {rel}");
 }
+
+const CONV_SPEC: &str = r#"
+[network]
+conv = [{ channels = 6, kernel = 3 }, { channels = 8, kernel = 3, stride = 2, pad_value = 1 }]
+hidden = [16]
+weights = "bernoulli"
+[objective]
+beta = 0.01
+[training]
+lr = 0.003
+logit_lr = 0.1
+batch_size = 50
+epochs = 2
+seed = 3
+chunk = 16
+[validation]
+fraction = 0.2
+weight_samples = 2
+noise_samples = 2
+"#;
+
+#[test]
+fn a_conv_spec_fits_saves_and_predicts_with_both_engines() {
+    use sbn::predict::{predictive, Engine, InputBatch, McConfig};
+    let spec = sbn::spec::ModelSpec::parse(CONV_SPEC, "spec").unwrap();
+    let all = sbn::data::embedded::digits();
+    let idx: Vec<usize> = (0..all.len()).step_by(3).collect();
+    let (train, valid) = all.subset(&idx).split(0.2, 1);
+    let dir = std::env::temp_dir().join(format!("sbn-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conv.sbn");
+    let out = sbn::train::fit(&spec, &train, &valid, &sbn::train::FitOptions { out: Some(path.clone()), ..Default::default() }).unwrap();
+    let loaded = sbn::io::ModelFile::load(&path).unwrap();
+    assert_eq!(loaded.network, out.model.network);
+    let geometry: Vec<Option<Conv2d>> = loaded.network.layers().iter().map(|l| l.conv).collect();
+    // 8×8×1 → 8×8×6 (the first layer pads with a zero pixel, the scaling's offset) → 4×4×8 → 16 → 10.
+    assert_eq!(geometry[0].map(|c| (c.out_h(), c.out_w(), c.out_c, c.pad_value)), Some((8, 8, 6, -2.0)));
+    assert_eq!(geometry[1].map(|c| (c.out_h(), c.out_w(), c.out_c, c.pad_value)), Some((4, 4, 8, 1.0)));
+    assert_eq!(loaded.network.dims(), vec![64, 384, 128, 16, 10]);
+    let mut storage = None;
+    let inputs = InputBatch::from_dataset(&valid, &loaded.scaling, &mut storage).unwrap();
+    let config = |engine| McConfig { weight_samples: 3, noise_samples: 2, seed: 5, engine };
+    let packed = predictive(&loaded.network, inputs.clone(), &config(Engine::Packed)).unwrap();
+    let float = predictive(&loaded.network, inputs, &config(Engine::Float)).unwrap();
+    let worst = packed.per_weight_sample.iter().zip(&float.per_weight_sample).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "packed and float predictive differ by {worst}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_conv_specs_name_the_field() {
+    let err = |text: &str| sbn::spec::ModelSpec::parse(text, "m.toml").unwrap_err().to_string();
+    let e = err("[network]\nconv = [{ channels = 4, kernel = 3, pad_value = 0 }]\nweights = \"bernoulli\"\n");
+    assert!(e.contains("network.conv[0].pad_value"), "{e}");
+    let e = err("[network]\nconv = [{ channels = 4, kernel = 3, pad = 3 }]\nweights = \"bernoulli\"\n");
+    assert!(e.contains("network.conv[0].pad"), "{e}");
+    let e = err("[network]\nconv = [{ channels = 4, kernel = 3, colour = 1 }]\nweights = \"bernoulli\"\n");
+    assert!(e.contains("colour"), "{e}");
+    let e = err("[network]\nconv = [{ channels = 4, kernel = 3 }]\nhidden = [5]\nweights = [\"real\", \"real\"]\n");
+    assert!(e.contains("network.weights"), "{e}");
+    // Data without an image shape, and an image shape that does not fit the data.
+    let spec = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 3 }]\nweights = \"bernoulli\"\n", "m.toml").unwrap();
+    let e = spec.layer_shapes(10, None, 3, 0.0).unwrap_err().to_string();
+    assert!(e.contains("network.conv") && e.contains("image"), "{e}");
+    let spec = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 3 }]\nimage = [3, 3, 2]\nweights = \"bernoulli\"\n", "m.toml").unwrap();
+    let e = spec.layer_shapes(10, None, 3, 0.0).unwrap_err().to_string();
+    assert!(e.contains("network.image"), "{e}");
+    let e = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 9, pad = 0 }]\nweights = \"bernoulli\"\n", "m.toml").unwrap().layer_shapes(64, Some((8, 8)), 3, 0.0).unwrap_err().to_string();
+    assert!(e.contains("network.conv[0]") && e.contains("kernel"), "{e}");
+}
