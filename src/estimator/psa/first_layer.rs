@@ -1,137 +1,171 @@
 //! PSA's first layer: a Bernoulli layer on real input needs the weight-flip bracket
-//! `σ(a_j − 2γ_j W_ji x_i) − σ(a_j)` for every weight and example (no two-value form). This is
-//! the hot loop of a PSA step, so it runs in f32 on the widest SIMD unit, with `e^{2γ v}`
-//! tabulated per input level when the input has at most 256 distinct values (8-bit data).
+//! `σ(a_j − 2γ_j W_ji x_i) − σ(a_j)` for every weight and example. With `W_ji = ±1` the bracket
+//! takes one of two values per (example, unit, input value): `d±_nj(v) = σ(a_nj ∓ 2γ_j v) − σ(a_nj)`.
+//! On 8-bit data (at most 256 distinct input values) `r d⁺` and `r d⁻` are computed once per
+//! example, unit and value present in the example, and the pair loop only picks one of the two by
+//! the sign of `W_ji` and adds it. This is the hot loop of a PSA step, so it runs in f32 (sums
+//! flushed to f64 every 256 examples) on the widest SIMD unit, in blocks of units whose tables and
+//! sums stay in cache.
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use crate::simd;
 
+/// Units per block (the lanes of two AVX-512 registers): a block's sums (`n_in × JB`) and tables
+/// (`256 × JB`) stay in L2.
+const JB: usize = 32;
+/// Examples summed in f32 before the sums are added to the f64 totals.
+const FLUSH: usize = 256;
+
 /// First Bernoulli layer on real input: the per-pair weight-flip term
 /// `∂q_ji = −W_ji mean_n r_nj [σ(a_nj − 2γ_j W_ji x_ni) − σ(a_nj)]`.
 ///
-/// This is the one place PSA needs a sigmoid per weight and example, so it runs in f32 (relative
-/// error about 1e-6, far below the estimator's sampling noise) on the widest SIMD unit, as
-/// `σ(a − 2δ) = 1 / (1 + e^{−a} e^{2δ})`. Parallel over blocks of input columns; each column sums
-/// the batch in order, so the result does not depend on the thread count.
+/// Parallel over blocks of units; each block sums the batch in order, so the result does not
+/// depend on the thread count. Relative error about 1e-6 (f32), far below the estimator's noise.
 pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    const TILE: usize = 4;
     let (n_out, n_in) = w.shape();
     let batch = x.ncols();
     // e^{−a} with a clamped so that it stays finite in f32 (σ is saturated beyond).
     let e_neg_a: Vec<f32> = crate::dispatch!(a.iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
     let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
     let r32: Vec<f32> = r.iter().map(|&v| v as f32).collect();
-    let two_g: Vec<f64> = gamma.iter().map(|g| 2.0 * g).collect();
-    let two_gw: Vec<f32> = w.as_slice().chunks(n_out).flat_map(|col| col.iter().zip(&two_g).map(|(w, g)| (g * w) as f32)).collect();
-    // Inputs with at most 256 distinct values (8-bit data under one affine map): e^{2γ_j v} is
-    // tabulated once per level and unit, so the pair loop needs no exponential.
-    let levels = input_levels(x).map(|(values, idx)| {
-        let gamma32: Vec<f32> = gamma.iter().map(|&g| 2.0 * g as f32).collect();
-        let table: Vec<f32> = crate::dispatch!(values.iter().flat_map(|&v| gamma32.iter().map(move |&g| simd::exp_f32((g * v as f32).clamp(-80.0, 80.0)))).collect());
-        (values, idx, table)
-    });
+    let two_gamma: Vec<f32> = gamma.iter().map(|&g| 2.0 * g as f32).collect();
+    let levels = input_levels(x);
+    let sums: Vec<Vec<f64>> = (0..n_out.div_ceil(JB))
+        .into_par_iter()
+        .map(|blk| {
+            let units = blk * JB..(blk * JB + JB).min(n_out);
+            // Bit jj of plus[i] is set when W_{j0+jj, i} = +1.
+            let plus: Vec<u32> = (0..n_in).map(|i| units.clone().enumerate().fold(0u32, |m, (jj, j)| m | (u32::from(w[(j, i)] > 0.0) << jj))).collect();
+            let block = Block { x, levels: levels.as_ref(), units: units.clone(), n_out, two_gamma: &two_gamma[units], plus: &plus };
+            crate::dispatch!(block.sums(&e_neg_a, &p32, &r32))
+        })
+        .collect();
     let inv_b = 1.0 / batch as f64;
     let mut dq = DMatrix::zeros(n_out, n_in);
-    dq.as_mut_slice().par_chunks_mut(n_out * TILE).enumerate().for_each(|(tile, out)| {
-        let i0 = tile * TILE;
-        let cols = out.len() / n_out;
-        let mut acc = vec![0f32; out.len()];
-        for n in 0..batch {
-            let range = n * n_out..(n + 1) * n_out;
-            let (ea, pn, rn) = (&e_neg_a[range.clone()], &p32[range.clone()], &r32[range]);
-            for c in 0..cols {
-                let i = i0 + c;
-                let acc = &mut acc[c * n_out..(c + 1) * n_out];
-                let gw = &two_gw[i * n_out..(i + 1) * n_out];
-                match &levels {
-                    Some((_, idx, table)) => {
-                        let row = &table[idx[n * n_in + i] as usize * n_out..][..n_out];
-                        accumulate_flips_tabulated_dispatch(acc, gw, row, ea, pn, rn)
-                    }
-                    None => crate::dispatch!(accumulate_flips(acc, gw, x[(i, n)] as f32, ea, pn, rn)),
-                }
+    for (blk, acc) in sums.iter().enumerate() {
+        for (i, row) in acc.chunks_exact(JB).enumerate() {
+            for (jj, v) in row.iter().enumerate().take((n_out - blk * JB).min(JB)) {
+                let j = blk * JB + jj;
+                dq[(j, i)] = -w[(j, i)] * v * inv_b;
             }
         }
-        for (c, (d, acc)) in out.chunks_mut(n_out).zip(acc.chunks(n_out)).enumerate() {
-            let wi = w.column(i0 + c);
-            for ((d, a), wji) in d.iter_mut().zip(acc).zip(wi.iter()) {
-                *d = -wji * f64::from(*a) * inv_b;
-            }
-        }
-    });
+    }
     dq
 }
 
-/// `acc_j += r_j (1 / (1 + e_j exp(gw_j x)) − p_j)`, in f32.
-#[inline(always)]
-fn accumulate_flips(acc: &mut [f32], gw: &[f32], x: f32, e: &[f32], p: &[f32], r: &[f32]) {
-    let n = acc.len();
-    let (gw, e, p, r) = (&gw[..n], &e[..n], &p[..n], &r[..n]);
-    for j in 0..n {
-        let t = simd::exp_f32(gw[j] * x);
-        acc[j] += r[j] * (1.0 / (1.0 + e[j] * t) - p[j]);
+/// One block of units and what its sums need.
+struct Block<'a> {
+    x: &'a DMatrix<f64>,
+    /// On 8-bit data: the distinct values and every entry's level (row-major `[example][input]`).
+    levels: Option<&'a (Vec<f64>, Vec<u8>)>,
+    units: std::ops::Range<usize>,
+    n_out: usize,
+    two_gamma: &'a [f32],
+    plus: &'a [u32],
+}
+
+impl Block<'_> {
+    /// `Σ_n r_nj d^{W_ji}_nj(x_ni)` for the block's units, `n_in × JB` (lanes beyond the block 0).
+    #[inline(always)]
+    fn sums(&self, e: &[f32], p: &[f32], r: &[f32]) -> Vec<f64> {
+        let (n_in, batch) = self.x.shape();
+        let m = self.units.len();
+        let mut wide = vec![0f64; n_in * JB];
+        let mut acc = vec![0f32; n_in * JB];
+        // e^{2γ_j v} per level; the (r d⁺, r d⁻) rows of the values seen in the current example.
+        let n_levels = self.levels.map_or(1, |(values, _)| values.len());
+        let mut table = vec![0f32; n_levels * JB];
+        if let Some((values, _)) = self.levels {
+            for (row, &v) in table.chunks_exact_mut(JB).zip(values) {
+                row.iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * v as f32).clamp(-80.0, 80.0)));
+            }
+        }
+        let mut flips = vec![0f32; n_levels * 2 * JB];
+        let mut seen = vec![usize::MAX; n_levels];
+        let (mut en, mut pn, mut rn) = ([0f32; JB], [0f32; JB], [0f32; JB]);
+        for n in 0..batch {
+            let at = n * self.n_out + self.units.start..n * self.n_out + self.units.end;
+            en[..m].copy_from_slice(&e[at.clone()]);
+            pn[..m].copy_from_slice(&p[at.clone()]);
+            rn[..m].copy_from_slice(&r[at]);
+            for i in 0..n_in {
+                let v = match self.levels {
+                    Some((_, idx)) => idx[n * n_in + i] as usize,
+                    None => {
+                        let xv = self.x[(i, n)] as f32;
+                        table[..m].iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * xv).clamp(-80.0, 80.0)));
+                        seen[0] = usize::MAX;
+                        0
+                    }
+                };
+                let pair = &mut flips[v * 2 * JB..(v + 1) * 2 * JB];
+                if seen[v] != n {
+                    let (dp, dm) = pair.split_at_mut(JB);
+                    flip_values(&table[v * JB..(v + 1) * JB], &en, &pn, &rn, dp, dm);
+                    seen[v] = n;
+                }
+                add_selected(&mut acc[i * JB..(i + 1) * JB], pair, self.plus[i]);
+            }
+            if (n + 1) % FLUSH == 0 || n + 1 == batch {
+                wide.iter_mut().zip(acc.iter_mut()).for_each(|(w, v)| {
+                    *w += f64::from(*v);
+                    *v = 0.0;
+                });
+            }
+        }
+        wide
     }
 }
 
-/// `acc_j += r_j (σ(a_j − 2γ_j W_ji x) − p_j)` from the tabulated `t_j = e^{2γ_j x}` (the sign of
-/// `gw_j = 2γ_j W_ji` picks `1/(1 + e_j t_j)` or `t_j/(t_j + e_j)`), in f32.
+/// `dp_j = r_j (σ(a_j − 2γ_j v) − p_j) = r_j (1/(1 + e_j t_j) − p_j)` and
+/// `dm_j = r_j (σ(a_j + 2γ_j v) − p_j) = r_j (t_j/(t_j + e_j) − p_j)` (`e = e^{−a}`, `t = e^{2γv}`).
 #[inline(always)]
-fn accumulate_flips_tabulated(acc: &mut [f32], gw: &[f32], t: &[f32], e: &[f32], p: &[f32], r: &[f32]) {
-    let n = acc.len();
-    let (gw, t, e, p, r) = (&gw[..n], &t[..n], &e[..n], &p[..n], &r[..n]);
-    for j in 0..n {
-        let plus = gw[j] > 0.0;
-        let num = if plus { 1.0 } else { t[j] };
-        let den = if plus { 1.0 + e[j] * t[j] } else { t[j] + e[j] };
-        acc[j] += r[j] * (num / den - p[j]);
+fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
+    let (t, dp, dm) = (&t[..JB], &mut dp[..JB], &mut dm[..JB]);
+    for j in 0..JB {
+        // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
+        dp[j] = r[j] * (1.0 / (1.0 + e[j] * t[j]).min(1e30) - p[j]);
+        dm[j] = r[j] * (t[j] / (t[j] + e[j]) - p[j]);
     }
 }
 
-/// [`accumulate_flips_tabulated`] on the widest unit: with AVX-512 the division becomes a 14-bit
-/// reciprocal estimate refined by one Newton step (f32 precision), which is what bounds this loop.
-fn accumulate_flips_tabulated_dispatch(acc: &mut [f32], gw: &[f32], t: &[f32], e: &[f32], p: &[f32], r: &[f32]) {
+/// `acc_j += dp_j` where bit j of `plus` is set, else `dm_j` (`pair = [dp | dm]`).
+#[inline(always)]
+fn add_selected(acc: &mut [f32], pair: &[f32], plus: u32) {
     #[cfg(target_arch = "x86_64")]
     if simd::has_avx512() {
-        // SAFETY: AVX-512F is present (checked at run time); the slices are as long as `acc`.
-        unsafe { avx512::accumulate_flips_tabulated(acc, gw, t, e, p, r) };
+        // SAFETY: AVX-512F is present (checked at run time); the slices hold JB and 2·JB values.
+        unsafe { avx512::add_selected(acc, pair, plus) };
         return;
     }
-    crate::dispatch!(accumulate_flips_tabulated(acc, gw, t, e, p, r))
+    let (acc, dp, dm) = (&mut acc[..JB], &pair[..JB], &pair[JB..2 * JB]);
+    for j in 0..JB {
+        acc[j] += if plus >> j & 1 == 1 { dp[j] } else { dm[j] };
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// As [`super::accumulate_flips_tabulated`], 16 lanes at a time.
+    use super::JB;
+
+    /// As [`super::add_selected`], 16 lanes at a time with the sign bits as blend masks.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn accumulate_flips_tabulated(acc: &mut [f32], gw: &[f32], t: &[f32], e: &[f32], p: &[f32], r: &[f32]) {
-        let n = acc.len();
-        assert!(gw.len() >= n && t.len() >= n && e.len() >= n && p.len() >= n && r.len() >= n);
-        let (one, two, zero, big) = (_mm512_set1_ps(1.0), _mm512_set1_ps(2.0), _mm512_setzero_ps(), _mm512_set1_ps(1e30));
-        let mut j = 0;
-        while j + 16 <= n {
-            // SAFETY: j + 16 ≤ n ≤ every slice's length.
+    pub unsafe fn add_selected(acc: &mut [f32], pair: &[f32], plus: u32) {
+        assert!(acc.len() >= JB && pair.len() >= 2 * JB);
+        for half in 0..JB / 16 {
+            // SAFETY: the offsets stay below JB in `acc` and 2·JB in `pair` (asserted above).
             unsafe {
-                let g = _mm512_loadu_ps(gw.as_ptr().add(j));
-                let tt = _mm512_loadu_ps(t.as_ptr().add(j));
-                let ee = _mm512_loadu_ps(e.as_ptr().add(j));
-                let plus = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(g, zero);
-                let num = _mm512_mask_blend_ps(plus, tt, one);
-                // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
-                let den_plus = _mm512_min_ps(_mm512_fmadd_ps(ee, tt, one), big);
-                let den = _mm512_mask_blend_ps(plus, _mm512_add_ps(tt, ee), den_plus);
-                let y0 = _mm512_rcp14_ps(den);
-                let y = _mm512_mul_ps(y0, _mm512_fnmadd_ps(den, y0, two));
-                let diff = _mm512_sub_ps(_mm512_mul_ps(num, y), _mm512_loadu_ps(p.as_ptr().add(j)));
-                let out = _mm512_fmadd_ps(_mm512_loadu_ps(r.as_ptr().add(j)), diff, _mm512_loadu_ps(acc.as_ptr().add(j)));
-                _mm512_storeu_ps(acc.as_mut_ptr().add(j), out);
+                let k = (plus >> (16 * half)) as __mmask16;
+                let dp = _mm512_loadu_ps(pair.as_ptr().add(16 * half));
+                let dm = _mm512_loadu_ps(pair.as_ptr().add(JB + 16 * half));
+                let a = _mm512_loadu_ps(acc.as_ptr().add(16 * half));
+                _mm512_storeu_ps(acc.as_mut_ptr().add(16 * half), _mm512_add_ps(a, _mm512_mask_blend_ps(k, dm, dp)));
             }
-            j += 16;
         }
-        super::accumulate_flips_tabulated(&mut acc[j..], &gw[j..], &t[j..], &e[j..], &p[j..], &r[j..]);
     }
 }
 
