@@ -12,7 +12,6 @@ use rayon::prelude::*;
 use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
-use crate::model::noise::sigmoid;
 use crate::model::softmax::softmax_into;
 use crate::model::{Draws, ForwardSample, Network, Unfolding, WeightSample};
 use crate::simd;
@@ -59,6 +58,11 @@ impl Psa {
 
 /// The output layer: the value `Ê`, the output-layer gradient, and the flip sensitivities
 /// `s^L_i = f_i − f₀` of the last binary layer (`n_L × B`).
+///
+/// Per example, with `v_{:,i}` the logit change of unit `i` (`γ° ⊙ W°_{:,i}` or `W°_{:,i}`) and
+/// `Z_i = Σ_k p_k e^{−2 x_i v_ki}` the softmax normalizer of the flipped logits relative to `o`'s:
+/// `f_i − f₀ = ln Z_i + 2 x_i v_yi`, and the flipped softmax is `p_k e^{−2 x_i v_ki} / Z_i`.
+/// The loops run over the units `i` (contiguous, vectorized) inside a loop over the classes.
 fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerGrad, DMatrix<f64>) {
     let l = net.n_hidden();
     let layer = net.output();
@@ -69,61 +73,66 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
     let batch = fwd.batch();
     let gamma = layer.scale();
 
-    // v_{:,i}: half the change of the logits when unit i flips from +1 (γ° ⊙ W°_{:,i} or W°_{:,i}).
-    let v = match gamma {
-        Some(g) => DMatrix::from_fn(n_classes, n_last, |k, i| g[k] * w[(k, i)]),
-        None => w.clone(),
-    };
-    // e^{Δ} for Δ = −2 x_i v: one table per sign of x_i, shared by the batch.
-    let exp_when_plus = v.map(|v| (-2.0 * v).exp());
-    let exp_when_minus = v.map(|v| (2.0 * v).exp());
+    // vᵀ (n_L × K, column k contiguous over units) and e^{∓2v} for x_i = ±1, shared by the batch.
+    let vt = DMatrix::from_fn(n_last, n_classes, |i, k| gamma.map_or(1.0, |g| g[k]) * w[(k, i)]);
+    let exp_when_plus = vt.map(|v| (-2.0 * v).exp());
+    let exp_when_minus = vt.map(|v| (2.0 * v).exp());
 
     let mut s = DMatrix::zeros(n_last, batch);
     let mut g_sum = DMatrix::zeros(n_classes, batch); // ρ₀ g₀ + Σ_i ρ_i g_i per example
-    let mut flip_corr = DMatrix::zeros(n_classes, n_last); // Σ_n ρ_i x_i g_i, per column i
+    let mut flip_corr_t = DMatrix::zeros(n_last, n_classes); // Σ_n ρ_i x_i g_i, transposed
     let mut value = 0.0;
     let mut p = vec![0.0; n_classes];
-    let mut p_flip = vec![0.0; n_classes];
-    let mut g_flip = vec![0.0; n_classes];
+    let mut pe = DMatrix::zeros(n_last, n_classes); // p_k e^{−2 x_i v_ki}
+    let (mut z, mut rho, mut rz) = (vec![0.0; n_last], vec![0.0; n_last], vec![0.0; n_last]);
     for n in 0..batch {
         let o = fwd.logits.column(n);
         softmax_into(o.as_slice(), &mut p);
         let yn = y[n];
         let f0 = crate::model::softmax::nll(o.as_slice(), yn);
-        let mut ex_value = f0;
-        let mut rho_sum = 0.0;
-        let mut gs = g_sum.column_mut(n);
-        for i in 0..n_last {
-            let xi = xl[(i, n)];
-            let table = if xi > 0.0 { &exp_when_plus } else { &exp_when_minus };
-            let col = table.column(i);
-            // Z_i = Σ_k p_k e^{Δ_ik}: the softmax normalizer of the flipped logits relative to o's.
-            let mut z = 0.0;
+        let (xn, an) = (xl.column(n), al.column(n));
+        let (xn, an) = (xn.as_slice(), an.as_slice());
+        let s_col = &mut s.as_mut_slice()[n * n_last..(n + 1) * n_last];
+        let (value_n, rho_sum) = crate::dispatch!({
+            z.iter_mut().for_each(|z| *z = 0.0);
             for k in 0..n_classes {
-                p_flip[k] = p[k] * col[k];
-                z += p_flip[k];
+                let (ep, em) = (exp_when_plus.column(k), exp_when_minus.column(k));
+                let mut pe_k = pe.column_mut(k);
+                for ((((pe, z), &x), &ep), &em) in pe_k.iter_mut().zip(z.iter_mut()).zip(xn).zip(ep.iter()).zip(em.iter()) {
+                    *pe = p[k] * if x > 0.0 { ep } else { em };
+                    *z += *pe;
+                }
             }
-            let delta_y = -2.0 * xi * v[(yn, i)];
-            let s_i = z.ln() - delta_y; // f_i − f₀
-            s[(i, n)] = s_i;
-            // ρ_i = (1 − P_i)/n_L with P_i the probability of the sampled state of unit i.
-            let rho = sigmoid(-xi * al[(i, n)]) / n_last as f64;
-            rho_sum += rho;
-            ex_value += rho * s_i;
-            for k in 0..n_classes {
-                g_flip[k] = p_flip[k] / z - if k == yn { 1.0 } else { 0.0 };
-                gs[k] += rho * g_flip[k];
-                flip_corr[(k, i)] += rho * xi * g_flip[k];
+            // f_i − f₀, and ρ_i = (1 − P_i)/n_L = σ(−x_i a_i)/n_L.
+            let vy = vt.column(yn);
+            let (mut value_n, mut rho_sum) = (f0, 0.0);
+            for i in 0..n_last {
+                let si = simd::ln(z[i]) + 2.0 * xn[i] * vy[i];
+                s_col[i] = si;
+                rho[i] = simd::sigmoid(-xn[i] * an[i]) / n_last as f64;
+                rz[i] = rho[i] / z[i];
+                value_n += rho[i] * si;
+                rho_sum += rho[i];
             }
-        }
-        let rho0 = 1.0 - rho_sum;
-        for k in 0..n_classes {
-            gs[k] += rho0 * (p[k] - if k == yn { 1.0 } else { 0.0 });
-        }
-        value += ex_value;
+            (value_n, rho_sum)
+        });
+        // g_i,k = p_k e^{…}/Z_i − [k = y]; Σ_i ρ_i g_i,k and Σ_n ρ_i x_i g_i,k.
+        crate::dispatch!(for k in 0..n_classes {
+            let on_y = if k == yn { 1.0 } else { 0.0 };
+            let pe_k = pe.column(k);
+            let mut fc = flip_corr_t.column_mut(k);
+            let mut sum = 0.0;
+            for i in 0..n_last {
+                let g = rz[i] * pe_k[i] - on_y * rho[i];
+                sum += g;
+                fc[i] += xn[i] * g;
+            }
+            g_sum[(k, n)] = sum + (1.0 - rho_sum) * (p[k] - on_y);
+        });
+        value += value_n;
     }
     let inv_b = 1.0 / batch as f64;
-    flip_corr *= inv_b;
+    let flip_corr = flip_corr_t.transpose() * inv_b;
     let bias = column_mean(&g_sum);
 
     let grad = match gamma {
