@@ -3,21 +3,14 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::Xoshiro256PlusPlus;
 use sbn::model::noise::uniform;
-use sbn::model::{Layer, GivenDraws, Network, RngDraws};
+use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
 use sbn::predict::{self, Engine, InputBatch, McConfig};
 
-fn rng(seed: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed)
-}
-
-fn sym(r: &mut Xoshiro256PlusPlus, scale: f64) -> f64 {
-    (2.0 * uniform(r) - 1.0) * scale
-}
+mod common;
+use common::packed::{assert_same_forward, bytes, rng, sym};
 
 /// A random network `dims` with Bernoulli binary layers after the first; the first and the output
 /// layer real or Bernoulli as asked.
@@ -38,39 +31,6 @@ fn network(dims: &[usize], first_real: bool, out_real: bool, seed: u64) -> Netwo
         })
         .collect();
     Network::new(layers).unwrap()
-}
-
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut r = rng(seed);
-    (0..n).map(|_| (uniform(&mut r) * 256.0) as u8).collect()
-}
-
-/// Runs one forward sample both ways (float through `GivenDraws` holding the uniforms the packed
-/// path reads from its generator) and asserts identical states and logits within `1e-9`.
-fn assert_same_forward(net: &Network, input: InputBatch, weight_seed: u64, noise_seed: u64) {
-    let ws = net.sample_weights(&mut RngDraws(&mut rng(weight_seed)));
-    let sn = SampledNetwork::sample(net, &mut rng(weight_seed)).unwrap();
-    let sw = sn.weight_sample();
-    for (a, b) in ws.layers.iter().zip(&sw.layers) {
-        assert_eq!(a, b, "the packed draw differs from Network::sample_weights");
-    }
-    let b = input.len();
-    let packed = sn.forward(&input, 0..b, &mut rng(noise_seed)).unwrap();
-    let mut u = rng(noise_seed);
-    let units = (1..=net.n_hidden()).map(|k| DMatrix::from_fn(net.dims()[k], b, |_, _| 0.0)).collect::<Vec<_>>();
-    // Column-major fill in the order Network::forward asks for them.
-    let units = units.into_iter().map(|mut m| {
-        m.as_mut_slice().iter_mut().for_each(|v| *v = uniform(&mut u));
-        m
-    });
-    let mut given = GivenDraws { units: units.collect(), weights: vec![] };
-    let x0 = input.to_matrix(0..b);
-    let float = net.forward(&x0, &ws, &mut given);
-    for k in 0..net.n_hidden() {
-        assert_eq!(packed.states[k].to_cols_matrix(), float.hidden[k].x, "states of layer {k}");
-    }
-    let diff = (&packed.logits - &float.logits).abs().max();
-    assert!(diff <= 1e-9, "logits differ by {diff}");
 }
 
 fn shape() -> impl Strategy<Value = (Vec<usize>, usize, bool, bool, u64)> {

@@ -3,25 +3,19 @@
 //! cannot be packed is refused.
 
 use nalgebra::DMatrix;
-use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::SbnError;
 use sbn::model::init::{InitConfig, LayerShape, random_layers};
 use sbn::model::noise::uniform;
-use sbn::model::{Conv2d, GivenDraws, Network, RngDraws, WeightKind, Weights};
+use sbn::model::{Conv2d, Network, WeightKind, Weights};
 use sbn::packed::{SampledNetwork, summary};
 use sbn::predict::{self, Engine, InputBatch, McConfig};
 
-fn rng(seed: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed)
-}
+mod common;
+use common::packed::{assert_same_forward, bytes, rng, sym};
 
 fn below(r: &mut Xoshiro256PlusPlus, n: usize) -> usize {
     ((uniform(r) * n as f64) as usize).min(n - 1)
-}
-
-fn sym(r: &mut Xoshiro256PlusPlus, scale: f64) -> f64 {
-    (2.0 * uniform(r) - 1.0) * scale
 }
 
 /// Builds a network of `shapes` (the first layer real or Bernoulli as asked, the output layer real
@@ -74,34 +68,6 @@ fn random_shapes(seed: u64, first_pad: f64) -> Vec<LayerShape> {
     }
     shapes.push(LayerShape::Dense { n_in: n, n_out: 2 + below(&mut r, 4) });
     shapes
-}
-
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut r = rng(seed);
-    (0..n).map(|_| (uniform(&mut r) * 256.0) as u8).collect()
-}
-
-/// One forward sample both ways (float through `GivenDraws` holding the uniforms the packed path
-/// reads from its generator): identical states, logits within `1e-9`.
-fn assert_same_forward(net: &Network, input: InputBatch, weight_seed: u64, noise_seed: u64) {
-    let ws = net.sample_weights(&mut RngDraws(&mut rng(weight_seed)));
-    let sn = SampledNetwork::sample(net, &mut rng(weight_seed)).unwrap();
-    for (a, b) in ws.layers.iter().zip(&sn.weight_sample().layers) {
-        assert_eq!(a, b, "the packed draw differs from Network::sample_weights");
-    }
-    assert_eq!(sn.dims(), &net.dims()[..]);
-    let b = input.len();
-    let packed = sn.forward(&input, 0..b, &mut rng(noise_seed)).unwrap();
-    let mut u = rng(noise_seed);
-    let units = (1..=net.n_hidden()).map(|k| DMatrix::from_fn(net.dims()[k], b, |_, _| uniform(&mut u))).collect();
-    let mut given = GivenDraws { units, weights: vec![] };
-    let x0 = input.to_matrix(0..b);
-    let float = net.forward(&x0, &ws, &mut given);
-    for k in 0..net.n_hidden() {
-        assert_eq!(packed.states[k].to_cols_matrix(), float.hidden[k].x, "states of layer {k}");
-    }
-    let diff = (&packed.logits - &float.logits).abs().max();
-    assert!(diff <= 1e-9, "logits differ by {diff}");
 }
 
 const SCALINGS: [(f64, f64); 3] = [(1.0 / 255.0, 0.0), (1.0 / 128.0, -1.0), (0.0137, 0.25)];

@@ -1,6 +1,8 @@
 //! Helpers shared by the Monte Carlo estimator tests: draw statistics and small test problems.
 #![allow(dead_code)]
 
+pub mod packed;
+
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
