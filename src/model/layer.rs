@@ -164,7 +164,7 @@ impl Layer {
     }
 
     /// [`Layer::preactivation`] on unfolded input (`fan_in × B·P`), in the channels layout.
-    pub fn preactivation_channels(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+    fn preactivation_channels(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
         let wx = crate::linalg::mul(w_eff, x);
         match self.scale() {
             Some(gamma) => {
