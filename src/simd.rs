@@ -113,17 +113,26 @@ pub fn exp_f32(x: f32) -> f32 {
 /// `ln m = 2 atanh((m − 1)/(m + 1))` as an odd series); other inputs go to `f64::ln`.
 #[inline(always)]
 pub fn ln(x: f64) -> f64 {
+    if is_normal_positive(x) { ln_normal(x) } else { x.ln() }
+}
+
+/// True for the inputs [`ln_normal`] handles.
+#[inline(always)]
+pub fn is_normal_positive(x: f64) -> bool {
+    let biased = (x.to_bits() >> 52) as i64; // the sign bit makes negative inputs out of range
+    (1..0x7ff).contains(&biased)
+}
+
+/// [`ln`] without the check (branch-free, so loops over it vectorize): correct only when
+/// [`is_normal_positive`] holds.
+#[inline(always)]
+pub fn ln_normal(x: f64) -> f64 {
     let bits = x.to_bits();
-    let biased = (bits >> 52) as i64; // the sign bit makes negative inputs out of range
-    if !(1..0x7ff).contains(&biased) {
-        return x.ln();
-    }
-    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    let mut e = (biased - 1023) as f64;
-    if m > std::f64::consts::SQRT_2 {
-        m *= 0.5;
-        e += 1.0;
-    }
+    let m0 = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let e0 = ((bits >> 52) as i64 - 1023) as f64;
+    let big = m0 > std::f64::consts::SQRT_2;
+    let m = if big { m0 * 0.5 } else { m0 };
+    let e = if big { e0 + 1.0 } else { e0 };
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
     let mut poly = 1.0 / 23.0;
@@ -131,6 +140,18 @@ pub fn ln(x: f64) -> f64 {
         poly = poly * s2 + 1.0 / (2 * k + 1) as f64;
     }
     e * std::f64::consts::LN_2 + 2.0 * s * poly
+}
+
+/// `Σ v` in a fixed order that vectorizes: eight running lanes, then the lanes and the tail.
+#[inline(always)]
+pub fn sum(v: &[f64]) -> f64 {
+    let mut lanes = [0.0; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        lanes.iter_mut().zip(c).for_each(|(l, x)| *l += x);
+    }
+    lanes.iter().sum::<f64>() + tail.iter().sum::<f64>()
 }
 
 /// `σ(a) = 1 / (1 + e^{−a})` through [`exp`].

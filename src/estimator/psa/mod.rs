@@ -84,7 +84,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
     let mut value = 0.0;
     let mut p = vec![0.0; n_classes];
     let mut pe = DMatrix::zeros(n_last, n_classes); // p_k e^{−2 x_i v_ki}
-    let (mut z, mut rho, mut rz) = (vec![0.0; n_last], vec![0.0; n_last], vec![0.0; n_last]);
+    let (mut z, mut rho, mut rz, mut tmp) = (vec![0.0; n_last], vec![0.0; n_last], vec![0.0; n_last], vec![0.0; n_last]);
     for n in 0..batch {
         let o = fwd.logits.column(n);
         softmax_into(o.as_slice(), &mut p);
@@ -93,43 +93,44 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         let (xn, an) = (xl.column(n), al.column(n));
         let (xn, an) = (xn.as_slice(), an.as_slice());
         let s_col = &mut s.as_mut_slice()[n * n_last..(n + 1) * n_last];
-        let (value_n, rho_sum) = crate::dispatch!({
+        let rho_sum = crate::dispatch!({
             z.iter_mut().for_each(|z| *z = 0.0);
             for k in 0..n_classes {
-                let (ep, em) = (exp_when_plus.column(k), exp_when_minus.column(k));
-                let mut pe_k = pe.column_mut(k);
-                for ((((pe, z), &x), &ep), &em) in pe_k.iter_mut().zip(z.iter_mut()).zip(xn).zip(ep.iter()).zip(em.iter()) {
+                let (ep, em) = (&exp_when_plus.as_slice()[k * n_last..][..n_last], &exp_when_minus.as_slice()[k * n_last..][..n_last]);
+                let pe_k = &mut pe.as_mut_slice()[k * n_last..][..n_last];
+                for ((((pe, z), &x), &ep), &em) in pe_k.iter_mut().zip(z.iter_mut()).zip(xn).zip(ep).zip(em) {
                     *pe = p[k] * if x > 0.0 { ep } else { em };
                     *z += *pe;
                 }
             }
-            // f_i − f₀, and ρ_i = (1 − P_i)/n_L = σ(−x_i a_i)/n_L.
-            let vy = vt.column(yn);
-            let (mut value_n, mut rho_sum) = (f0, 0.0);
+            // f_i − f₀ = ln Z_i + 2 x_i v_yi, and ρ_i = (1 − P_i)/n_L = σ(−x_i a_i)/n_L.
+            let vy = &vt.as_slice()[yn * n_last..][..n_last];
             for i in 0..n_last {
-                let si = simd::ln(z[i]) + 2.0 * xn[i] * vy[i];
-                s_col[i] = si;
+                s_col[i] = simd::ln_normal(z[i]) + 2.0 * xn[i] * vy[i];
                 rho[i] = simd::sigmoid(-xn[i] * an[i]) / n_last as f64;
                 rz[i] = rho[i] / z[i];
-                value_n += rho[i] * si;
-                rho_sum += rho[i];
             }
-            (value_n, rho_sum)
+            simd::sum(&rho)
         });
+        // Z_i is a positive normal number unless the logits are extreme: those take the scalar ln.
+        for i in 0..n_last {
+            if !simd::is_normal_positive(z[i]) {
+                s_col[i] = z[i].ln() + 2.0 * xn[i] * vt[(i, yn)];
+            }
+        }
+        tmp.iter_mut().zip(rho.iter().zip(s_col.iter())).for_each(|(t, (r, s))| *t = r * s);
+        value += f0 + simd::sum(&tmp);
         // g_i,k = p_k e^{…}/Z_i − [k = y]; Σ_i ρ_i g_i,k and Σ_n ρ_i x_i g_i,k.
         crate::dispatch!(for k in 0..n_classes {
             let on_y = if k == yn { 1.0 } else { 0.0 };
-            let pe_k = pe.column(k);
-            let mut fc = flip_corr_t.column_mut(k);
-            let mut sum = 0.0;
+            let pe_k = &pe.as_slice()[k * n_last..][..n_last];
+            let fc = &mut flip_corr_t.as_mut_slice()[k * n_last..][..n_last];
             for i in 0..n_last {
-                let g = rz[i] * pe_k[i] - on_y * rho[i];
-                sum += g;
-                fc[i] += xn[i] * g;
+                tmp[i] = rz[i] * pe_k[i] - on_y * rho[i];
+                fc[i] += xn[i] * tmp[i];
             }
-            g_sum[(k, n)] = sum + (1.0 - rho_sum) * (p[k] - on_y);
+            g_sum[(k, n)] = simd::sum(&tmp) + (1.0 - rho_sum) * (p[k] - on_y);
         });
-        value += value_n;
     }
     let inv_b = 1.0 / batch as f64;
     let flip_corr = flip_corr_t.transpose() * inv_b;
