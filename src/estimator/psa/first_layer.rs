@@ -170,21 +170,22 @@ mod avx512 {
 /// when there are at most 256 of them.
 fn input_levels(x: &DMatrix<f64>) -> Option<(Vec<f64>, Vec<u8>)> {
     let mut values: Vec<f64> = Vec::new();
-    let mut index = std::collections::HashMap::new();
+    // (bits, level) sorted by bits: at most 256 entries, so a binary search beats hashing.
+    let mut index: Vec<(u64, u8)> = Vec::with_capacity(256);
     let mut idx = Vec::with_capacity(x.len());
     let mut last = (f64::NAN.to_bits(), 0u8);
     for &v in x.iter() {
         let key = v.to_bits();
         if key != last.0 {
-            let level = match index.get(&key) {
-                Some(&l) => l,
-                None => {
+            let level = match index.binary_search_by_key(&key, |&(k, _)| k) {
+                Ok(at) => index[at].1,
+                Err(at) => {
                     if values.len() == 256 {
                         return None;
                     }
                     values.push(v);
                     let l = (values.len() - 1) as u8;
-                    index.insert(key, l);
+                    index.insert(at, (key, l));
                     l
                 }
             };
