@@ -245,24 +245,27 @@ impl SampledNetwork {
                 }
                 a
             }
-            (PackedLayer::Binary(l), _) => {
-                let w = self.first_f64.get_or_init(|| l.bits.to_rows_matrix());
-                let mut a = w * input.to_matrix(range);
-                for mut col in a.column_iter_mut() {
-                    for ((aj, g), b) in col.iter_mut().zip(&l.gamma).zip(&l.bias) {
-                        *aj = g * *aj + b;
-                    }
-                }
-                a
-            }
-            (PackedLayer::Real { w, bias }, _) => {
-                let mut a = w * input.to_matrix(range);
-                for mut col in a.column_iter_mut() {
-                    col += bias;
-                }
-                a
+            _ => self.first_float(&input.to_matrix(range)),
+        }
+    }
+
+    /// The first layer in f64 on (unfolded) inputs `x`: `γ ⊙ (W x) + b` or `W x + b`, in the
+    /// channels layout (one row per row of `W`).
+    fn first_float(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        let (w, gamma, bias) = match &self.layers[0] {
+            PackedLayer::Binary(l) => (self.first_f64.get_or_init(|| l.bits.to_rows_matrix()), Some(&l.gamma[..]), l.bias.as_slice()),
+            PackedLayer::Real { w, bias } => (w, None, bias.as_slice()),
+        };
+        let mut a = crate::linalg::mul(w, x);
+        for col in a.as_mut_slice().chunks_exact_mut(bias.len()) {
+            for (c, ac) in col.iter_mut().enumerate() {
+                *ac = match gamma {
+                    Some(gm) => gm[c] * *ac + bias[c],
+                    None => *ac + bias[c],
+                };
             }
         }
+        a
     }
 
     /// [`first_preactivation`](Self::first_preactivation) of a convolutional first layer: bit
@@ -318,23 +321,7 @@ impl SampledNetwork {
                 }
                 a
             }
-            (layer, _) => {
-                let x = g.unfold(&input.to_matrix(range));
-                let (w, gamma, bias) = match layer {
-                    PackedLayer::Binary(l) => (self.first_f64.get_or_init(|| l.bits.to_rows_matrix()), Some(&l.gamma[..]), l.bias.as_slice()),
-                    PackedLayer::Real { w, bias } => (w, None, bias.as_slice()),
-                };
-                let mut a = crate::linalg::mul(w, &x);
-                for col in a.as_mut_slice().chunks_exact_mut(co) {
-                    for (c, ac) in col.iter_mut().enumerate() {
-                        *ac = match gamma {
-                            Some(gm) => gm[c] * *ac + bias[c],
-                            None => *ac + bias[c],
-                        };
-                    }
-                }
-                a.reshape_generic(nalgebra::Dyn(n1), nalgebra::Dyn(b))
-            }
+            _ => self.first_float(&g.unfold(&input.to_matrix(range))).reshape_generic(nalgebra::Dyn(n1), nalgebra::Dyn(b)),
         }
     }
 
