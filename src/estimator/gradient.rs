@@ -22,7 +22,6 @@ pub struct Gradient {
 }
 
 impl LayerGrad {
-    /// All entries of this layer's gradient in one vector (`w` column-major, then `γ`, then `b`).
     /// `self · c`: used to turn means over a convolution's `B·P` patches into batch means of the
     /// sums over positions (`c = P`).
     pub fn scaled(mut self, c: f64) -> Self {
@@ -34,6 +33,7 @@ impl LayerGrad {
         self
     }
 
+    /// All entries of this layer's gradient in one vector (`w` column-major, then `γ`, then `b`).
     pub fn flatten(&self) -> Vec<f64> {
         self.w.iter().chain(self.scale.iter().flatten()).chain(self.bias.iter()).copied().collect()
     }
