@@ -49,7 +49,7 @@ proptest! {
         let a = DMatrix::from_fn(n_out, batch, |_, _| 6.0 * (next() - 0.5));
         let r = DMatrix::from_fn(n_out, batch, |_, _| 2.0 * (next() - 0.5));
         let x = DMatrix::from_fn(n_in, batch, |_, _| pm1(next()));
-        let (dq, s) = binary_input_flips(&w, &gamma, &a, &r, &x);
+        let (dq, s) = binary_input_flips(&w, &gamma, &a, &a.map(sigmoid), &r, &x);
         let (dq_ref, s_ref) = per_pair(&w, &gamma, &a, &r, &x);
         for (got, want) in dq.iter().zip(dq_ref.iter()).chain(s.iter().zip(s_ref.iter())) {
             prop_assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "{got} vs {want}");

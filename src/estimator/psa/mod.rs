@@ -224,7 +224,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
                 let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, &x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
-                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &r, &x_in);
+                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &p, &r, &x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
@@ -236,10 +236,9 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// (`x`, `n_in × B`), in the two-value matrix form of MATH.md §3: with
 /// `d±_j = σ(a_j ∓ 2γ_j) − σ(a_j)`, `c = (d⁺ + d⁻)/2`, `h = (d⁺ − d⁻)/2`,
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
-/// Returns `(∂q, s^{k−1})`.
-pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    // σ(a), σ(a − 2γ), σ(a + 2γ) through the vectorized sigmoid.
-    let p = sig(a.clone());
+/// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
+pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+    // σ(a − 2γ), σ(a + 2γ) through the vectorized sigmoid (σ(a) = p comes from the caller).
     let p_minus = sig(DMatrix::from_fn(a.nrows(), a.ncols(), |j, n| a[(j, n)] - 2.0 * gamma[j]));
     let p_plus = sig(DMatrix::from_fn(a.nrows(), a.ncols(), |j, n| a[(j, n)] + 2.0 * gamma[j]));
     let mut rc = r.clone();
