@@ -27,13 +27,9 @@ use super::bits::{BitMatrix, words_for};
 use super::kernel::{PackedRows, and_popcount, xor_popcount};
 use super::patches;
 use crate::error::{Result, SbnError};
-use crate::model::noise::{sigmoid, uniform};
+use crate::model::noise::{decide_states, uniform};
 use crate::model::{Conv2d, Layer, Network, WeightSample, Weights};
 use crate::predict::InputBatch;
-
-/// Relative band around the decision boundary inside which the exact `σ(a)` decides (see
-/// `decide_states`).
-const MARGIN: f64 = 1e-9;
 
 /// A packed binary layer: the bits, their kernel layout, the scales γ and biases b.
 #[derive(Clone, Debug)]
@@ -444,33 +440,6 @@ fn draw_states<R: Rng + ?Sized>(a: &[f64], rng: &mut R, buf: &mut [f64], out: &m
     decide_states(a, u, out);
 }
 
-/// The decision of [`draw_states`] for given uniforms, exactly `u < σ(a)` with the float path's
-/// `σ`. Fast, branch-free and division-free: `u < σ(a) ⇔ t = u·(1 + e^{−a}) < 1`, with the
-/// vectorized `e^{−a}` (relative error < 1e-15, tested). `t < 1 − M` (and `u > 0`) surely fires,
-/// `t ≥ 1 + M` surely does not (`M` = [`MARGIN`] ≫ the rounding of `t` and of `σ`); if any unit
-/// falls between (probability ≈ 2M per unit), the layer is settled by the exact rule.
-fn decide_states(a: &[f64], u: &[f64], out: &mut [u64]) {
-    let mut unsure = 0u64;
-    crate::dispatch!({
-        for ((word, a), u) in out.iter_mut().zip(a.chunks(64)).zip(u.chunks(64)) {
-            let (mut w, mut near) = (0u64, 0u64);
-            for (i, (&a, &u)) in a.iter().zip(u).enumerate() {
-                let t = u * (1.0 + crate::simd::exp(-a));
-                w |= u64::from((t < 1.0 - MARGIN) & (u > 0.0)) << i;
-                near |= u64::from(t < 1.0 + MARGIN) << i;
-            }
-            *word = w;
-            unsure |= near & !w;
-        }
-    });
-    if unsure != 0 {
-        out.fill(0);
-        for (j, (&aj, &u)) in a.iter().zip(u).enumerate() {
-            out[j / 64] |= u64::from(u < sigmoid(aj)) << (j % 64);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Export: a small versioned binary format.
 //
@@ -653,46 +622,6 @@ impl SampledNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vectorized_exp_is_within_the_margin() {
-        let mut worst: f64 = 0.0;
-        let mut x = -708.0;
-        while x < 708.0 {
-            worst = worst.max((crate::simd::exp(x) - x.exp()).abs() / x.exp());
-            x += 0.000_731;
-        }
-        assert!(worst < 1e-15, "worst relative error {worst}");
-        assert!(worst < MARGIN * 1e-5);
-    }
-
-    #[test]
-    fn extreme_preactivations_follow_the_exact_rule() {
-        let a = [f64::MIN, -1e300, -800.0, -745.0, -709.5, -708.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 708.5, 709.5, 800.0, 1e300, f64::MAX, f64::NAN];
-        let tiny = 1.0 / (1u64 << 53) as f64;
-        for u in [0.0, tiny, 0.25, 0.5, 1.0 - 2.0 * tiny, 1.0 - tiny] {
-            let us = vec![u; a.len()];
-            let mut out = vec![0u64; 1];
-            decide_states(&a, &us, &mut out);
-            for (j, &aj) in a.iter().enumerate() {
-                assert_eq!(out[0] >> j & 1 == 1, u < sigmoid(aj), "a = {aj}, u = {u}");
-            }
-        }
-    }
-
-    #[test]
-    fn states_follow_the_exact_rule_at_the_boundary() {
-        // u on, just below and just above σ(a): the exact rule `u < σ(a)` decides.
-        let a: Vec<f64> = (0..130).map(|j| (j as f64 - 65.0) * 0.37).collect();
-        for shift in [-2i64, -1, 0, 1, 2] {
-            let u: Vec<f64> = a.iter().map(|&a| f64::from_bits((sigmoid(a).to_bits() as i64 + shift) as u64)).collect();
-            let mut out = vec![0u64; 3];
-            decide_states(&a, &u, &mut out);
-            for (j, (&a, &u)) in a.iter().zip(&u).enumerate() {
-                assert_eq!(out[j / 64] >> (j % 64) & 1 == 1, u < sigmoid(a), "unit {j}, shift {shift}");
-            }
-        }
-    }
 
     #[test]
     fn bit_planes_reassemble_the_bytes() {
