@@ -3,7 +3,9 @@
 //! takes one of two values per (example, unit, input value): `d±_nj(v) = σ(a_nj ∓ 2γ_j v) − σ(a_nj)`.
 //! On 8-bit data (at most 256 distinct input values) `r d⁺` and `r d⁻` are computed once per
 //! example, unit and value present in the example, and the pair loop only picks one of the two by
-//! the sign of `W_ji` and adds it. This is the hot loop of a PSA step, so it runs in f32 (sums
+//! the sign of `W_ji` and adds it. Entries at the most frequent value (the background of an image)
+//! are not visited one by one: every entry gets its example's values at that level, summed once
+//! per example, and the pair loop adds the differences for the other entries only. This is the hot loop of a PSA step, so it runs in f32 (sums
 //! flushed to f64 every 256 examples) on the widest SIMD unit, in blocks of units whose tables and
 //! sums stay in cache.
 
@@ -36,10 +38,11 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
         .into_par_iter()
         .map(|blk| {
             let units = blk * JB..(blk * JB + JB).min(n_out);
-            // Bit jj of plus[i] is set when W_{j0+jj, i} = +1.
-            let plus: Vec<u32> = w.as_slice().chunks_exact(n_out).map(|col| col[units.clone()].iter().enumerate().fold(0u32, |m, (jj, &v)| m | (u32::from(v > 0.0) << jj))).collect();
-            let block = Block { x, levels: levels.as_ref(), units: units.clone(), n_out, two_gamma: &two_gamma[units], plus: &plus };
-            crate::dispatch!(block.sums(&e_neg_a, &p32, &r32))
+            crate::dispatch!({
+                let plus = plus_masks(w, units.clone());
+                let block = Block { x, levels: levels.as_ref(), units: units.clone(), n_out, two_gamma: &two_gamma[units.clone()], plus: &plus };
+                block.sums(&e_neg_a, &p32, &r32)
+            })
         })
         .collect();
     let inv_b = 1.0 / batch as f64;
@@ -52,11 +55,25 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
     dq
 }
 
+/// Per input `i`, the signs of the block's weights: bit `jj` is set when `W_{j0+jj, i} = +1`.
+#[inline(always)]
+fn plus_masks(w: &DMatrix<f64>, units: std::ops::Range<usize>) -> Vec<u32> {
+    let mask = |col: &[f64]| col.iter().enumerate().fold(0u32, |m, (jj, &v)| m | (u32::from(v > 0.0) << jj));
+    w.as_slice()
+        .chunks_exact(w.nrows())
+        .map(|col| match <&[f64; JB]>::try_from(&col[units.clone()]) {
+            // A full block: fixed length, so the comparisons vectorize.
+            Ok(full) => mask(full),
+            Err(_) => mask(&col[units.clone()]),
+        })
+        .collect()
+}
+
 /// One block of units and what its sums need.
 struct Block<'a> {
     x: &'a DMatrix<f64>,
-    /// On 8-bit data: the distinct values and every entry's level (row-major `[example][input]`).
-    levels: Option<&'a (Vec<f64>, Vec<u8>)>,
+    /// On 8-bit data: the input's levels (see [`Levels`]).
+    levels: Option<&'a Levels>,
     units: std::ops::Range<usize>,
     n_out: usize,
     two_gamma: &'a [f32],
@@ -69,50 +86,95 @@ impl Block<'_> {
     fn sums(&self, e: &[f32], p: &[f32], r: &[f32]) -> Vec<f64> {
         let (n_in, batch) = self.x.shape();
         let m = self.units.len();
-        let mut wide = vec![0f64; n_in * JB];
-        let mut acc = vec![0f32; n_in * JB];
-        // e^{2γ_j v} per level; the (r d⁺, r d⁻) rows of the values seen in the current example.
-        let n_levels = self.levels.map_or(1, |(values, _)| values.len());
-        let mut table = vec![0f32; n_levels * JB];
-        if let Some((values, _)) = self.levels {
-            for (row, &v) in table.chunks_exact_mut(JB).zip(values) {
-                row.iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * v as f32).clamp(-80.0, 80.0)));
-            }
-        }
-        let mut flips = vec![0f32; n_levels * 2 * JB];
-        let mut seen = vec![usize::MAX; n_levels];
+        let mut sums = Sums::new(n_in);
         let (mut en, mut pn, mut rn) = ([0f32; JB], [0f32; JB], [0f32; JB]);
-        for n in 0..batch {
+        let mut load = |n: usize| {
             let at = n * self.n_out + self.units.start..n * self.n_out + self.units.end;
             en[..m].copy_from_slice(&e[at.clone()]);
             pn[..m].copy_from_slice(&p[at.clone()]);
             rn[..m].copy_from_slice(&r[at]);
-            for i in 0..n_in {
-                let v = match self.levels {
-                    Some((_, idx)) => idx[n * n_in + i] as usize,
-                    None => {
-                        let xv = self.x[(i, n)] as f32;
-                        table[..m].iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * xv).clamp(-80.0, 80.0)));
-                        seen[0] = usize::MAX;
-                        0
-                    }
-                };
+            (en, pn, rn)
+        };
+        let Some(lv) = self.levels else {
+            // Real input: the bracket's two values for every entry.
+            let (mut t, mut pair) = ([0f32; JB], [0f32; 2 * JB]);
+            for n in 0..batch {
+                let (en, pn, rn) = load(n);
+                for i in 0..n_in {
+                    let xv = self.x[(i, n)] as f32;
+                    t[..m].iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * xv).clamp(-80.0, 80.0)));
+                    let (dp, dm) = pair.split_at_mut(JB);
+                    flip_values(&t, &en, &pn, &rn, dp, dm);
+                    add_selected(sums.row(i), &pair, self.plus[i]);
+                }
+                sums.end_example(n, batch);
+            }
+            return sums.wide;
+        };
+        // e^{2γ_j v} per level; (r d⁺, r d⁻) of the mode and, relative to it, of the other levels
+        // seen in the current example; the mode's pairs summed over the batch.
+        let mut table = vec![0f32; lv.values.len() * JB];
+        for (row, &v) in table.chunks_exact_mut(JB).zip(&lv.values) {
+            row.iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * v as f32).clamp(-80.0, 80.0)));
+        }
+        let mut flips = vec![0f32; lv.values.len() * 2 * JB];
+        let mut seen = vec![usize::MAX; lv.values.len()];
+        let mut base = [0f32; 2 * JB];
+        let mut base_sum = [0f64; 2 * JB];
+        let mode = usize::from(lv.mode);
+        for n in 0..batch {
+            let (en, pn, rn) = load(n);
+            let (bp, bm) = base.split_at_mut(JB);
+            flip_values(&table[mode * JB..(mode + 1) * JB], &en, &pn, &rn, bp, bm);
+            base_sum.iter_mut().zip(&base).for_each(|(s, &v)| *s += f64::from(v));
+            for &(i, v) in lv.off_mode(n) {
+                let (i, v) = (i as usize, usize::from(v));
                 let pair = &mut flips[v * 2 * JB..(v + 1) * 2 * JB];
                 if seen[v] != n {
                     let (dp, dm) = pair.split_at_mut(JB);
                     flip_values(&table[v * JB..(v + 1) * JB], &en, &pn, &rn, dp, dm);
+                    pair.iter_mut().zip(&base).for_each(|(d, b)| *d -= b);
                     seen[v] = n;
                 }
-                add_selected(&mut acc[i * JB..(i + 1) * JB], pair, self.plus[i]);
+                add_selected(sums.row(i), pair, self.plus[i]);
             }
-            if (n + 1) % FLUSH == 0 || n + 1 == batch {
-                wide.iter_mut().zip(acc.iter_mut()).for_each(|(w, v)| {
-                    *w += f64::from(*v);
-                    *v = 0.0;
-                });
+            sums.end_example(n, batch);
+        }
+        // Every entry gets its example's mode pair; the loop above added only the differences.
+        for (i, row) in sums.wide.chunks_exact_mut(JB).enumerate() {
+            for (jj, s) in row.iter_mut().enumerate() {
+                *s += if self.plus[i] >> jj & 1 == 1 { base_sum[jj] } else { base_sum[JB + jj] };
             }
         }
-        wide
+        sums.wide
+    }
+}
+
+/// A block's sums, `n_in × JB`: f32 accumulators flushed into f64 totals every [`FLUSH`] examples.
+struct Sums {
+    wide: Vec<f64>,
+    acc: Vec<f32>,
+}
+
+impl Sums {
+    fn new(n_in: usize) -> Self {
+        Sums { wide: vec![0.0; n_in * JB], acc: vec![0.0; n_in * JB] }
+    }
+
+    /// The f32 accumulators of input `i`.
+    #[inline(always)]
+    fn row(&mut self, i: usize) -> &mut [f32] {
+        &mut self.acc[i * JB..(i + 1) * JB]
+    }
+
+    /// After example `n` of `batch`: flush when due.
+    fn end_example(&mut self, n: usize, batch: usize) {
+        if (n + 1) % FLUSH == 0 || n + 1 == batch {
+            self.wide.iter_mut().zip(self.acc.iter_mut()).for_each(|(w, v)| {
+                *w += f64::from(*v);
+                *v = 0.0;
+            });
+        }
     }
 }
 
@@ -166,13 +228,30 @@ mod avx512 {
     }
 }
 
-/// The distinct values of `x` and every entry's level index (row-major `[example][input]`),
-/// when there are at most 256 of them.
-fn input_levels(x: &DMatrix<f64>) -> Option<(Vec<f64>, Vec<u8>)> {
+/// 8-bit input: its distinct values, the most frequent one (the mode, e.g. the background pixel),
+/// and per example the entries off the mode. The pair loop visits only those: the mode's term is
+/// added to every entry at once, the others as differences to it.
+struct Levels {
+    values: Vec<f64>,
+    mode: u8,
+    /// Example `n`'s entries off the mode, `(input, level)`, are `entries[starts[n]..starts[n + 1]]`.
+    starts: Vec<usize>,
+    entries: Vec<(u32, u8)>,
+}
+
+impl Levels {
+    fn off_mode(&self, n: usize) -> &[(u32, u8)] {
+        &self.entries[self.starts[n]..self.starts[n + 1]]
+    }
+}
+
+/// The [`Levels`] of `x`, when it holds at most 256 distinct values.
+fn input_levels(x: &DMatrix<f64>) -> Option<Levels> {
     let mut values: Vec<f64> = Vec::new();
     // (bits, level) sorted by bits: at most 256 entries, so a binary search beats hashing.
     let mut index: Vec<(u64, u8)> = Vec::with_capacity(256);
     let mut idx = Vec::with_capacity(x.len());
+    let mut counts = [0usize; 256];
     let mut last = (f64::NAN.to_bits(), 0u8);
     for &v in x.iter() {
         let key = v.to_bits();
@@ -191,9 +270,19 @@ fn input_levels(x: &DMatrix<f64>) -> Option<(Vec<f64>, Vec<u8>)> {
             };
             last = (key, level);
         }
+        counts[usize::from(last.1)] += 1;
         idx.push(last.1);
     }
-    Some((values, idx))
+    let mode = (0..values.len()).max_by_key(|&l| (counts[l], std::cmp::Reverse(l))).unwrap_or(0) as u8;
+    let n_in = x.nrows();
+    let mut starts = Vec::with_capacity(x.ncols() + 1);
+    let mut entries = Vec::with_capacity(x.len() - counts[usize::from(mode)]);
+    starts.push(0);
+    for n in 0..x.ncols() {
+        entries.extend(idx[n * n_in..(n + 1) * n_in].iter().enumerate().filter(|&(_, &l)| l != mode).map(|(i, &l)| (i as u32, l)));
+        starts.push(entries.len());
+    }
+    Some(Levels { values, mode, starts, entries })
 }
 
 #[cfg(test)]
@@ -219,9 +308,19 @@ mod tests {
         let r = DMatrix::from_fn(n_out, batch, |j, n| h(j * 13 + n * 17 + 2));
         let p = a.map(sigmoid);
         let levelled = DMatrix::from_fn(n_in, batch, |i, n| ((i * 7 + n * 3) % 256) as f64 / 255.0 * 4.0 - 2.0);
+        // Mostly background, one example all background, one with none.
+        let sparse = DMatrix::from_fn(n_in, batch, |i, n| match n {
+            0 => -2.0,
+            1 => 0.5 + (i % 3) as f64,
+            _ if (i * 5 + n) % 7 < 4 => -2.0,
+            _ => ((i * 11 + n) % 5) as f64 - 1.0,
+        });
         let real = DMatrix::from_fn(n_in, batch, |i, n| 2.0 * h(i * 3 + n * 101 + 5) + 1e-3 * i as f64);
         assert!(input_levels(&levelled).is_some() && input_levels(&real).is_none());
-        for x in [&levelled, &real] {
+        let lv = input_levels(&sparse).expect("levelled");
+        assert_eq!(lv.values[usize::from(lv.mode)], -2.0);
+        assert!(lv.off_mode(0).is_empty() && lv.off_mode(1).len() == n_in);
+        for x in [&levelled, &sparse, &real] {
             let got = first_layer_weight_flips(&w, &gamma, &a, &p, &r, x);
             let want = reference(&w, &gamma, &a, &r, x);
             let scale = want.abs().max();
