@@ -1,14 +1,21 @@
 //! One training step (weight sample, forward, backward) of PSA against ST for a 784-1024-1024-10
 //! Bernoulli network at batch 128 (BENCHMARKS.md §2). Criterion reports the time per batch; the
 //! per-example time is that divided by 128. Run: `cargo bench --bench train_step`.
+//!
+//! The batch is the first 128 Fashion-MNIST training images (the headline workload) when the data
+//! set is installed at `/usr/share/datasets/fashion-mnist` (or `$SBN_FASHION_MNIST`), else the first
+//! 128 images of the vendored MNIST sample; either way scaled as `sbn fit` scales them.
+
+use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use sbn::data::{self, InputScaling, Role};
 use sbn::estimator::EstimatorKind;
-use sbn::model::init::{random_network, InitConfig};
 use sbn::model::WeightKind;
+use sbn::model::init::{random_network, InitConfig};
 use sbn::train::estimate_batch;
 
 fn bench(c: &mut Criterion) {
@@ -16,9 +23,7 @@ fn bench(c: &mut Criterion) {
     let kinds = [WeightKind::Bernoulli; 3];
     let net = random_network(&[784, 1024, 1024, 10], &kinds, InitConfig::default(), &mut rng).unwrap();
     let batch = 128;
-    // Image-like inputs: one affine map of 8-bit values to [−2, 2].
-    let x = DMatrix::from_fn(784, batch, |i, n| ((i * 31 + n * 17) % 256) as f64 / 255.0 * 4.0 - 2.0);
-    let y: Vec<usize> = (0..batch).map(|n| n % 10).collect();
+    let (x, y) = images(batch);
     let mut group = c.benchmark_group("train_step_784-1024-1024-10_bernoulli_b128");
     group.throughput(Throughput::Elements(batch as u64));
     group.sample_size(20);
@@ -33,6 +38,24 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The first `batch` training images, scaled, and their labels.
+fn images(batch: usize) -> (DMatrix<f64>, Vec<usize>) {
+    let fashion = std::env::var_os("SBN_FASHION_MNIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
+    let ds = if fashion.is_dir() {
+        data::load(&fashion, Role::Train, None)
+    } else {
+        let vendored = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist10k-images-idx3-ubyte.gz");
+        data::load(&vendored, Role::Train, None)
+    }
+    .expect("benchmark images");
+    eprintln!("train_step: the first {batch} images of {}", ds.name);
+    let indices: Vec<usize> = (0..batch).collect();
+    let x = InputScaling::fit(&ds).apply(&ds, &indices).expect("scaled images");
+    (x, ds.labels[..batch].to_vec())
 }
 
 criterion_group!(benches, bench);
