@@ -97,8 +97,8 @@ impl Gradient {
 /// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
 /// and inputs `x` (`n_in × B`), averaged over the batch.
 pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = crate::linalg::mul_tr(g, x);
-    w /= g.ncols() as f64;
+    let mut w = DMatrix::zeros(g.nrows(), x.nrows());
+    crate::linalg::mul_tr_into(1.0 / g.ncols() as f64, g, x, 0.0, &mut w);
     w
 }
 

@@ -185,13 +185,13 @@ fn output_weight_flips(logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
 fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
     let c_mean = column_mean(c);
-    let mut dq = outer_mean(h, x);
-    let rows = dq.nrows();
-    for (dcol, wcol) in dq.as_mut_slice().chunks_mut(rows).zip(w.as_slice().chunks(rows)) {
-        for ((d, wji), cj) in dcol.iter_mut().zip(wcol).zip(c_mean.iter()) {
-            *d = -*d - wji * cj;
-        }
+    let rows = w.nrows();
+    let mut w_c = Vec::with_capacity(w.len());
+    for col in w.as_slice().chunks_exact(rows) {
+        w_c.extend(col.iter().zip(c_mean.iter()).map(|(w, c)| -w * c));
     }
+    let mut dq = DMatrix::from_vec(rows, w.ncols(), w_c);
+    crate::linalg::mul_tr_into(-1.0 / h.ncols() as f64, h, x, 1.0, &mut dq);
     dq
 }
 
