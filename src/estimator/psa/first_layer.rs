@@ -109,7 +109,7 @@ impl Block<'_> {
                 }
                 sums.end_example(n, batch);
             }
-            return sums.wide;
+            return sums.total(|_, _| 0.0);
         };
         // e^{2γ_j v} per level; (r d⁺, r d⁻) of the mode and, relative to it, of the other levels
         // seen in the current example; the mode's pairs summed over the batch.
@@ -141,24 +141,21 @@ impl Block<'_> {
             sums.end_example(n, batch);
         }
         // Every entry gets its example's mode pair; the loop above added only the differences.
-        for (i, row) in sums.wide.chunks_exact_mut(JB).enumerate() {
-            for (jj, s) in row.iter_mut().enumerate() {
-                *s += if self.plus[i] >> jj & 1 == 1 { base_sum[jj] } else { base_sum[JB + jj] };
-            }
-        }
-        sums.wide
+        let plus = self.plus;
+        sums.total(|i, jj| if plus[i] >> jj & 1 == 1 { base_sum[jj] } else { base_sum[JB + jj] })
     }
 }
 
-/// A block's sums, `n_in × JB`: f32 accumulators flushed into f64 totals every [`FLUSH`] examples.
+/// A block's sums, `n_in × JB`: f32 accumulators, flushed into f64 totals every [`FLUSH`] examples.
 struct Sums {
-    wide: Vec<f64>,
     acc: Vec<f32>,
+    /// The flushed part (allocated at the first flush).
+    wide: Option<Vec<f64>>,
 }
 
 impl Sums {
     fn new(n_in: usize) -> Self {
-        Sums { wide: vec![0.0; n_in * JB], acc: vec![0.0; n_in * JB] }
+        Sums { acc: vec![0.0; n_in * JB], wide: None }
     }
 
     /// The f32 accumulators of input `i`.
@@ -167,14 +164,25 @@ impl Sums {
         &mut self.acc[i * JB..(i + 1) * JB]
     }
 
-    /// After example `n` of `batch`: flush when due.
+    /// After example `n` of `batch`: flush when due (the last examples stay for [`Sums::total`]).
     fn end_example(&mut self, n: usize, batch: usize) {
-        if (n + 1) % FLUSH == 0 || n + 1 == batch {
-            self.wide.iter_mut().zip(self.acc.iter_mut()).for_each(|(w, v)| {
+        if (n + 1) % FLUSH == 0 && n + 1 < batch {
+            let wide = self.wide.get_or_insert_with(|| vec![0.0; self.acc.len()]);
+            wide.iter_mut().zip(self.acc.iter_mut()).for_each(|(w, v)| {
                 *w += f64::from(*v);
                 *v = 0.0;
             });
         }
+    }
+
+    /// The totals in f64, each plus `extra(i, jj)`.
+    #[inline(always)]
+    fn total(self, extra: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+        let mut out: Vec<f64> = self.acc.iter().enumerate().map(|(at, &v)| f64::from(v) + extra(at / JB, at % JB)).collect();
+        if let Some(wide) = self.wide {
+            out.iter_mut().zip(wide).for_each(|(o, w)| *o += w);
+        }
+        out
     }
 }
 
@@ -300,7 +308,13 @@ mod tests {
 
     #[test]
     fn first_layer_flips_match_the_definition_on_levelled_and_real_inputs() {
-        let (n_out, n_in, batch) = (37, 70, 5);
+        // A small batch, and one long enough for the f32 sums to be flushed.
+        for batch in [5, FLUSH + 44] {
+            flips_match_the_definition(37, 70, batch);
+        }
+    }
+
+    fn flips_match_the_definition(n_out: usize, n_in: usize, batch: usize) {
         let h = |k: usize| ((k as f64 * 0.618_034).fract() - 0.5) * 2.0;
         let w = DMatrix::from_fn(n_out, n_in, |j, i| if h(j * 31 + i * 7) > 0.0 { 1.0 } else { -1.0 });
         let gamma = DVector::from_fn(n_out, |j, _| 0.05 + 0.3 * h(j + 3).abs());
