@@ -8,7 +8,7 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
+use super::gradient::{column_mean, outer_mean, outer_scaled, scale_grad, Gradient, LayerGrad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;
@@ -101,7 +101,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
             for mut col in gg.column_iter_mut() {
                 col.component_mul_assign(gamma);
             }
-            let dq = outer_mean(&gg, &x_in) * 2.0;
+            let dq = outer_scaled(2.0 / gg.ncols() as f64, &gg, &x_in);
             (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &gg)))
         }
     };
