@@ -74,6 +74,27 @@ fn interrupted_and_resumed_equals_uninterrupted() {
 }
 
 #[test]
+fn a_resumed_run_may_change_its_number_of_epochs_and_nothing_else() {
+    let spec = ModelSpec::parse(SPEC, "spec").unwrap();
+    let (train, valid) = data();
+    let dir = temp_dir("extend");
+    let out = Some(dir.join("m.sbn"));
+    let opts = FitOptions { out: out.clone(), stop_after_batches: Some(3), ..FitOptions::default() };
+    assert!(!fit(&spec, &train, &valid, &opts).unwrap().completed);
+    let mut other = spec.clone();
+    other.training.lr *= 2.0;
+    let err = fit(&other, &train, &valid, &FitOptions { out: out.clone(), resume: true, ..FitOptions::default() }).unwrap_err();
+    assert!(err.to_string().contains("another spec"), "{err}");
+    let mut longer = spec.clone();
+    longer.training.epochs = 3;
+    let resumed = fit(&longer, &train, &valid, &FitOptions { out, resume: true, ..FitOptions::default() }).unwrap();
+    assert!(resumed.completed);
+    assert_eq!(resumed.model.history.len(), 3);
+    assert_eq!(resumed.model.spec.training.epochs, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn one_and_two_threads_give_the_same_model() {
     let spec = ModelSpec::parse(SPEC, "spec").unwrap();
     let (train, valid) = data();

@@ -116,8 +116,11 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     let (mut net, mut opt, mut history, mut epoch0, mut batch0, mut running, mut best, elapsed0) = match (&ckpt, opts.resume) {
         (Some(path), true) => {
             let file = ModelFile::load(path)?;
-            if &file.spec != spec {
-                return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for another spec"));
+            // Only the number of epochs may change (to extend or shorten a run; the schedule follows it).
+            let mut written = file.spec.clone();
+            written.training.epochs = spec.training.epochs;
+            if &written != spec {
+                return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for another spec (only training.epochs may differ)"));
             }
             if file.scaling != scaling || file.network.input_dim() != train.dim {
                 return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for other training data"));

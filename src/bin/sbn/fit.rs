@@ -27,7 +27,7 @@ pub struct Args {
     /// Where the best model is written (its checkpoint goes to MODEL.ckpt).
     #[arg(long, default_value = "model.sbn")]
     out: PathBuf,
-    /// Continue an interrupted run from MODEL.ckpt.
+    /// Continue an interrupted run from MODEL.ckpt (with --epochs, also to extend or shorten it).
     #[arg(long)]
     resume: bool,
     /// Override the spec's number of epochs.
