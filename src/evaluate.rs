@@ -47,11 +47,25 @@ pub fn evaluate(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Result<(P
 /// The posterior's most likely network: every Bernoulli weight fixed at the sign of its logit
 /// (`q` pushed to 0 or 1), i.e. a deterministic binary network of the same shape.
 pub fn posterior_mode(net: &Network) -> Network {
-    let mut mode = net.clone();
-    for layer in mode.layers_mut() {
+    map_logits(net, |t| if t >= 0.0 { 40.0 } else { -40.0 })
+}
+
+/// The tempered posterior `q_τ = σ(θ/τ)`: `τ > 1` spreads every Bernoulli weight towards ½ (more
+/// model uncertainty), `τ < 1` sharpens it (`τ → 0` is [`posterior_mode`]); `τ = 1` is the fit.
+pub fn posterior_tempered(net: &Network, tau: f64) -> Result<Network> {
+    if !(tau.is_finite() && tau > 0.0) {
+        return Err(SbnError::invalid("posterior temperature", format!("must be a positive number, got {tau}")));
+    }
+    Ok(map_logits(net, |t| t / tau))
+}
+
+/// `net` with every Bernoulli logit θ replaced by `f(θ)`.
+fn map_logits(net: &Network, f: impl Fn(f64) -> f64) -> Network {
+    let mut out = net.clone();
+    for layer in out.layers_mut() {
         if let Weights::Bernoulli { logits, .. } = &mut layer.weights {
-            logits.iter_mut().for_each(|t| *t = if *t >= 0.0 { 40.0 } else { -40.0 });
+            logits.iter_mut().for_each(|t| *t = f(*t));
         }
     }
-    mode
+    out
 }

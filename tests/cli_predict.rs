@@ -39,6 +39,16 @@ fn predict_summary_export_and_bad_input() {
         assert!((total - 1.0).abs() < 1e-5);
         assert!((r[13] - r[14] - r[15]).abs() < 1e-5, "total = data + model");
     }
+    // A hotter posterior (q = σ(θ/τ), τ = 4) spreads the weights: more model uncertainty.
+    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--weight-samples", "3", "--noise-samples", "2", "--posterior-temperature", "4", "--out", &p("hot.csv")]);
+    assert!(ok, "{err}");
+    let mean_model = |f: &str| {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        let vals: Vec<f64> = text.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+        vals.iter().sum::<f64>() / vals.len() as f64
+    };
+    let (fit_model, hot_model) = (mean_model("pred.csv"), mean_model("hot.csv"));
+    assert!(hot_model > 1.3 * fit_model, "model part {hot_model} at τ = 4 against {fit_model} at τ = 1");
     let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--out", &p("pred.json"), "--weight-samples", "2", "--noise-samples", "2"]);
     assert!(ok, "{err}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("pred.json")).unwrap()).unwrap();
@@ -64,6 +74,10 @@ fn predict_summary_export_and_bad_input() {
     }
     let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--noise-samples", "0", "--out", &p("x.csv")]);
     assert!(!ok && err.contains("noise-samples"), "{err}");
+    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--posterior-temperature", "0", "--out", &p("x.csv")]);
+    assert!(!ok && err.contains("posterior-temperature") && err.contains("positive"), "{err}");
+    let (ok, _, err) = sbn(&["predict", &p("m.packed"), "--data", "embedded:digits", "--posterior-temperature", "2", "--out", &p("x.csv")]);
+    assert!(!ok && err.contains("posterior-temperature") && err.contains("m.packed"), "{err}");
     for (name, bytes) in [("cut.packed", packed[..packed.len() / 2].to_vec()), ("flip.packed", {
         let mut b = packed.clone();
         let i = b.len() - 40;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sbn::data::{self, Dataset, LabelColumn, Role};
 
 /// The name that selects the embedded digits set instead of a file.
@@ -58,9 +58,25 @@ pub struct McArgs {
     /// Engine: auto (packed where the model allows), packed, or float.
     #[arg(long, default_value = "auto")]
     pub engine: String,
+    /// Predict with the tempered posterior q = σ(θ/τ): above 1 more model uncertainty, below 1 less.
+    #[arg(long, default_value_t = 1.0)]
+    pub posterior_temperature: f64,
 }
 
 impl McArgs {
+    /// Loads a model file, its posterior tempered by `--posterior-temperature`.
+    pub fn load_model(&self, path: &std::path::Path) -> Result<sbn::io::ModelFile> {
+        self.temper(sbn::io::ModelFile::load(path)?)
+    }
+
+    /// `model` with its posterior tempered by `--posterior-temperature`.
+    pub fn temper(&self, mut model: sbn::io::ModelFile) -> Result<sbn::io::ModelFile> {
+        if self.posterior_temperature != 1.0 {
+            model.network = sbn::evaluate::posterior_tempered(&model.network, self.posterior_temperature).context("--posterior-temperature")?;
+        }
+        Ok(model)
+    }
+
     /// The library's Monte Carlo settings; zero samples or an unknown engine are errors.
     pub fn config(&self) -> Result<sbn::predict::McConfig> {
         use sbn::predict::Engine;

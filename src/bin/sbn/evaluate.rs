@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sbn::evaluate::{evaluate, posterior_mode};
-use sbn::io::ModelFile;
 
 use crate::common::{DataArgs, McArgs};
 
@@ -26,7 +25,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut model = ModelFile::load(&args.model)?;
+    let mut model = args.mc.load_model(&args.model)?;
     if args.posterior_mode {
         model.network = posterior_mode(&model.network);
     }

@@ -38,6 +38,9 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let place = args.model.display().to_string();
     let data = args.data.load()?;
     let (pred, class_names) = if PackedModelFile::sniff(&bytes) {
+        if args.mc.posterior_temperature != 1.0 {
+            bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
+        }
         let packed = PackedModelFile::from_bytes(&bytes, &place)?;
         let d0 = packed.network.dims()[0];
         if data.dim != d0 {
@@ -47,7 +50,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
         (predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?, packed.class_names)
     } else {
-        let model = ModelFile::from_bytes(&bytes, &place)?;
+        let model = args.mc.temper(ModelFile::from_bytes(&bytes, &place)?)?;
         (predict_dataset(&model, &data, &config)?, model.class_names)
     };
     let unc = Uncertainty::from_predictive(&pred)?;
@@ -135,7 +138,7 @@ pub struct BenchArgs {
 pub fn bench(args: BenchArgs) -> Result<()> {
     use sbn::predict::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
     use std::time::Instant;
-    let model = ModelFile::load(&args.model)?;
+    let model = args.mc.load_model(&args.model)?;
     let data = load_data(&args.data, Role::Test, None)?;
     let config = McConfig { engine: Engine::Packed, ..args.mc.config()? };
     let samples = (config.weight_samples * config.noise_samples) as f64;

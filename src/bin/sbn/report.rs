@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use sbn::data::Role;
 use sbn::evaluate::{evaluate, predict_dataset};
-use sbn::io::ModelFile;
 use sbn::metrics::calibration::{reliability, Binning};
 use sbn::metrics::scores::ECE_BINS;
 use sbn::report::{ood_table, training_curves, write_report};
@@ -31,7 +30,7 @@ pub struct ReportArgs {
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model)?;
+    let model = args.mc.load_model(&args.model)?;
     let data = args.data.load()?;
     let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.data.label.as_deref())).transpose()?;
     let name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
@@ -60,7 +59,7 @@ pub struct CalibrateArgs {
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
-    let model = ModelFile::load(&args.model)?;
+    let model = args.mc.load_model(&args.model)?;
     let data = args.data.load()?;
     let (pred, scores) = evaluate(&model, &data, &args.mc.config()?)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
@@ -90,7 +89,7 @@ pub struct UncertaintyArgs {
 }
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model)?;
+    let model = args.mc.load_model(&args.model)?;
     let data = args.data.load()?;
     let config = args.mc.config()?;
     let (pred, _) = evaluate(&model, &data, &config)?;
