@@ -5,9 +5,9 @@
 //! example, unit and value present in the example, and the pair loop only picks one of the two by
 //! the sign of `W_ji` and adds it. Entries at the most frequent value (the background of an image)
 //! are not visited one by one: every entry gets its example's values at that level, summed once
-//! per example, and the pair loop adds the differences for the other entries only. This is the hot loop of a PSA step, so it runs in f32 (sums
-//! flushed to f64 every 256 examples) on the widest SIMD unit, in blocks of units whose tables and
-//! sums stay in cache.
+//! per example, and the pair loop adds the differences for the other entries only. This is the
+//! hot loop of a PSA step, so it runs in f32 (sums flushed to f64 every 256 examples) on the
+//! widest SIMD unit, in blocks of units whose tables and sums stay in cache.
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
