@@ -14,9 +14,11 @@ use rayon::prelude::*;
 
 use crate::simd;
 
-/// Units per block (the lanes of two AVX-512 registers): a block's sums (`n_in × JB`) and tables
+/// Units per block (the lanes of four AVX-512 registers): a block's sums (`n_in × JB`) and tables
 /// (`256 × JB`) stay in L2.
-const JB: usize = 32;
+const JB: usize = 64;
+/// One bit per unit of a block.
+type Mask = u64;
 /// Examples summed in f32 before the sums are added to the f64 totals.
 const FLUSH: usize = 256;
 
@@ -46,19 +48,19 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
         })
         .collect();
     let inv_b = 1.0 / batch as f64;
-    let mut dq = w.clone();
-    for (i, col) in dq.as_mut_slice().chunks_exact_mut(n_out).enumerate() {
-        for (d, acc) in col.chunks_mut(JB).zip(&sums) {
-            d.iter_mut().zip(&acc[i * JB..]).for_each(|(d, v)| *d *= -v * inv_b);
+    let mut dq = Vec::with_capacity(w.len());
+    for (i, col) in w.as_slice().chunks_exact(n_out).enumerate() {
+        for (wc, acc) in col.chunks(JB).zip(&sums) {
+            dq.extend(wc.iter().zip(&acc[i * JB..]).map(|(w, v)| -w * v * inv_b));
         }
     }
-    dq
+    DMatrix::from_vec(n_out, w.ncols(), dq)
 }
 
 /// Per input `i`, the signs of the block's weights: bit `jj` is set when `W_{j0+jj, i} = +1`.
 #[inline(always)]
-fn plus_masks(w: &DMatrix<f64>, units: std::ops::Range<usize>) -> Vec<u32> {
-    let mask = |col: &[f64]| col.iter().enumerate().fold(0u32, |m, (jj, &v)| m | (u32::from(v > 0.0) << jj));
+fn plus_masks(w: &DMatrix<f64>, units: std::ops::Range<usize>) -> Vec<Mask> {
+    let mask = |col: &[f64]| col.iter().enumerate().fold(0, |m: Mask, (jj, &v)| m | (Mask::from(v > 0.0) << jj));
     w.as_slice()
         .chunks_exact(w.nrows())
         .map(|col| match <&[f64; JB]>::try_from(&col[units.clone()]) {
@@ -77,7 +79,7 @@ struct Block<'a> {
     units: std::ops::Range<usize>,
     n_out: usize,
     two_gamma: &'a [f32],
-    plus: &'a [u32],
+    plus: &'a [Mask],
 }
 
 impl Block<'_> {
@@ -200,7 +202,7 @@ fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut 
 
 /// `acc_j += dp_j` where bit j of `plus` is set, else `dm_j` (`pair = [dp | dm]`).
 #[inline(always)]
-fn add_selected(acc: &mut [f32], pair: &[f32], plus: u32) {
+fn add_selected(acc: &mut [f32], pair: &[f32], plus: Mask) {
     #[cfg(target_arch = "x86_64")]
     if simd::has_avx512() {
         // SAFETY: AVX-512F is present (checked at run time); the slices hold JB and 2·JB values.
@@ -221,7 +223,7 @@ mod avx512 {
 
     /// As [`super::add_selected`], 16 lanes at a time with the sign bits as blend masks.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn add_selected(acc: &mut [f32], pair: &[f32], plus: u32) {
+    pub unsafe fn add_selected(acc: &mut [f32], pair: &[f32], plus: super::Mask) {
         assert!(acc.len() >= JB && pair.len() >= 2 * JB);
         for half in 0..JB / 16 {
             // SAFETY: the offsets stay below JB in `acc` and 2·JB in `pair` (asserted above).

@@ -239,14 +239,19 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
     // σ(a − 2γ), σ(a + 2γ) through the vectorized sigmoid (σ(a) = p comes from the caller).
-    let p_minus = sig(DMatrix::from_fn(a.nrows(), a.ncols(), |j, n| a[(j, n)] - 2.0 * gamma[j]));
-    let p_plus = sig(DMatrix::from_fn(a.nrows(), a.ncols(), |j, n| a[(j, n)] + 2.0 * gamma[j]));
-    let mut rc = r.clone();
-    let mut rh = r.clone();
-    for ((((c, h), p), pm), pp) in rc.iter_mut().zip(rh.iter_mut()).zip(p.iter()).zip(p_minus.iter()).zip(p_plus.iter()) {
-        let (d_plus, d_minus) = (pm - p, pp - p);
-        *c *= 0.5 * (d_plus + d_minus);
-        *h *= 0.5 * (d_plus - d_minus);
+    // rc, rh hold σ(a − 2γ), σ(a + 2γ) first, then r ⊙ c and r ⊙ h in place.
+    let shifted = |sign: f64| {
+        let mut m = Vec::with_capacity(a.len());
+        for col in a.as_slice().chunks_exact(a.nrows()) {
+            m.extend(col.iter().zip(gamma.iter()).map(|(a, g)| a + sign * 2.0 * g));
+        }
+        sig(DMatrix::from_vec(a.nrows(), a.ncols(), m))
+    };
+    let (mut rc, mut rh) = (shifted(-1.0), shifted(1.0));
+    for (((c, h), p), r) in rc.iter_mut().zip(rh.iter_mut()).zip(p.iter()).zip(r.iter()) {
+        let (d_plus, d_minus) = (*c - p, *h - p);
+        *c = r * 0.5 * (d_plus + d_minus);
+        *h = r * 0.5 * (d_plus - d_minus);
     }
     let mut s_prev = crate::linalg::tr_mul(w, &rh);
     s_prev.component_mul_assign(x);
