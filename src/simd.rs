@@ -109,22 +109,17 @@ pub fn exp_f32(x: f32) -> f32 {
     p * two_k
 }
 
-/// Natural logarithm for positive normal `x`, vectorizable (`x = 2^e m`, `m ∈ [√½, √2)`,
-/// `ln m = 2 atanh((m − 1)/(m + 1))` as an odd series); other inputs go to `f64::ln`.
-#[inline(always)]
-pub fn ln(x: f64) -> f64 {
-    if is_normal_positive(x) { ln_normal(x) } else { x.ln() }
-}
-
-/// True for the inputs [`ln_normal`] handles.
+/// True for the inputs [`ln_normal`] handles (positive normal numbers); callers send the others
+/// to `f64::ln`.
 #[inline(always)]
 pub fn is_normal_positive(x: f64) -> bool {
     let biased = (x.to_bits() >> 52) as i64; // the sign bit makes negative inputs out of range
     (1..0x7ff).contains(&biased)
 }
 
-/// [`ln`] without the check (branch-free, so loops over it vectorize): correct only when
-/// [`is_normal_positive`] holds.
+/// Natural logarithm for positive normal `x` (`x = 2^e m`, `m ∈ [√½, √2)`,
+/// `ln m = 2 atanh((m − 1)/(m + 1))` as an odd series), branch-free so loops over it vectorize:
+/// correct only when [`is_normal_positive`] holds.
 #[inline(always)]
 pub fn ln_normal(x: f64) -> f64 {
     let bits = x.to_bits();
@@ -182,6 +177,11 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-1e6) > 0.0 && exp(1e6).is_finite());
         assert!(exp(f64::NAN).is_nan());
+    }
+
+    /// `ln` as the callers use it: [`ln_normal`] where [`is_normal_positive`], else `f64::ln`.
+    fn ln(x: f64) -> f64 {
+        if is_normal_positive(x) { ln_normal(x) } else { x.ln() }
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub struct McArgs {
 
 impl McArgs {
     /// Loads a model file, its posterior tempered by `--posterior-temperature`.
-    pub fn load_model(&self, path: &std::path::Path) -> Result<sbn::io::ModelFile> {
+    pub fn load_model(&self, path: &Path) -> Result<sbn::io::ModelFile> {
         self.temper(sbn::io::ModelFile::load(path)?)
     }
 

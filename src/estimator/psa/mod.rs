@@ -238,8 +238,8 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    // σ(a − 2γ), σ(a + 2γ) through the vectorized sigmoid (σ(a) = p comes from the caller).
-    // rc, rh hold σ(a − 2γ), σ(a + 2γ) first, then r ⊙ c and r ⊙ h in place.
+    // rc, rh hold σ(a − 2γ), σ(a + 2γ) (vectorized sigmoid; σ(a) = p comes from the caller),
+    // then r ⊙ c and r ⊙ h in place.
     let shifted = |sign: f64| {
         let mut m = Vec::with_capacity(a.len());
         for col in a.as_slice().chunks_exact(a.nrows()) {
