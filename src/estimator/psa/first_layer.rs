@@ -48,13 +48,15 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
         })
         .collect();
     let inv_b = 1.0 / batch as f64;
-    let mut dq = Vec::with_capacity(w.len());
-    for (i, col) in w.as_slice().chunks_exact(n_out).enumerate() {
-        for (wc, acc) in col.chunks(JB).zip(&sums) {
-            dq.extend(wc.iter().zip(&acc[i * JB..]).map(|(w, v)| -w * v * inv_b));
+    let mut dq = DMatrix::zeros(n_out, w.ncols());
+    crate::dispatch!(for (i, (dq, w)) in dq.as_mut_slice().chunks_exact_mut(n_out).zip(w.as_slice().chunks_exact(n_out)).enumerate() {
+        for ((dq, w), acc) in dq.chunks_mut(JB).zip(w.chunks(JB)).zip(&sums) {
+            for ((d, &w), &v) in dq.iter_mut().zip(w).zip(&acc[i * JB..]) {
+                *d = -w * v * inv_b;
+            }
         }
-    }
-    DMatrix::from_vec(n_out, w.ncols(), dq)
+    });
+    dq
 }
 
 /// Per input `i`, the signs of the block's weights: bit `jj` is set when `W_{j0+jj, i} = +1`.

@@ -93,29 +93,19 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         let (xn, an) = (xl.column(n), al.column(n));
         let (xn, an) = (xn.as_slice(), an.as_slice());
         let s_col = &mut s.as_mut_slice()[n * n_last..(n + 1) * n_last];
+        let vy = &vt.as_slice()[yn * n_last..][..n_last];
         let rho_sum = crate::dispatch!({
             z.iter_mut().for_each(|z| *z = 0.0);
             for k in 0..n_classes {
-                let (ep, em) = (&exp_when_plus.as_slice()[k * n_last..][..n_last], &exp_when_minus.as_slice()[k * n_last..][..n_last]);
-                let pe_k = &mut pe.as_mut_slice()[k * n_last..][..n_last];
-                for ((((pe, z), &x), &ep), &em) in pe_k.iter_mut().zip(z.iter_mut()).zip(xn).zip(ep).zip(em) {
-                    *pe = p[k] * if x > 0.0 { ep } else { em };
-                    *z += *pe;
-                }
+                let at = k * n_last..(k + 1) * n_last;
+                flipped_terms(p[k], xn, &exp_when_plus.as_slice()[at.clone()], &exp_when_minus.as_slice()[at.clone()], &mut pe.as_mut_slice()[at], &mut z);
             }
-            // f_i − f₀ = ln Z_i + 2 x_i v_yi, and ρ_i = (1 − P_i)/n_L = σ(−x_i a_i)/n_L.
-            let vy = &vt.as_slice()[yn * n_last..][..n_last];
-            for i in 0..n_last {
-                s_col[i] = simd::ln_normal(z[i]) + 2.0 * xn[i] * vy[i];
-                rho[i] = simd::sigmoid(-xn[i] * an[i]) / n_last as f64;
-                rz[i] = rho[i] / z[i];
-            }
-            simd::sum(&rho)
+            flip_weights(xn, an, vy, &z, s_col, &mut rho, &mut rz)
         });
         // Z_i is a positive normal number unless the logits are extreme: those take the scalar ln.
         for i in 0..n_last {
             if !simd::is_normal_positive(z[i]) {
-                s_col[i] = z[i].ln() + 2.0 * xn[i] * vt[(i, yn)];
+                s_col[i] = z[i].ln() + 2.0 * xn[i] * vy[i];
             }
         }
         tmp.iter_mut().zip(rho.iter().zip(s_col.iter())).for_each(|(t, (r, s))| *t = r * s);
@@ -123,12 +113,8 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         // g_i,k = p_k e^{…}/Z_i − [k = y]; Σ_i ρ_i g_i,k and Σ_n ρ_i x_i g_i,k.
         crate::dispatch!(for k in 0..n_classes {
             let on_y = if k == yn { 1.0 } else { 0.0 };
-            let pe_k = &pe.as_slice()[k * n_last..][..n_last];
-            let fc = &mut flip_corr_t.as_mut_slice()[k * n_last..][..n_last];
-            for i in 0..n_last {
-                tmp[i] = rz[i] * pe_k[i] - on_y * rho[i];
-                fc[i] += xn[i] * tmp[i];
-            }
+            let at = k * n_last..(k + 1) * n_last;
+            flipped_gradients(on_y, &rz, &rho, xn, &pe.as_slice()[at.clone()], &mut flip_corr_t.as_mut_slice()[at], &mut tmp);
             g_sum[(k, n)] = simd::sum(&tmp) + (1.0 - rho_sum) * (p[k] - on_y);
         });
     }
@@ -155,6 +141,45 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         }
     };
     (value * inv_b, grad, s)
+}
+
+/// Class `k`'s term of the flipped softmax per unit, `pe_i = p_k e^{−2 x_i v_ki}` (`ep`, `em`:
+/// `e^{∓2v_ki}`), added to the normalizers `z`. Slices of equal length, so the loop vectorizes.
+#[inline(always)]
+fn flipped_terms(p_k: f64, x: &[f64], ep: &[f64], em: &[f64], pe: &mut [f64], z: &mut [f64]) {
+    let n = x.len();
+    let (ep, em, pe, z) = (&ep[..n], &em[..n], &mut pe[..n], &mut z[..n]);
+    for i in 0..n {
+        pe[i] = p_k * if x[i] > 0.0 { ep[i] } else { em[i] };
+        z[i] += pe[i];
+    }
+}
+
+/// Per unit: `s_i = f_i − f₀ = ln Z_i + 2 x_i v_yi`, `ρ_i = σ(−x_i a_i)/n_L` and `ρ_i/Z_i`;
+/// returns `Σ_i ρ_i`. Entries with `Z_i` not a positive normal number are redone by the caller.
+#[inline(always)]
+fn flip_weights(x: &[f64], a: &[f64], vy: &[f64], z: &[f64], s: &mut [f64], rho: &mut [f64], rz: &mut [f64]) -> f64 {
+    let n = x.len();
+    let (a, vy, z, s, rho, rz) = (&a[..n], &vy[..n], &z[..n], &mut s[..n], &mut rho[..n], &mut rz[..n]);
+    let inv_n = 1.0 / n as f64;
+    for i in 0..n {
+        s[i] = simd::ln_normal(z[i]) + 2.0 * x[i] * vy[i];
+        rho[i] = simd::sigmoid(-x[i] * a[i]) * inv_n;
+        rz[i] = rho[i] / z[i];
+    }
+    simd::sum(rho)
+}
+
+/// Class `k`'s flipped-softmax gradient per unit, `g_i = ρ_i (pe_i/Z_i − [k = y])` into `g`, and
+/// `fc_i += x_i g_i` (the flip correction of the weight gradient).
+#[inline(always)]
+fn flipped_gradients(on_y: f64, rz: &[f64], rho: &[f64], x: &[f64], pe: &[f64], fc: &mut [f64], g: &mut [f64]) {
+    let n = x.len();
+    let (rz, rho, pe, fc, g) = (&rz[..n], &rho[..n], &pe[..n], &mut fc[..n], &mut g[..n]);
+    for i in 0..n {
+        g[i] = rz[i] * pe[i] - on_y * rho[i];
+        fc[i] += x[i] * g[i];
+    }
 }
 
 /// `∂/∂q°_ki = ℓ(o | W°_ki = +1) − ℓ(o | W°_ki = −1)` at the sampled `x^L`, batch mean.
@@ -185,13 +210,13 @@ fn output_weight_flips(logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
 fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
     let c_mean = column_mean(c);
-    let rows = w.nrows();
-    let mut w_c = Vec::with_capacity(w.len());
-    for col in w.as_slice().chunks_exact(rows) {
-        w_c.extend(col.iter().zip(c_mean.iter()).map(|(w, c)| -w * c));
-    }
-    let mut dq = DMatrix::from_vec(rows, w.ncols(), w_c);
-    crate::linalg::mul_tr_into(-1.0 / h.ncols() as f64, h, x, 1.0, &mut dq);
+    let mut dq = crate::linalg::mul_tr(h, x);
+    let inv_b = -1.0 / h.ncols() as f64;
+    crate::dispatch!(for (dq, w) in dq.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
+        for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean.as_slice()) {
+            *d = *d * inv_b - w * c;
+        }
+    });
     dq
 }
 
