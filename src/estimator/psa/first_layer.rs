@@ -194,6 +194,12 @@ impl Sums {
 /// `dm_j = r_j (σ(a_j + 2γ_j v) − p_j) = r_j (t_j/(t_j + e_j) − p_j)` (`e = e^{−a}`, `t = e^{2γv}`).
 #[inline(always)]
 fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::has_avx512() {
+        // SAFETY: AVX-512F is present (checked at run time); the slices hold at least JB values.
+        unsafe { avx512::flip_values(t, e, p, r, dp, dm) };
+        return;
+    }
     let (t, dp, dm) = (&t[..JB], &mut dp[..JB], &mut dm[..JB]);
     for j in 0..JB {
         // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
@@ -222,6 +228,36 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use super::JB;
+
+    /// As [`super::flip_values`], with the two divisions replaced by reciprocal estimates refined
+    /// by one Newton step (relative error about 1e-8, below f32 rounding; `vdivps` is the slow part).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
+        assert!(t.len() >= JB && dp.len() >= JB && dm.len() >= JB);
+        #[inline(always)]
+        unsafe fn recip(d: __m512) -> __m512 {
+            // SAFETY: called only from this AVX-512F function.
+            unsafe {
+                let y = _mm512_rcp14_ps(d);
+                _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, _mm512_set1_ps(1.0)), y)
+            }
+        }
+        for q in 0..JB / 16 {
+            // SAFETY: the offsets stay below JB in every slice (asserted above).
+            unsafe {
+                let at = 16 * q;
+                let tv = _mm512_loadu_ps(t.as_ptr().add(at));
+                let ev = _mm512_loadu_ps(e.as_ptr().add(at));
+                let pv = _mm512_loadu_ps(p.as_ptr().add(at));
+                let rv = _mm512_loadu_ps(r.as_ptr().add(at));
+                // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
+                let plus = recip(_mm512_min_ps(_mm512_fmadd_ps(ev, tv, _mm512_set1_ps(1.0)), _mm512_set1_ps(1e30)));
+                let minus = _mm512_mul_ps(tv, recip(_mm512_add_ps(tv, ev)));
+                _mm512_storeu_ps(dp.as_mut_ptr().add(at), _mm512_mul_ps(rv, _mm512_sub_ps(plus, pv)));
+                _mm512_storeu_ps(dm.as_mut_ptr().add(at), _mm512_mul_ps(rv, _mm512_sub_ps(minus, pv)));
+            }
+        }
+    }
 
     /// As [`super::add_selected`], 16 lanes at a time with the sign bits as blend masks.
     #[target_feature(enable = "avx512f")]
