@@ -5,16 +5,21 @@
 //! The batch is the first 128 Fashion-MNIST training images (the headline workload) when the data
 //! set is installed at `/usr/share/datasets/fashion-mnist` (or `$SBN_FASHION_MNIST`), else the first
 //! 128 images of the vendored MNIST sample; either way scaled as `sbn fit` scales them.
+//!
+//! After criterion's figures, a paired measurement: rounds of one ST step and one PSA step back to
+//! back (order alternating), so that the machine's slow phases hit both; it prints the median
+//! times and the median and quartiles of the per-round ratio PSA / ST.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::data::{self, InputScaling, Role};
-use sbn::estimator::EstimatorKind;
-use sbn::model::WeightKind;
+use sbn::estimator::{Estimator, EstimatorKind};
+use sbn::model::{Network, WeightKind};
 use sbn::model::init::{random_network, InitConfig};
 use sbn::train::estimate_batch;
 
@@ -38,6 +43,42 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    paired(&net, &x, &y, 100);
+}
+
+/// `rounds` paired rounds of one ST and one PSA step; prints medians and the ratio's quartiles.
+fn paired(net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
+    let (st, psa) = (EstimatorKind::St.build(), EstimatorKind::Psa.build());
+    let step = |est: &dyn Estimator, seed: u64| {
+        let start = Instant::now();
+        std::hint::black_box(estimate_batch(net, x, y, est, seed, 64, false).unwrap());
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    let (mut t_st, mut t_psa, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds as u64 {
+        let (a, b) = if round % 2 == 0 {
+            let a = step(st.as_ref(), round);
+            (a, step(psa.as_ref(), round))
+        } else {
+            let b = step(psa.as_ref(), round);
+            (step(st.as_ref(), round), b)
+        };
+        t_st.push(a);
+        t_psa.push(b);
+        ratio.push(b / a);
+    }
+    let quantile = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    println!(
+        "paired, {rounds} rounds: ST {:.1} ms, PSA {:.1} ms per batch (medians); PSA / ST median {:.2} (quartiles {:.2}, {:.2})",
+        quantile(&mut t_st, 0.5),
+        quantile(&mut t_psa, 0.5),
+        quantile(&mut ratio, 0.5),
+        quantile(&mut ratio, 0.25),
+        quantile(&mut ratio, 0.75)
+    );
 }
 
 /// The first `batch` training images, scaled, and their labels.

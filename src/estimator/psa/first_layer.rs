@@ -115,15 +115,14 @@ impl Block<'_> {
             }
             return sums.total(|_, _| 0.0);
         };
-        // e^{2γ_j v} per level; (r d⁺, r d⁻) of the mode and, relative to it, of the other levels
-        // seen in the current example; the mode's pairs summed over the batch.
+        // e^{2γ_j v} per level; per example, (r d⁺, r d⁻) of the mode, summed over the batch, and
+        // for each other level present its pair relative to the mode's, added to the entries at
+        // that level (an example's entries come grouped by level, so the pair stays in L1).
         let mut table = vec![0f32; lv.values.len() * JB];
         for (row, &v) in table.chunks_exact_mut(JB).zip(&lv.values) {
             row.iter_mut().zip(self.two_gamma).for_each(|(t, &g)| *t = simd::exp_f32((g * v as f32).clamp(-80.0, 80.0)));
         }
-        let mut flips = vec![0f32; lv.values.len() * 2 * JB];
-        let mut seen = vec![usize::MAX; lv.values.len()];
-        let mut base = [0f32; 2 * JB];
+        let (mut base, mut pair) = ([0f32; 2 * JB], [0f32; 2 * JB]);
         let mut base_sum = [0f64; 2 * JB];
         let mode = usize::from(lv.mode);
         for n in 0..batch {
@@ -131,16 +130,14 @@ impl Block<'_> {
             let (bp, bm) = base.split_at_mut(JB);
             flip_values(&table[mode * JB..(mode + 1) * JB], &en, &pn, &rn, bp, bm);
             base_sum.iter_mut().zip(&base).for_each(|(s, &v)| *s += f64::from(v));
-            for &(i, v) in lv.off_mode(n) {
-                let (i, v) = (i as usize, usize::from(v));
-                let pair = &mut flips[v * 2 * JB..(v + 1) * 2 * JB];
-                if seen[v] != n {
-                    let (dp, dm) = pair.split_at_mut(JB);
-                    flip_values(&table[v * JB..(v + 1) * JB], &en, &pn, &rn, dp, dm);
-                    pair.iter_mut().zip(&base).for_each(|(d, b)| *d -= b);
-                    seen[v] = n;
+            for group in lv.off_mode(n).chunk_by(|a, b| a.1 == b.1) {
+                let v = usize::from(group[0].1);
+                let (dp, dm) = pair.split_at_mut(JB);
+                flip_values(&table[v * JB..(v + 1) * JB], &en, &pn, &rn, dp, dm);
+                pair.iter_mut().zip(&base).for_each(|(d, b)| *d -= b);
+                for &(i, _) in group {
+                    add_selected(sums.row(i as usize), &pair, self.plus[i as usize]);
                 }
-                add_selected(sums.row(i), pair, self.plus[i]);
             }
             sums.end_example(n, batch);
         }
@@ -282,7 +279,8 @@ mod avx512 {
 struct Levels {
     values: Vec<f64>,
     mode: u8,
-    /// Example `n`'s entries off the mode, `(input, level)`, are `entries[starts[n]..starts[n + 1]]`.
+    /// Example `n`'s entries off the mode, `(input, level)`, are `entries[starts[n]..starts[n + 1]]`,
+    /// grouped by level (sorted by level, then input).
     starts: Vec<usize>,
     entries: Vec<(u32, u8)>,
 }
@@ -328,6 +326,8 @@ fn input_levels(x: &DMatrix<f64>) -> Option<Levels> {
     starts.push(0);
     for n in 0..x.ncols() {
         entries.extend(idx[n * n_in..(n + 1) * n_in].iter().enumerate().filter(|&(_, &l)| l != mode).map(|(i, &l)| (i as u32, l)));
+        let start = *starts.last().expect("starts begins with 0");
+        entries[start..].sort_unstable_by_key(|&(i, l)| (l, i));
         starts.push(entries.len());
     }
     Some(Levels { values, mode, starts, entries })
