@@ -49,12 +49,12 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
         .collect();
     let inv_b = 1.0 / batch as f64;
     let mut dq = DMatrix::zeros(n_out, w.ncols());
-    crate::dispatch!(for (i, (dq, w)) in dq.as_mut_slice().chunks_exact_mut(n_out).zip(w.as_slice().chunks_exact(n_out)).enumerate() {
-        for ((dq, w), acc) in dq.chunks_mut(JB).zip(w.chunks(JB)).zip(&sums) {
+    dq.as_mut_slice().par_chunks_mut(n_out).zip(w.as_slice().par_chunks(n_out)).enumerate().for_each(|(i, (dq, w))| {
+        crate::dispatch!(for ((dq, w), acc) in dq.chunks_mut(JB).zip(w.chunks(JB)).zip(&sums) {
             for ((d, &w), &v) in dq.iter_mut().zip(w).zip(&acc[i * JB..]) {
                 *d = -w * v * inv_b;
             }
-        }
+        })
     });
     dq
 }
@@ -113,7 +113,7 @@ impl Block<'_> {
                 }
                 sums.end_example(n, batch);
             }
-            return sums.total(|_, _| 0.0);
+            return sums.total(None);
         };
         // e^{2γ_j v} per level; per example, (r d⁺, r d⁻) of the mode, summed over the batch, and
         // for each other level present its pair relative to the mode's, added to the entries at
@@ -142,8 +142,7 @@ impl Block<'_> {
             sums.end_example(n, batch);
         }
         // Every entry gets its example's mode pair; the loop above added only the differences.
-        let plus = self.plus;
-        sums.total(|i, jj| if plus[i] >> jj & 1 == 1 { base_sum[jj] } else { base_sum[JB + jj] })
+        sums.total(Some((&base_sum, self.plus)))
     }
 }
 
@@ -176,12 +175,21 @@ impl Sums {
         }
     }
 
-    /// The totals in f64, each plus `extra(i, jj)`.
+    /// The totals in f64; with `base = (pair, plus)`, input `i`'s row also gets the pair's half
+    /// that its sign mask selects (as in [`add_selected`]).
     #[inline(always)]
-    fn total(self, extra: impl Fn(usize, usize) -> f64) -> Vec<f64> {
-        let mut out: Vec<f64> = self.acc.iter().enumerate().map(|(at, &v)| f64::from(v) + extra(at / JB, at % JB)).collect();
+    fn total(self, base: Option<(&[f64; 2 * JB], &[Mask])>) -> Vec<f64> {
+        let mut out: Vec<f64> = self.acc.iter().map(|&v| f64::from(v)).collect();
         if let Some(wide) = self.wide {
             out.iter_mut().zip(wide).for_each(|(o, w)| *o += w);
+        }
+        if let Some((pair, plus)) = base {
+            let (dp, dm) = pair.split_at(JB);
+            for (row, &m) in out.chunks_exact_mut(JB).zip(plus) {
+                for jj in 0..JB {
+                    row[jj] += if m >> jj & 1 == 1 { dp[jj] } else { dm[jj] };
+                }
+            }
         }
         out
     }

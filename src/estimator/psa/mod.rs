@@ -263,21 +263,22 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    // rc, rh hold σ(a − 2γ), σ(a + 2γ) (vectorized sigmoid; σ(a) = p comes from the caller),
-    // then r ⊙ c and r ⊙ h in place.
-    let shifted = |sign: f64| {
-        let mut m = Vec::with_capacity(a.len());
-        for col in a.as_slice().chunks_exact(a.nrows()) {
-            m.extend(col.iter().zip(gamma.iter()).map(|(a, g)| a + sign * 2.0 * g));
-        }
-        sig(DMatrix::from_vec(a.nrows(), a.ncols(), m))
-    };
-    let (mut rc, mut rh) = (shifted(-1.0), shifted(1.0));
-    for (((c, h), p), r) in rc.iter_mut().zip(rh.iter_mut()).zip(p.iter()).zip(r.iter()) {
-        let (d_plus, d_minus) = (*c - p, *h - p);
-        *c = r * 0.5 * (d_plus + d_minus);
-        *h = r * 0.5 * (d_plus - d_minus);
+    // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
+    let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
+    let rows = a.nrows();
+    let (mut rc, mut rh) = (DMatrix::zeros(rows, a.ncols()), DMatrix::zeros(rows, a.ncols()));
+    fn columns(m: &DMatrix<f64>) -> std::slice::ChunksExact<'_, f64> {
+        m.as_slice().chunks_exact(m.nrows())
     }
+    crate::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(columns(a).zip(columns(p))).zip(columns(r)) {
+        for j in 0..rows {
+            let e = simd::exp(-a[j]);
+            let d_plus = 1.0 / (1.0 + e * t_minus[j]) - p[j];
+            let d_minus = 1.0 / (1.0 + e * t_plus[j]) - p[j];
+            rc[j] = r[j] * 0.5 * (d_plus + d_minus);
+            rh[j] = r[j] * 0.5 * (d_plus - d_minus);
+        }
+    });
     let mut s_prev = crate::linalg::tr_mul(w, &rh);
     s_prev.component_mul_assign(x);
     let rc_sum = rc.row_sum();
