@@ -81,3 +81,44 @@ fn bad_specs_and_data_are_refused_without_a_model_file() {
     assert!(!ok && err.contains("junk.sbn"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The Bernoulli logits of every layer, in order.
+fn logits(path: &Path) -> Vec<f64> {
+    let file = sbn::io::ModelFile::load(path).unwrap();
+    let mut out = Vec::new();
+    for layer in file.network.layers() {
+        if let sbn::model::Weights::Bernoulli { logits, .. } = &layer.weights {
+            out.extend(logits.iter().copied());
+        }
+    }
+    out
+}
+
+#[test]
+fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
+    let dir = temp_dir("init");
+    let det_spec = write(&dir, "det.toml", &SPEC.replace("beta = 0.01", "beta = 0.0").replace("epochs = 3", "epochs = 2\nestimator = \"st\"\npoint_weights = true"));
+    let det = dir.join("det.sbn");
+    let (ok, _, err) = sbn(&["fit", &det_spec, "--train", "embedded:digits", "--out", det.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // Learning rates so small that one epoch leaves the start in place.
+    let still = write(&dir, "still.toml", &SPEC.replace("lr = 0.003\nlogit_lr = 0.1", "lr = 1e-9\nlogit_lr = 1e-9").replace("epochs = 3", "epochs = 1"));
+    let out = dir.join("bayes.sbn");
+    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0.05"]);
+    assert!(ok, "{err}");
+    let (start, fitted) = (logits(&det), logits(&out));
+    assert_eq!(start.len(), fitted.len());
+    let off = start.iter().zip(&fitted).filter(|&(&s, &f)| (f - s / 0.05).abs() > 1e-3 * (1.0 + f.abs())).count();
+    assert_eq!(off, 0, "{off} of {} logits are not the initial model's divided by the temperature", start.len());
+    // Another architecture, a resume and a bad temperature are refused, naming what is wrong.
+    let wide = write(&dir, "wide.toml", &SPEC.replace("hidden = [64]", "hidden = [32]"));
+    let m = dir.join("m.sbn");
+    let (ok, _, err) = sbn(&["fit", &wide, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap()]);
+    assert!(!ok && err.contains("det.sbn") && err.contains("architecture"), "{err}");
+    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--resume"]);
+    assert!(!ok && err.contains("--resume"), "{err}");
+    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0"]);
+    assert!(!ok && err.contains("--init-temperature"), "{err}");
+    assert!(!m.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -56,8 +56,11 @@ pub struct FitOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Stop after this many batches of this invocation (simulates an interruption in tests).
     pub stop_after_batches: Option<usize>,
-    /// Start from this network instead of a fresh one (shapes must match the spec and data).
-    pub init_network: Option<Network>,
+    /// Start from this model's network instead of a fresh one, e.g. deterministic pre-training
+    /// before a Bayesian fit: same architecture and weight kinds (`[network]` of the spec, apart
+    /// from `init_logit`) and fitted on the same training data (same input scaling). The string
+    /// names it in error messages (its path).
+    pub init: Option<(String, ModelFile)>,
 }
 
 /// The result of a run.
@@ -131,13 +134,17 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         (None, true) => return Err(SbnError::invalid("--resume", "needs an output path to find the checkpoint")),
         _ => {
             let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes, scaling.zero_input())?;
-            let mut net = match &opts.init_network {
-                Some(n) => {
-                    let dims: Vec<usize> = std::iter::once(train.dim).chain(shapes.iter().map(|s| s.features().1)).collect();
-                    if n.dims() != dims {
-                        return Err(SbnError::invalid("initial network", format!("has shape {:?}, the spec and data need {dims:?}", n.dims())));
+            let mut net = match &opts.init {
+                Some((name, file)) => {
+                    let mut network = file.spec.network.clone();
+                    network.init_logit = spec.network.init_logit;
+                    if network != spec.network || file.network.input_dim() != train.dim {
+                        return Err(SbnError::invalid(name, "has another architecture ([network] of its spec differs from this spec's, apart from init_logit)"));
                     }
-                    n.clone()
+                    if file.scaling != scaling {
+                        return Err(SbnError::invalid(name, "was fitted on other training data (its input scaling differs)"));
+                    }
+                    file.network.clone()
                 }
                 None => {
                     let init = InitConfig { logit_scale: spec.network.init_logit, weight_std: 1.0 };

@@ -1,4 +1,4 @@
-//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--resume]`.
+//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--resume | --init MODEL]`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sbn::data::Role;
+use sbn::io::ModelFile;
 use sbn::spec::ModelSpec;
 use sbn::train::{fit, FitOptions};
 
@@ -30,6 +31,15 @@ pub struct Args {
     /// Continue an interrupted run from MODEL.ckpt (with --epochs, also to extend or shorten it).
     #[arg(long)]
     resume: bool,
+    /// Start from the network of this fitted model (e.g. a deterministic binary net as
+    /// pre-training for a Bayesian fit): same [network] section and training data.
+    #[arg(long, conflicts_with = "resume")]
+    init: Option<PathBuf>,
+    /// With --init: start from its tempered posterior q = σ(θ/τ). A deterministic net's latent
+    /// logits stay near 0 (only their signs are used), so a small τ such as 0.05 turns them into
+    /// a sharp posterior with the same signs.
+    #[arg(long, requires = "init", default_value_t = 1.0)]
+    init_temperature: f64,
     /// Override the spec's number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -75,7 +85,15 @@ pub fn run(args: Args) -> Result<()> {
         }
     })
     .context("cannot install the Ctrl-C handler")?;
-    let opts = FitOptions { progress: true, out: Some(args.out.clone()), resume: args.resume, stop: Some(stop), ..FitOptions::default() };
+    let init = match &args.init {
+        Some(path) => {
+            let mut model = ModelFile::load(path)?;
+            model.network = sbn::evaluate::posterior_tempered(&model.network, args.init_temperature).context("--init-temperature")?;
+            Some((path.display().to_string(), model))
+        }
+        None => None,
+    };
+    let opts = FitOptions { progress: true, out: Some(args.out.clone()), resume: args.resume, stop: Some(stop), init, ..FitOptions::default() };
     let outcome = fit(&spec, &train, &valid, &opts)?;
     let last = outcome.model.history.last();
     if outcome.completed {
