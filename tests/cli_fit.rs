@@ -82,11 +82,14 @@ fn bad_specs_and_data_are_refused_without_a_model_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The Bernoulli logits of every layer, in order.
+/// The Bernoulli logits of every layer of a model file's network, in order.
 fn logits(path: &Path) -> Vec<f64> {
-    let file = sbn::io::ModelFile::load(path).unwrap();
+    network_logits(&sbn::io::ModelFile::load(path).unwrap().network)
+}
+
+fn network_logits(net: &sbn::model::Network) -> Vec<f64> {
     let mut out = Vec::new();
-    for layer in file.network.layers() {
+    for layer in net.layers() {
         if let sbn::model::Weights::Bernoulli { logits, .. } = &layer.weights {
             out.extend(logits.iter().copied());
         }
@@ -110,6 +113,19 @@ fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
     assert_eq!(start.len(), fitted.len());
     let off = start.iter().zip(&fitted).filter(|&(&s, &f)| (f - s / 0.05).abs() > 1e-3 * (1.0 + f.abs())).count();
     assert_eq!(off, 0, "{off} of {} logits are not the initial model's divided by the temperature", start.len());
+    // From the checkpoint: the run's best network as trained, whose latent logits are not the ±40
+    // of the point-weight model file.
+    let ckpt = dir.join("det.sbn.ckpt");
+    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", ckpt.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let best = match sbn::io::ModelFile::load(&ckpt).unwrap().state.unwrap().best {
+        Some((_, net)) => net,
+        None => panic!("no best network in the checkpoint"),
+    };
+    let (latent, fitted) = (network_logits(&best), logits(&out));
+    assert!(latent.iter().filter(|t| t.abs() < 39.0).count() > latent.len() / 2, "the checkpoint holds no latent logits");
+    let off = latent.iter().zip(&fitted).filter(|&(&s, &f)| (f - s).abs() > 1e-3 * (1.0 + f.abs())).count();
+    assert_eq!(off, 0, "{off} of {} logits are not the checkpoint's best network's", latent.len());
     // Another architecture, a resume and a bad temperature are refused, naming what is wrong.
     let wide = write(&dir, "wide.toml", &SPEC.replace("hidden = [64]", "hidden = [32]"));
     let m = dir.join("m.sbn");

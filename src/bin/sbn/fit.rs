@@ -31,8 +31,9 @@ pub struct Args {
     /// Continue an interrupted run from MODEL.ckpt (with --epochs, also to extend or shorten it).
     #[arg(long)]
     resume: bool,
-    /// Start from the network of this fitted model (e.g. a deterministic binary net as
-    /// pre-training for a Bayesian fit): same [network] section and training data.
+    /// Start from the network of this fitted model, or the best network of this checkpoint
+    /// (MODEL.ckpt; for a deterministic binary net as pre-training, its latent logits): same
+    /// [network] section and training data.
     #[arg(long, conflicts_with = "resume")]
     init: Option<PathBuf>,
     /// With --init: start from its tempered posterior q = σ(θ/τ). A deterministic net's latent
@@ -88,6 +89,11 @@ pub fn run(args: Args) -> Result<()> {
     let init = match &args.init {
         Some(path) => {
             let mut model = ModelFile::load(path)?;
+            // A checkpoint: the best network of its run as trained (for a point-weight run, its
+            // latent logits; the model file holds only their signs).
+            if let Some((_, best)) = model.state.take().and_then(|s| s.best) {
+                model.network = best;
+            }
             model.network = sbn::evaluate::posterior_tempered(&model.network, args.init_temperature).context("--init-temperature")?;
             Some((path.display().to_string(), model))
         }
