@@ -36,9 +36,8 @@ pub struct Args {
     /// [network] section and training data.
     #[arg(long, conflicts_with = "resume")]
     init: Option<PathBuf>,
-    /// With --init: start from its tempered posterior q = σ(θ/τ). A deterministic net's latent
-    /// logits stay near 0 (only their signs are used), so a small τ such as 0.05 turns them into
-    /// a sharp posterior with the same signs.
+    /// With --init: start from its tempered posterior q = σ(θ/τ) (below 1 sharper, above 1
+    /// more spread; 1 takes a deterministic net's latent logits as they are).
     #[arg(long, requires = "init", default_value_t = 1.0)]
     init_temperature: f64,
     /// Override the spec's number of epochs.
