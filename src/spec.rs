@@ -304,6 +304,21 @@ mod tests {
     const MINIMAL: &str = "[network]\nhidden = [8, 4]\nweights = \"bernoulli\"\n";
 
     #[test]
+    fn shipped_specs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let spec = ModelSpec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                spec.check(&path.display().to_string()).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "only {n} specs in {}", dir.display());
+    }
+
+    #[test]
     fn minimal_spec_gets_defaults() {
         let spec = ModelSpec::parse(MINIMAL, "m.toml").unwrap();
         assert_eq!(spec.kinds(), vec![WeightKind::Bernoulli; 3]);
