@@ -49,6 +49,11 @@ fn predict_summary_export_and_bad_input() {
     };
     let (fit_model, hot_model) = (mean_model("pred.csv"), mean_model("hot.csv"));
     assert!(hot_model > 1.3 * fit_model, "model part {hot_model} at τ = 4 against {fit_model} at τ = 1");
+    // A report on the tempered posterior says so in its title.
+    let (ok, _, err) = sbn(&["report", &p("m.sbn"), "--data", "embedded:digits", "--weight-samples", "2", "--noise-samples", "2", "--posterior-temperature", "1.5", "--out", &p("hot-report")]);
+    assert!(ok, "{err}");
+    let summary = std::fs::read_to_string(dir.join("hot-report").join("summary.md")).unwrap();
+    assert!(summary.lines().next().unwrap().contains("τ = 1.5"), "{summary}");
     let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--out", &p("pred.json"), "--weight-samples", "2", "--noise-samples", "2"]);
     assert!(ok, "{err}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("pred.json")).unwrap()).unwrap();

@@ -33,7 +33,10 @@ pub fn report(args: ReportArgs) -> Result<()> {
     let model = args.mc.load_model(&args.model)?;
     let data = args.data.load()?;
     let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.data.label.as_deref())).transpose()?;
-    let name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let mut name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    if args.mc.posterior_temperature != 1.0 {
+        name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
+    }
     let m = write_report(&model, &name, &data, ood.as_ref(), &args.mc.config()?, &args.out)?;
     println!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
     Ok(())
