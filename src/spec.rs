@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::augment::Augment;
 use crate::error::{Result, SbnError};
 use crate::estimator::EstimatorKind;
 use crate::model::init::LayerShape;
@@ -124,6 +125,8 @@ pub struct TrainingSpec {
     /// sign of their logits (latent weights, BinaryConnect-style), and the model file stores
     /// that network. A reference point against the Bayesian posterior.
     pub point_weights: bool,
+    /// Random translations / mirroring of the training images (`[training.augment]`).
+    pub augment: Augment,
 }
 
 /// Validation settings.
@@ -167,6 +170,7 @@ impl Default for TrainingSpec {
             seed: 1,
             chunk: 64,
             point_weights: false,
+            augment: Augment::default(),
         }
     }
 }
@@ -268,14 +272,7 @@ impl ModelSpec {
         let mut shapes = Vec::with_capacity(self.n_layers());
         let mut features = input_dim;
         if !self.network.conv.is_empty() {
-            let [mut h, mut w, mut c] = match (self.network.image, image_shape) {
-                (Some(s), _) => s,
-                (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
-                _ => return Err(SbnError::invalid("network.conv", format!("convolutions need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"))),
-            };
-            if h * w * c != input_dim {
-                return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} = {} pixels, but the data has {input_dim} features", h * w * c)));
-            }
+            let [mut h, mut w, mut c] = self.image_geometry(input_dim, image_shape, "network.conv", "convolutions")?;
             for (k, cs) in self.network.conv.iter().enumerate() {
                 let conv = Conv2d { in_h: h, in_w: w, in_c: c, out_c: cs.channels, kernel: cs.kernel, stride: cs.stride, pad: cs.pad.unwrap_or(cs.kernel / 2), pad_value: if k == 0 { first_pad } else { cs.pad_value } };
                 conv.check(&format!("network.conv[{k}]"))?;
@@ -289,6 +286,20 @@ impl ModelSpec {
             features = n;
         }
         Ok(shapes)
+    }
+
+    /// The `[height, width, channels]` of the inputs: `network.image`, else the data's image shape
+    /// with as many channels as fit. `field` and `what` name the setting that needs it in errors.
+    pub fn image_geometry(&self, input_dim: usize, image_shape: Option<(usize, usize)>, field: &str, what: &str) -> Result<[usize; 3]> {
+        let [h, w, c] = match (self.network.image, image_shape) {
+            (Some(s), _) => s,
+            (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
+            _ => return Err(SbnError::invalid(field, format!("{what} need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"))),
+        };
+        if h * w * c != input_dim {
+            return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} = {} pixels, but the data has {input_dim} features", h * w * c)));
+        }
+        Ok([h, w, c])
     }
 
     /// `[d0, n1, …, nL, K]` for data with `input_dim` features and `n_classes` classes.

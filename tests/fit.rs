@@ -157,3 +157,28 @@ fn point_weight_training_gives_a_deterministic_binary_network() {
     assert!(a.windows(2).all(|w| w[0].weight_sample().layers == w[1].weight_sample().layers));
     assert_eq!(pred.weight_samples, 3);
 }
+
+#[test]
+fn augmented_training_resumes_exactly_and_changes_the_model() {
+    let plain = ModelSpec::parse(SPEC, "spec").unwrap();
+    let spec = ModelSpec::parse(&format!("{SPEC}[training.augment]\nshift = 1\nflip = true\n"), "spec").unwrap();
+    assert_eq!(spec.training.augment, sbn::data::augment::Augment { shift: 1, flip: true });
+    let (train, valid) = data();
+    let dir = temp_dir("augment");
+    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }).unwrap();
+    let unaugmented = fit(&plain, &train, &valid, &FitOptions::default()).unwrap();
+    assert_ne!(whole.last, unaugmented.last, "augmentation left training unchanged");
+    // The shifts are drawn per batch, so a run interrupted mid-epoch resumes with the same draws.
+    fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), stop_after_batches: Some(3), ..FitOptions::default() }).unwrap();
+    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }).unwrap();
+    assert_eq!(resumed.last, whole.last, "resumed augmented run differs from the uninterrupted one");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn augmentation_of_data_without_an_image_shape_names_the_field() {
+    let spec = ModelSpec::parse(&format!("{SPEC}[training.augment]\nshift = 2\n"), "spec").unwrap();
+    let (train, valid) = sbn::data::toy::two_moons(200, 0.1, 3).split(0.2, 1);
+    let err = fit(&spec, &train, &valid, &FitOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("training.augment") && err.contains("image"), "{err}");
+}

@@ -6,7 +6,9 @@
 //! * [`embedded::digits`]: the default data set, compiled into the binary.
 //! * [`scaling::InputScaling`]: the map from stored values to network inputs (one example per column).
 //! * [`toy`]: two moons and the PSA paper's 2-D toy.
+//! * [`augment::Augment`]: random translations and mirroring of training images.
 
+pub mod augment;
 pub mod csv;
 pub mod embedded;
 pub mod idx;

@@ -112,6 +112,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     let n_train = train.len();
     let objective = Objective { beta: spec.objective.beta, n_train, prior: BernoulliPrior::new(spec.objective.prior_pi)? };
     let estimator = t.estimator.build();
+    let augment_geometry = if t.augment.is_active() { Some(spec.image_geometry(train.dim, train.image_shape, "training.augment", "augmentations")?) } else { None };
     let batches_per_epoch = n_train.div_ceil(t.batch_size);
     let total_batches = batches_per_epoch * t.epochs;
 
@@ -186,7 +187,10 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         };
         for b in batch0..batches_per_epoch {
             let idx = &order[b * t.batch_size..((b + 1) * t.batch_size).min(n_train)];
-            let x = scaling.apply(train, idx)?;
+            let mut x = scaling.apply(train, idx)?;
+            if let Some(geometry) = augment_geometry {
+                t.augment.apply(&mut x, geometry, scaling.zero_input(), &mut rng::stream(seed, &[4, epoch as u64, b as u64]));
+            }
             let y: Vec<usize> = idx.iter().map(|&n| train.labels[n]).collect();
             let est = estimate_batch(&net, &x, &y, estimator.as_ref(), rng::stream_seed(seed, &[2, epoch as u64, b as u64]), t.chunk, t.point_weights)?;
             if !est.loss.is_finite() {
