@@ -100,14 +100,7 @@ impl Gradient {
 /// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
 /// and inputs `x` (`n_in × B`), averaged over the batch.
 pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    outer_scaled(1.0 / g.ncols() as f64, g, x)
-}
-
-/// `α g xᵀ`, the scaling done inside the product.
-pub(crate) fn outer_scaled(alpha: f64, g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut w = DMatrix::zeros(g.nrows(), x.nrows());
-    crate::linalg::mul_tr_into(alpha, g, x, 0.0, &mut w);
-    w
+    crate::linalg::mul_tr_scaled(1.0 / g.ncols() as f64, g, x)
 }
 
 /// The mean of the columns of `m`.

@@ -8,7 +8,7 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, outer_scaled, scale_grad, Gradient, LayerGrad};
+use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;
@@ -88,11 +88,11 @@ impl StraightThrough {
 fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
     let w = net.weights_in_use(fwd.weights, k);
-    let x_in = layer.unfold(fwd.input_of(k));
+    let x_in = fwd.patches_of(k);
     let g = layer.channels_of(g);
     let bias = column_mean(&g);
     let (grad, dx) = match layer.scale() {
-        None => (LayerGrad { w: outer_mean(&g, &x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &g))),
+        None => (LayerGrad { w: outer_mean(&g, x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
             let dgamma = scale_grad(&g, &layer.channels_of(s.expect("Bernoulli layers record S")));
@@ -101,7 +101,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
             for mut col in gg.column_iter_mut() {
                 col.component_mul_assign(gamma);
             }
-            let dq = outer_scaled(2.0 / gg.ncols() as f64, &gg, &x_in);
+            let dq = crate::linalg::mul_tr_scaled(2.0 / gg.ncols() as f64, &gg, x_in);
             (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &gg)))
         }
     };

@@ -159,7 +159,12 @@ impl Layer {
     /// layout (`n_out × B`): Bernoulli `S = w_eff x`, `a = γ ⊙ S + b`; real `a = W x + b` and no
     /// `S` (for a convolution, `x` means its patches).
     pub fn preactivation(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
-        let (s, a) = self.preactivation_channels(w_eff, &self.unfold(x));
+        self.preactivation_of_patches(w_eff, &self.unfold(x))
+    }
+
+    /// [`Layer::preactivation`] on the unfolded input ([`Unfolding::unfold`]).
+    pub fn preactivation_of_patches(&self, w_eff: &DMatrix<f64>, patches: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+        let (s, a) = self.preactivation_channels(w_eff, patches);
         (s.map(|s| self.to_units(s)), self.to_units(a))
     }
 

@@ -1,11 +1,14 @@
 //! The network: stochastic binary hidden layers and a linear + softmax output layer, and the
 //! one forward pass every estimator shares (MATH.md §1).
 
+use std::borrow::Cow;
+
 use nalgebra::DMatrix;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::conv::Unfolding;
 use super::layer::{Layer, WeightKind};
 use super::noise::{sample_states, uniform};
 use crate::error::{Result, SbnError};
@@ -71,6 +74,8 @@ pub struct HiddenSample {
     pub a: DMatrix<f64>,
     /// Sampled states `x^k ∈ {±1}`, `n_k × B`.
     pub x: DMatrix<f64>,
+    /// A convolution's unfolded input (its patches, `fan_in × B·P`), kept for the backward pass.
+    pub patches: Option<DMatrix<f64>>,
 }
 
 /// The record of one forward sample: everything an estimator needs for its backward pass.
@@ -89,6 +94,11 @@ impl ForwardSample<'_> {
     /// The input of layer `k` (`x^{k−1}`; `k = 0` is the real input).
     pub fn input_of(&self, k: usize) -> &DMatrix<f64> {
         if k == 0 { self.x0 } else { &self.hidden[k - 1].x }
+    }
+
+    /// What layer `k`'s weights multiply: its input, or a convolution's patches of it.
+    pub fn patches_of(&self, k: usize) -> &DMatrix<f64> {
+        self.hidden.get(k).and_then(|h| h.patches.as_ref()).unwrap_or_else(|| self.input_of(k))
     }
 
     /// Batch size.
@@ -227,11 +237,17 @@ impl Network {
         let mut hidden: Vec<HiddenSample> = Vec::with_capacity(self.n_hidden());
         for k in 0..self.n_hidden() {
             let input = if k == 0 { x0 } else { &hidden[k - 1].x };
-            let (s, a) = self.layers[k].preactivation(self.weights_in_use(ws, k), input);
+            let layer = &self.layers[k];
+            let patches = layer.unfold(input);
+            let (s, a) = layer.preactivation_of_patches(self.weights_in_use(ws, k), &patches);
+            let patches = match patches {
+                Cow::Owned(p) => Some(p),
+                Cow::Borrowed(_) => None,
+            };
             let mut x = DMatrix::zeros(a.nrows(), a.ncols());
             draws.units(k, x.as_mut_slice());
             sample_states(a.as_slice(), x.as_mut_slice());
-            hidden.push(HiddenSample { s, a, x });
+            hidden.push(HiddenSample { s, a, x, patches });
         }
         let l = self.n_hidden();
         let (out_s, logits) = self.layers[l].preactivation(self.weights_in_use(ws, l), &hidden[l - 1].x);

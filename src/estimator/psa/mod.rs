@@ -230,7 +230,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let layer = &net.layers()[k];
     let w = net.weights_in_use(fwd.weights, k);
     let hs = &fwd.hidden[k];
-    let x_in = layer.unfold(fwd.input_of(k));
+    let x_in = fwd.patches_of(k);
     let a = layer.channels_of(&hs.a);
     // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
     let r = layer.to_channels(hs.x.zip_map(s, |x, s| -x * s));
@@ -239,17 +239,17 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let bias = column_mean(&g);
     let (grad, s_prev) = match layer.scale() {
         None => {
-            let dw = outer_mean(&g, &x_in);
-            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &a, &p, &r, &x_in));
+            let dw = outer_mean(&g, x_in);
+            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &a, &p, &r, x_in));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
         Some(gamma) => {
             let dgamma = scale_grad(&g, &layer.channels_of(hs.s.as_ref().expect("Bernoulli layers record S")));
             if k == 0 {
-                let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, &x_in);
+                let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
-                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &p, &r, &x_in);
+                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
