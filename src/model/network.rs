@@ -1,14 +1,11 @@
 //! The network: stochastic binary hidden layers and a linear + softmax output layer, and the
 //! one forward pass every estimator shares (MATH.md §1).
 
-use std::borrow::Cow;
-
 use nalgebra::DMatrix;
 use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::conv::Unfolding;
 use super::layer::{Layer, WeightKind};
 use super::noise::{sample_states, uniform};
 use crate::error::{Result, SbnError};
@@ -238,12 +235,8 @@ impl Network {
         for k in 0..self.n_hidden() {
             let input = if k == 0 { x0 } else { &hidden[k - 1].x };
             let layer = &self.layers[k];
-            let patches = layer.unfold(input);
-            let (s, a) = layer.preactivation_of_patches(self.weights_in_use(ws, k), &patches);
-            let patches = match patches {
-                Cow::Owned(p) => Some(p),
-                Cow::Borrowed(_) => None,
-            };
+            let patches = layer.conv.as_ref().map(|c| c.unfold(input));
+            let (s, a) = layer.preactivation_of_patches(self.weights_in_use(ws, k), patches.as_ref().unwrap_or(input));
             let mut x = DMatrix::zeros(a.nrows(), a.ncols());
             draws.units(k, x.as_mut_slice());
             sample_states(a.as_slice(), x.as_mut_slice());

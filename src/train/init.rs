@@ -4,7 +4,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::model::{Network, RngDraws, Unfolding, Weights};
+use crate::model::{Network, RngDraws, Weights};
 
 /// Rescales layer after layer, sampling weights and states from `seed`.
 pub fn data_dependent_init(net: &mut Network, x: &DMatrix<f64>, seed: u64) {
@@ -12,11 +12,9 @@ pub fn data_dependent_init(net: &mut Network, x: &DMatrix<f64>, seed: u64) {
     for k in 0..net.layers().len() {
         let ws = net.sample_weights(&mut RngDraws(&mut rng));
         let fwd = net.forward(x, &ws, &mut RngDraws(&mut rng));
-        let input = if k == 0 { x } else { &fwd.hidden[k - 1].x };
-        let w_in_use = net.weights_in_use(&ws, k).clone();
-        let layer = &mut net.layers_mut()[k];
         // W x before scale and bias, in the channels layout (a convolution's positions pool).
-        let s = crate::linalg::mul(&w_in_use, &layer.unfold(input));
+        let s = crate::linalg::mul(net.weights_in_use(&ws, k), fwd.patches_of(k));
+        let layer = &mut net.layers_mut()[k];
         for j in 0..s.nrows() {
             let row = s.row(j);
             let mean = row.mean();
