@@ -138,6 +138,32 @@ impl Conv2d {
         });
         out
     }
+
+    /// `fold(unfold(x) ⊙ m + 1 shiftᵀ)` (`m`: `kernel²·C_in × B·P`, `shift`: one value per patch
+    /// column) without forming the patch-size product: an in-bounds patch entry holds its input
+    /// value, so this is `x ⊙ fold(m)` plus, at every input pixel, the shifts of the patches that
+    /// read it. PSA's input flip sensitivities have this form (MATH.md §3, two-value form).
+    pub fn fold_affine(&self, m: &DMatrix<f64>, shift: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
+        let (f, p_count, c) = (self.fan_in(), self.positions(), self.in_c);
+        assert_eq!(m.nrows(), f, "patch size differs from the convolution's");
+        assert_eq!(shift.len(), m.ncols(), "one shift per patch");
+        assert_eq!(x.shape(), (self.in_features(), m.ncols() / p_count), "input size differs from the convolution's");
+        let mut out = DMatrix::zeros(self.in_features(), x.ncols());
+        let chunks = out.as_mut_slice().par_chunks_mut(self.in_features()).zip(m.as_slice().par_chunks(f * p_count));
+        chunks.zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(|(((on, mn), xn), shift_n)| {
+            let mut covered = vec![0.0; self.in_h * self.in_w];
+            for (p, patch) in mn.chunks(f).enumerate() {
+                self.for_each_pixel(p, |from, to| {
+                    on[to..to + c].iter_mut().zip(&patch[from..from + c]).for_each(|(o, v)| *o += v);
+                    covered[to / c] += shift_n[p];
+                });
+            }
+            for ((o, x), shift) in on.chunks_exact_mut(c).zip(xn.chunks_exact(c)).zip(&covered) {
+                o.iter_mut().zip(x).for_each(|(o, x)| *o = *o * x + shift);
+            }
+        });
+        out
+    }
 }
 
 /// The units ↔ channels views of a layer's per-unit matrices (the same memory, reshaped), and
@@ -240,5 +266,26 @@ mod tests {
         let lhs = g.unfold(&x).dot(&y);
         let rhs = x.dot(&g.fold(&y));
         assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn fold_affine_is_the_fold_of_the_patch_form() {
+        // Strides 1–3, padding 0–2, kernels 2–3, several channels: fold_affine equals forming
+        // unfold(x) ⊙ m + 1 shiftᵀ on the patches and folding it.
+        let h = |k: usize| ((k as f64 * 0.618_034).fract() - 0.5) * 2.0;
+        for (in_h, in_w, in_c, kernel, stride, pad) in [(5, 4, 3, 3, 2, 1), (6, 6, 2, 3, 1, 2), (7, 5, 1, 2, 3, 0), (4, 4, 4, 3, 1, 1)] {
+            let g = geometry(in_h, in_w, in_c, kernel, stride, pad);
+            let batch = 3;
+            let x = DMatrix::from_fn(g.in_features(), batch, |i, n| if h(5 * i + 13 * n) > 0.0 { 1.0 } else { -1.0 });
+            let m = DMatrix::from_fn(g.fan_in(), batch * g.positions(), |i, n| h(3 * i + 11 * n + 1));
+            let shift: Vec<f64> = (0..m.ncols()).map(|n| h(17 * n + 2)).collect();
+            let mut patch_form = g.unfold(&x).component_mul(&m);
+            for (mut col, s) in patch_form.column_iter_mut().zip(&shift) {
+                col.add_scalar_mut(*s);
+            }
+            let want = g.fold(&patch_form);
+            let got = g.fold_affine(&m, &shift, &x);
+            assert!((got - &want).abs().max() < 1e-12 * (1.0 + want.abs().max()), "geometry {g:?}");
+        }
     }
 }

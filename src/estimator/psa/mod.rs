@@ -6,7 +6,7 @@
 //! inputs the flip sums are matrix products (the two-value form), only the first layer (real input)
 //! and real-weight layers need one sigmoid per weight.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DVector, RowDVector};
 use rayon::prelude::*;
 
 use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
@@ -240,7 +240,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let (grad, s_prev) = match layer.scale() {
         None => {
             let dw = outer_mean(&g, x_in);
-            let s_prev = (k > 0).then(|| real_flip_sensitivities(w, &a, &p, &r, x_in));
+            let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &a, &p, &r, x_in)));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
         Some(gamma) => {
@@ -248,13 +248,17 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
             if k == 0 {
                 let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
+            } else if let Some(conv) = layer.conv.as_ref() {
+                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, &a, &p, &r, x_in);
+                let s_prev = conv.fold_affine(&wt_rh, rc_sum.as_slice(), fwd.input_of(k));
+                (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             } else {
                 let (dq, s_prev) = binary_input_flips(w, gamma, &a, &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
     };
-    (grad.scaled(layer.positions() as f64), s_prev.map(|s| layer.fold(s)))
+    (grad.scaled(layer.positions() as f64), s_prev)
 }
 
 /// The weight-flip gradient and the input flip sensitivities of a Bernoulli layer on ±1 input
@@ -263,6 +267,18 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+    let (dq, mut s_prev, rc_sum) = two_value_flips(w, gamma, a, p, r, x);
+    s_prev.component_mul_assign(x);
+    for (mut col, shift) in s_prev.column_iter_mut().zip(rc_sum.iter()) {
+        col.add_scalar_mut(*shift);
+    }
+    (dq, s_prev)
+}
+
+/// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
+/// column, so that a convolution can fold them onto its input map instead of forming `s^{k−1}` on
+/// its patches ([`Conv2d::fold_affine`](crate::model::Conv2d::fold_affine)).
+fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
     let rows = a.nrows();
@@ -279,13 +295,8 @@ pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f6
             rh[j] = r[j] * 0.5 * (d_plus - d_minus);
         }
     });
-    let mut s_prev = crate::linalg::tr_mul(w, &rh);
-    s_prev.component_mul_assign(x);
-    let rc_sum = rc.row_sum();
-    for (n, mut col) in s_prev.column_iter_mut().enumerate() {
-        col.add_scalar_mut(rc_sum[n]);
-    }
-    (two_value_weight_grad(w, &rc, &rh, x), s_prev)
+    let wt_rh = crate::linalg::tr_mul(w, &rh);
+    (two_value_weight_grad(w, &rc, &rh, x), wt_rh, rc.row_sum())
 }
 
 /// `σ` applied to every entry.
