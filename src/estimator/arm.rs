@@ -114,7 +114,7 @@ impl Estimator for Arm {
         let out = match (&wu[l], net.output().scale()) {
             (Some(uw), Some(_)) => LayerGrad {
                 w: self.weight_grad(net, &weights, l, uw, x_l, &uniforms, y, mean_loss),
-                scale: Some(scale_grad(&g, fwd.out_s.as_ref().expect("Bernoulli layers record S"))),
+                scale: Some(scale_grad(&g, fwd.out_s.as_ref().expect("Bernoulli layers record S").as_slice())),
                 bias: column_mean(&g),
             },
             _ => LayerGrad { w: outer_mean(&g, x_l), scale: None, bias: column_mean(&g) },

@@ -155,7 +155,7 @@ fn backprop(net: &Network, pass: &Pass, y: &[usize]) -> Gradient {
         let (grad, gg) = match layer.scale() {
             None => (LayerGrad { w: outer_mean(&g, x_in), scale: None, bias }, g),
             Some(gamma) => {
-                let dgamma = scale_grad(&g, pass.s[k].as_ref().expect("Bernoulli layers record S"));
+                let dgamma = scale_grad(&g, pass.s[k].as_ref().expect("Bernoulli layers record S").as_slice());
                 let mut gg = g;
                 for mut col in gg.column_iter_mut() {
                     col.component_mul_assign(gamma);

@@ -60,7 +60,7 @@ impl Gradient {
     /// `self += c · other`.
     pub fn add_scaled(&mut self, c: f64, other: &Gradient) {
         for (a, b) in self.layers.iter_mut().zip(&other.layers) {
-            a.w.zip_apply(&b.w, |x, y| *x += c * y);
+            a.w.as_mut_slice().iter_mut().zip(b.w.as_slice()).for_each(|(x, y)| *x += c * y);
             if let (Some(sa), Some(sb)) = (a.scale.as_mut(), b.scale.as_ref()) {
                 sa.axpy(c, sb, 1.0);
             }
@@ -110,7 +110,15 @@ pub(crate) fn column_mean(m: &DMatrix<f64>) -> DVector<f64> {
     v
 }
 
-/// The mean over the batch of `g ⊙ s` per unit (the scale gradient of `a = γ ⊙ S + b`).
-pub(crate) fn scale_grad(g: &DMatrix<f64>, s: &DMatrix<f64>) -> DVector<f64> {
-    column_mean(&g.component_mul(s))
+/// The mean over the batch of `g ⊙ S` per unit (the scale gradient of `a = γ ⊙ S + b`). `s` is
+/// `S` in `g`'s memory layout (column-major, `g.nrows()` rows): a convolution passes its units
+/// layout, which is its channels layout's memory.
+pub(crate) fn scale_grad(g: &DMatrix<f64>, s: &[f64]) -> DVector<f64> {
+    assert_eq!(s.len(), g.len(), "S and g differ in size");
+    let mut v = DVector::zeros(g.nrows());
+    for (gc, sc) in g.as_slice().chunks_exact(g.nrows()).zip(s.chunks_exact(g.nrows())) {
+        v.iter_mut().zip(gc).zip(sc).for_each(|((v, g), s)| *v += g * s);
+    }
+    v /= g.ncols() as f64;
+    v
 }

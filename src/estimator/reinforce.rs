@@ -80,7 +80,7 @@ impl Reinforce {
             None => LayerGrad { w: outer_mean(&g, x_l), scale: None, bias: column_mean(&g) },
             Some(_) => {
                 let s = fwd.out_s.as_ref().expect("Bernoulli layers record S");
-                LayerGrad { w: DMatrix::zeros(g.nrows(), x_l.nrows()), scale: Some(scale_grad(&g, s)), bias: column_mean(&g) }
+                LayerGrad { w: DMatrix::zeros(g.nrows(), x_l.nrows()), scale: Some(scale_grad(&g, s.as_slice())), bias: column_mean(&g) }
             }
         };
         score_weights(net, fwd.weights, l, mean_loss - c, &mut out);

@@ -103,7 +103,7 @@ pub(crate) fn chain_rule(net: &Network, k: usize, g: &DMatrix<f64>, x_in: &DMatr
         None => LayerGrad { w: outer_mean(g, x_in), scale: None, bias },
         Some(_) => LayerGrad {
             w: DMatrix::zeros(layer.channels(), layer.fan_in()),
-            scale: Some(scale_grad(g, s.expect("Bernoulli layers record S"))),
+            scale: Some(scale_grad(g, s.expect("Bernoulli layers record S").as_slice())),
             bias,
         },
     }

@@ -95,7 +95,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
         None => (LayerGrad { w: outer_mean(&g, x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
-            let dgamma = scale_grad(&g, &layer.channels_of(s.expect("Bernoulli layers record S")));
+            let dgamma = scale_grad(&g, s.expect("Bernoulli layers record S").as_slice());
             // ∂ℓ/∂(W x) = γ ⊙ g.
             let mut gg = g.into_owned();
             for mut col in gg.column_iter_mut() {

@@ -132,7 +132,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         Some(gamma) => {
             // ∂γ_k = Σ_i' ρ_i' g_i'k S^(i')_k with S^(i) = S − 2 x_i W_{:,i}.
             let s_out = fwd.out_s.as_ref().expect("Bernoulli layers record S");
-            let mut dgamma = scale_grad(&g_sum, s_out);
+            let mut dgamma = scale_grad(&g_sum, s_out.as_slice());
             for k in 0..n_classes {
                 dgamma[k] -= 2.0 * (0..n_last).map(|i| flip_corr[(k, i)] * w[(k, i)]).sum::<f64>();
             }
@@ -231,29 +231,28 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let w = net.weights_in_use(fwd.weights, k);
     let hs = &fwd.hidden[k];
     let x_in = fwd.patches_of(k);
-    let a = layer.channels_of(&hs.a);
     // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
     let r = layer.to_channels(hs.x.zip_map(s, |x, s| -x * s));
-    let p = sig(a.clone().into_owned());
+    let p = sig(layer.to_channels(hs.a.clone()));
     let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
     let bias = column_mean(&g);
     let (grad, s_prev) = match layer.scale() {
         None => {
             let dw = outer_mean(&g, x_in);
-            let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &a, &p, &r, x_in)));
+            let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &layer.channels_of(&hs.a), &p, &r, x_in)));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
         Some(gamma) => {
-            let dgamma = scale_grad(&g, &layer.channels_of(hs.s.as_ref().expect("Bernoulli layers record S")));
+            let dgamma = scale_grad(&g, hs.s.as_ref().expect("Bernoulli layers record S").as_slice());
             if k == 0 {
-                let dq = first_layer_weight_flips(w, gamma, &a, &p, &r, x_in);
+                let dq = first_layer_weight_flips(w, gamma, &layer.channels_of(&hs.a), &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else if let Some(conv) = layer.conv.as_ref() {
-                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, &a, &p, &r, x_in);
+                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in);
                 let s_prev = conv.fold_affine(&wt_rh, rc_sum.as_slice(), fwd.input_of(k));
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             } else {
-                let (dq, s_prev) = binary_input_flips(w, gamma, &a, &p, &r, x_in);
+                let (dq, s_prev) = binary_input_flips(w, gamma, &hs.a, &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
@@ -267,7 +266,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    let (dq, mut s_prev, rc_sum) = two_value_flips(w, gamma, a, p, r, x);
+    let (dq, mut s_prev, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x);
     s_prev.component_mul_assign(x);
     for (mut col, shift) in s_prev.column_iter_mut().zip(rc_sum.iter()) {
         col.add_scalar_mut(*shift);
@@ -277,16 +276,18 @@ pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f6
 
 /// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
 /// column, so that a convolution can fold them onto its input map instead of forming `s^{k−1}` on
-/// its patches ([`Conv2d::fold_affine`](crate::model::Conv2d::fold_affine)).
-fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
+/// its patches ([`Conv2d::fold_affine`](crate::model::Conv2d::fold_affine)). `a` is in `p`'s
+/// memory layout (a convolution's units layout is its channels layout's memory).
+fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &[f64], p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
-    let rows = a.nrows();
-    let (mut rc, mut rh) = (DMatrix::zeros(rows, a.ncols()), DMatrix::zeros(rows, a.ncols()));
+    let rows = p.nrows();
+    assert_eq!(a.len(), p.len(), "a and p differ in size");
+    let (mut rc, mut rh) = (DMatrix::zeros(rows, p.ncols()), DMatrix::zeros(rows, p.ncols()));
     fn columns(m: &DMatrix<f64>) -> std::slice::ChunksExact<'_, f64> {
         m.as_slice().chunks_exact(m.nrows())
     }
-    crate::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(columns(a).zip(columns(p))).zip(columns(r)) {
+    crate::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(a.chunks_exact(rows).zip(columns(p))).zip(columns(r)) {
         for j in 0..rows {
             let e = simd::exp(-a[j]);
             let d_plus = 1.0 / (1.0 + e * t_minus[j]) - p[j];
