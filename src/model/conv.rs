@@ -144,19 +144,15 @@ impl Conv2d {
     /// value, so this is `x ⊙ fold(m)` plus, at every input pixel, the shifts of the patches that
     /// read it. PSA's input flip sensitivities have this form (MATH.md §3, two-value form).
     pub fn fold_affine(&self, m: &DMatrix<f64>, shift: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
-        let (f, p_count, c) = (self.fan_in(), self.positions(), self.in_c);
-        assert_eq!(m.nrows(), f, "patch size differs from the convolution's");
+        let (p_count, c) = (self.positions(), self.in_c);
         assert_eq!(shift.len(), m.ncols(), "one shift per patch");
         assert_eq!(x.shape(), (self.in_features(), m.ncols() / p_count), "input size differs from the convolution's");
-        let mut out = DMatrix::zeros(self.in_features(), x.ncols());
-        let chunks = out.as_mut_slice().par_chunks_mut(self.in_features()).zip(m.as_slice().par_chunks(f * p_count));
-        chunks.zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(|(((on, mn), xn), shift_n)| {
+        let mut out = self.fold(m);
+        out.as_mut_slice().par_chunks_mut(self.in_features()).zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(|((on, xn), shift_n)| {
+            // Per input pixel, the sum of the shifts of the patches that read it.
             let mut covered = vec![0.0; self.in_h * self.in_w];
-            for (p, patch) in mn.chunks(f).enumerate() {
-                self.for_each_pixel(p, |from, to| {
-                    on[to..to + c].iter_mut().zip(&patch[from..from + c]).for_each(|(o, v)| *o += v);
-                    covered[to / c] += shift_n[p];
-                });
+            for (p, s) in shift_n.iter().enumerate() {
+                self.for_each_pixel(p, |_, to| covered[to / c] += s);
             }
             for ((o, x), shift) in on.chunks_exact_mut(c).zip(xn.chunks_exact(c)).zip(&covered) {
                 o.iter_mut().zip(x).for_each(|(o, x)| *o = *o * x + shift);
