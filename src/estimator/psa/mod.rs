@@ -13,7 +13,7 @@ use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::softmax::softmax_into;
-use crate::model::{Draws, ForwardSample, Network, Unfolding, WeightSample};
+use crate::model::{Conv2d, Draws, ForwardSample, Network, Unfolding, WeightSample};
 use crate::simd;
 
 mod first_layer;
@@ -247,12 +247,9 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
             if k == 0 {
                 let dq = first_layer_weight_flips(w, gamma, &layer.channels_of(&hs.a), &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
-            } else if let Some(conv) = layer.conv.as_ref() {
-                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in);
-                let s_prev = conv.fold_affine(&wt_rh, rc_sum.as_slice(), fwd.input_of(k));
-                (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             } else {
-                let (dq, s_prev) = binary_input_flips(w, gamma, &hs.a, &p, &r, x_in);
+                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in);
+                let s_prev = input_flips(layer.conv.as_ref(), wt_rh, &rc_sum, fwd.input_of(k));
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
@@ -266,18 +263,29 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
 pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    let (dq, mut s_prev, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x);
-    s_prev.component_mul_assign(x);
-    for (mut col, shift) in s_prev.column_iter_mut().zip(rc_sum.iter()) {
-        col.add_scalar_mut(*shift);
+    let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x);
+    (dq, input_flips(None, wt_rh, &rc_sum, x))
+}
+
+/// `s^{k−1} = x ⊙ (Wᵀ (r ⊙ h)) + (Σ_j r_j c_j) 1` from its two parts; a convolution forms it on its
+/// input map `x` ([`Conv2d::fold_affine`]), the fold of the patch form, without the patch-size product.
+fn input_flips(conv: Option<&Conv2d>, wt_rh: DMatrix<f64>, rc_sum: &RowDVector<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    match conv {
+        Some(c) => c.fold_affine(&wt_rh, rc_sum.as_slice(), x),
+        None => {
+            let mut s = wt_rh;
+            s.component_mul_assign(x);
+            for (mut col, shift) in s.column_iter_mut().zip(rc_sum.iter()) {
+                col.add_scalar_mut(*shift);
+            }
+            s
+        }
     }
-    (dq, s_prev)
 }
 
 /// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
-/// column, so that a convolution can fold them onto its input map instead of forming `s^{k−1}` on
-/// its patches ([`Conv2d::fold_affine`](crate::model::Conv2d::fold_affine)). `a` is in `p`'s
-/// memory layout (a convolution's units layout is its channels layout's memory).
+/// column, for [`input_flips`]. `a` is in `p`'s memory layout (a convolution's units layout is its
+/// channels layout's memory).
 fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &[f64], p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
