@@ -198,14 +198,14 @@ pub fn toy_model(epochs: usize, seed: u64) -> Result<(Network, DMatrix<f64>, Vec
         let acc = outcome.model.history.last().map_or(f64::NAN, |r| r.valid_accuracy);
         (outcome.last, acc)
     };
-    Ok((net, x, data.labels.clone(), acc))
+    Ok((net, x, data.require_labels("the gradient study")?.to_vec(), acc))
 }
 
 /// The network `fit` starts from for `spec` on `data` (random, then data-dependent scales).
 fn initial_network(spec: &ModelSpec, data: &Dataset, scaling: &InputScaling) -> Result<Network> {
     let t = &spec.training;
     let init = InitConfig { logit_scale: spec.network.init_logit, weight_std: 1.0 };
-    let mut net = random_network(&spec.dims(data.dim, data.n_classes), &spec.kinds(), init, &mut crate::rng::stream(t.seed, &[10]))?;
+    let mut net = random_network(&spec.dims(data.dim, data.n_classes()), &spec.kinds(), init, &mut crate::rng::stream(t.seed, &[10]))?;
     let n_init = data.len().min(512);
     let idx: Vec<usize> = (0..n_init).map(|i| i * data.len() / n_init).collect();
     crate::train::init::data_dependent_init(&mut net, &scaling.apply(data, &idx)?, crate::rng::stream_seed(t.seed, &[11]));

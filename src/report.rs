@@ -104,17 +104,18 @@ pub fn training_curves(model: &ModelFile, title: &str, dir: &Path) -> Result<()>
 /// Writes `metrics.json`, the plots and `summary.md` into `dir` and returns the metrics.
 pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
     std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
+    let labels = data.labels_for(&model.class_names)?;
     let (pred, sc) = evaluate(model, data, config)?;
     let k = pred.n_classes;
     let probs = pred.means();
-    let table = reliability(&probs, k, &data.labels, Binning::EqualWidth(ECE_BINS))?;
-    let (confidence, correct) = top_label(&probs, k, &data.labels)?;
+    let table = reliability(&probs, k, &labels, Binning::EqualWidth(ECE_BINS))?;
+    let (confidence, correct) = top_label(&probs, k, &labels)?;
     let rc = RiskCoverage::new(&confidence, &correct)?;
     let unc = Uncertainty::from_predictive(&pred)?;
-    let summary = unc.summarize(&probs, k, &data.labels)?;
+    let summary = unc.summarize(&probs, k, &labels)?;
     let ood_pred = ood.map(|o| predict_dataset(model, o, config)).transpose()?;
     let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
-    let sweep = sample_sweep(&pred, &data.labels)?;
+    let sweep = sample_sweep(&pred, &labels)?;
     let (weight_entropy, uncertain_share) = posterior_spread(&model.network);
 
     plot::reliability_diagram(&table, &format!("Reliability: {model_name} on {}", data.name), dir.join("reliability"))?;
@@ -226,8 +227,7 @@ pub fn uncertainty_grid(model: &ModelFile, x_range: (f64, f64), y_range: (f64, f
             features.push(y_range.0 + (y_range.1 - y_range.0) * iy as f64 / (ny - 1) as f64);
         }
     }
-    let k = model.network.n_classes();
-    let grid = Dataset::new("grid", crate::data::Features::Real(features), vec![0; nx * ny], k, (0..k).map(|c| c.to_string()).collect(), 2, None)?;
+    let grid = Dataset::unlabelled("grid", crate::data::Features::Real(features), 2)?;
     Uncertainty::from_predictive(&predict_dataset(model, &grid, config)?)
 }
 
@@ -239,7 +239,7 @@ pub fn uncertainty_maps(model: &ModelFile, train: &Dataset, x_range: (f64, f64),
     }
     let (nx, ny) = (80, 60);
     let unc = uncertainty_grid(model, x_range, y_range, nx, ny, config)?;
-    let points: Vec<plot::LabelledPoint> = (0..train.len()).map(|n| plot::LabelledPoint { x: train.feature(n, 0), y: train.feature(n, 1), label: train.labels[n] }).collect();
+    let points: Vec<plot::LabelledPoint> = train.require_labels("uncertainty maps")?.iter().enumerate().map(|(n, &label)| plot::LabelledPoint { x: train.feature(n, 0), y: train.feature(n, 1), label }).collect();
     for (part, values) in [("data", &unc.data), ("model", &unc.model)] {
         plot::heat_map(
             &plot::HeatMap {

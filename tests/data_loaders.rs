@@ -4,7 +4,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sbn::data::scaling::InputScaling;
-use sbn::data::{Dataset, Features, LabelColumn, Role, embedded, load, toy};
+use sbn::data::{Dataset, Features, LabelColumn, LoadOptions, Role, embedded, toy};
+
+/// Loads labelled data with the label column `label`.
+fn load(path: &Path, role: Role, label: Option<&LabelColumn>) -> sbn::Result<Dataset> {
+    sbn::data::load(path, &LoadOptions { role, label_column: label.cloned(), ..LoadOptions::default() })
+}
 
 fn vendored(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
@@ -67,7 +72,7 @@ fn vendored_mnist_subset() {
     assert_eq!((ds.dim, ds.image_shape), (784, Some((28, 28))));
     assert!(ds.is_bytes());
     assert_eq!(ds.name, "mnist10k");
-    assert_eq!(ds.class_names, (0..10).map(|k| k.to_string()).collect::<Vec<_>>());
+    assert_eq!(ds.class_names(), (0..10).map(|k| k.to_string()).collect::<Vec<_>>());
     let h = ds.label_histogram();
     assert_eq!(h, raw_histogram(&vendored("mnist10k-labels-idx1-ubyte.gz"), 10));
     assert_eq!(h.iter().sum::<usize>(), 10_000);
@@ -86,27 +91,27 @@ fn fashion_mnist_if_installed() {
     assert_eq!((train.len(), test.len()), (60_000, 10_000));
     assert_eq!(train.label_histogram(), vec![6_000; 10]);
     assert_eq!(test.label_histogram(), vec![1_000; 10]);
-    assert_eq!(train.class_names[0], "T-shirt/top");
-    assert_eq!(test.class_names[9], "Ankle boot");
+    assert_eq!(train.class_names()[0], "T-shirt/top");
+    assert_eq!(test.class_names()[9], "Ankle boot");
     assert_eq!(train.image_shape, Some((28, 28)));
     assert_eq!((train.name.as_str(), test.name.as_str()), ("fashion-mnist-train", "fashion-mnist-t10k"));
     // A single image file also finds its labels and the Fashion names.
     let t = load(&dir.join("t10k-images-idx3-ubyte.gz"), Role::Train, None).unwrap();
-    assert_eq!(t.labels, test.labels);
-    assert_eq!(t.class_names[0], "T-shirt/top");
+    assert_eq!(t.labels().unwrap(), test.labels().unwrap());
+    assert_eq!(t.class_names()[0], "T-shirt/top");
 }
 
 #[test]
 fn embedded_digits() {
     let ds = embedded::digits();
-    assert_eq!((ds.len(), ds.dim, ds.n_classes, ds.name.as_str()), (1797, 64, 10, "digits"));
+    assert_eq!((ds.len(), ds.dim, ds.n_classes(), ds.name.as_str()), (1797, 64, 10, "digits"));
     let Features::Bytes(v) = &ds.features else { panic!("digits should be bytes") };
     assert_eq!(v.iter().copied().max(), Some(16));
     assert!(ds.label_histogram().iter().all(|&c| c > 150));
     // The same file through the CSV loader.
     let from_file = load(&vendored("digits.csv.gz"), Role::Train, None).unwrap();
     assert_eq!(from_file.features, ds.features);
-    assert_eq!(from_file.labels, ds.labels);
+    assert_eq!(from_file.labels().unwrap(), ds.labels().unwrap());
 }
 
 #[test]
@@ -117,9 +122,9 @@ fn csv_header_string_labels_by_name() {
     std::fs::write(&path, text).unwrap();
     let ds = load(&path, Role::Train, Some(&LabelColumn::Name("species".into()))).unwrap();
     assert_eq!(ds.name, "iris");
-    assert_eq!(ds.class_names, vec!["setosa", "versicolor", "virginica"]);
-    assert_eq!(ds.labels, vec![0, 2, 0, 1]);
-    assert_eq!((ds.dim, ds.n_classes), (2, 3));
+    assert_eq!(ds.class_names(), vec!["setosa", "versicolor", "virginica"]);
+    assert_eq!(ds.labels().unwrap(), vec![0, 2, 0, 1]);
+    assert_eq!((ds.dim, ds.n_classes()), (2, 3));
     assert!(!ds.is_bytes());
     assert_eq!(ds.feature(3, 1), 2.0);
     // Gzip-compressed, same result.
@@ -135,14 +140,14 @@ fn csv_no_header_label_by_index() {
     let path = dir.join("plain.csv");
     std::fs::write(&path, "1,0.5,-2\n0,1.5,3\n2,2.5,4e-1\n").unwrap();
     let ds = load(&path, Role::Train, Some(&LabelColumn::Index(0))).unwrap();
-    assert_eq!(ds.labels, vec![1, 0, 2]);
-    assert_eq!(ds.class_names, vec!["0", "1", "2"]);
+    assert_eq!(ds.labels().unwrap(), vec![1, 0, 2]);
+    assert_eq!(ds.class_names(), vec!["0", "1", "2"]);
     assert_eq!(ds.dim, 2);
     assert_eq!(ds.feature(2, 1), 0.4);
     // Default: last column.
     let path2 = dir.join("last.csv");
     std::fs::write(&path2, "0.5,-2,1\n1.5,3,0\n").unwrap();
-    assert_eq!(load(&path2, Role::Train, None).unwrap().labels, vec![1, 0]);
+    assert_eq!(load(&path2, Role::Train, None).unwrap().labels().unwrap(), vec![1, 0]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -239,7 +244,7 @@ fn bad_csv_files() {
 
 /// Rows of a data set as byte vectors, sorted, for multiset comparison.
 fn sorted_rows(ds: &Dataset) -> Vec<(Vec<u8>, usize)> {
-    let mut rows: Vec<_> = (0..ds.len()).map(|n| ((0..ds.dim).map(|i| ds.feature(n, i) as u8).collect(), ds.labels[n])).collect();
+    let mut rows: Vec<_> = (0..ds.len()).map(|n| ((0..ds.dim).map(|i| ds.feature(n, i) as u8).collect(), ds.labels().unwrap()[n])).collect();
     rows.sort();
     rows
 }
@@ -305,7 +310,7 @@ fn toy_generators() {
     assert_eq!(t, toy::psa_paper_toy(toy::PSA_TOY_DEFAULT_N, 11));
     assert_ne!(t, toy::psa_paper_toy(toy::PSA_TOY_DEFAULT_N, 12));
     assert_eq!(t.label_histogram(), vec![100, 100]);
-    for n in (0..t.len()).filter(|&n| t.labels[n] == 0) {
+    for n in (0..t.len()).filter(|&n| t.labels().unwrap()[n] == 0) {
         assert!(t.feature(n, 1) < t.feature(n, 0).cos());
     }
 }

@@ -63,7 +63,7 @@ fn toy_model_part_grows_away_from_the_data_and_data_part_peaks_in_the_overlap() 
         .map(|n| {
             let mut d: Vec<(f64, usize)> = (0..pts.len()).filter(|&m| m != n).map(|m| ((pts[m].0 - pts[n].0).hypot(pts[m].1 - pts[n].1), m)).collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
-            d[..10].iter().filter(|&&(_, m)| train.labels[m] != train.labels[n]).count()
+            d[..10].iter().filter(|&&(_, m)| train.labels().unwrap()[m] != train.labels().unwrap()[n]).count()
         })
         .collect();
     let overlap = mean((0..pts.len()).filter(|&n| mixing[n] >= 4).map(|n| on_data.data[n]));
@@ -108,7 +108,7 @@ fn report_writes_valid_plots_and_metrics_and_refuses_bad_input() {
     assert!(summary.contains("AUROC") && summary.contains("| accuracy |"));
 
     // Bad input: OOD data of another input size, empty data, curves without history.
-    let mnist = sbn::data::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz")), sbn::data::Role::Test, None).unwrap();
+    let mnist = sbn::data::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz")), &sbn::data::LoadOptions::default()).unwrap();
     let small_mnist = mnist.subset(&[0, 1, 2]);
     let e = write_report(&model, "tiny", &test, Some(&small_mnist), &config, &dir).unwrap_err().to_string();
     assert!(e.contains("784") && e.contains("64"), "{e}");

@@ -1,12 +1,16 @@
-//! CSV data sets: numeric features plus one label column, optionally gzip-compressed.
+//! CSV data sets: numeric features and (usually) one label column, optionally gzip-compressed.
 //!
-//! * Separator `,`; fields are trimmed and may be wrapped in double quotes (no embedded commas).
-//!   Blank lines are skipped.
-//! * Header: present when the first line has a non-numeric field in a feature column (or when the
-//!   label column is given by a name found on the first line).
-//! * Labels: if every label is numeric, each must be a non-negative integer, the class index, with
-//!   names "0".."K-1" (K = largest label + 1); otherwise labels are strings, and the sorted distinct
-//!   strings are the classes.
+//! * Parsed by the `csv` crate: separator `,`, RFC 4180 quoting (a quoted field may hold commas,
+//!   doubled quotes and line breaks), LF or CRLF line ends, a UTF-8 byte-order mark ignored.
+//!   Fields are trimmed; blank lines are skipped.
+//! * Header: present when the first row has a non-numeric field in a feature column (or when the
+//!   label column is given by a name found on the first row).
+//! * Labels: if every label is numeric, each must be a non-negative integer, the class number,
+//!   and the classes are "0".."K-1" (K = largest label + 1); otherwise labels are names, and the
+//!   sorted distinct names are the classes. Either way a label is matched by name against the
+//!   classes of a fitted model ([`Dataset::labels_for`]).
+//! * No labels: with [`LabelPolicy::Absent`] every column is a feature; with
+//!   [`LabelPolicy::IfPresent`], a file with exactly [`LoadOptions::n_features`] columns has none.
 //! * Features: every value must be a finite number. When every value is an integer in 0..=255 the
 //!   features are stored exactly as [`Features::Bytes`] (so byte-valued tables such as the digits get
 //!   the affine scaling and the bit-plane path); otherwise as [`Features::Real`]. Use
@@ -16,90 +20,143 @@
 
 use std::path::Path;
 
-use super::{Dataset, Features, LabelColumn, idx};
+use super::{Dataset, Features, LabelColumn, LabelPolicy, LoadOptions, Origin, idx};
 use crate::error::{Result, SbnError};
 
 /// Largest integer label accepted (guards against a real-valued column taken as labels).
 pub const MAX_INTEGER_LABEL: usize = 100_000;
 
-/// Read a `.csv` or `.csv.gz` file (gzip detected by magic bytes). The labels are in `label`
-/// (default: the last column).
-pub fn read_csv(path: &Path, label: Option<&LabelColumn>) -> Result<Dataset> {
+/// Read a `.csv` or `.csv.gz` file (gzip detected by magic bytes) as `options` say.
+pub fn read_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     let bytes = idx::read_maybe_gz(path)?;
     let file_name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let name = file_name.trim_end_matches(".gz").trim_end_matches(".csv").to_string();
-    parse_csv(&bytes, &path.display().to_string(), &name, label)
+    parse_csv(&bytes, &path.display().to_string(), &name, options)
 }
 
-/// One split line: its 1-based number and its fields.
-struct Row<'a> {
+/// One record: the line it starts on (1-based) and its trimmed fields.
+struct Row {
     line: usize,
-    fields: Vec<&'a str>,
+    fields: Vec<String>,
 }
 
-fn split_fields(line: &str) -> Vec<&str> {
-    line.split(',')
-        .map(|f| {
-            let f = f.trim();
-            f.strip_prefix('"').and_then(|g| g.strip_suffix('"')).unwrap_or(f).trim()
-        })
-        .collect()
+/// All non-blank records of `bytes`; a malformed record is an error naming its line.
+fn records(bytes: &[u8], file: &str) -> Result<Vec<Row>> {
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(::csv::Trim::All).from_reader(bytes);
+    let mut lines = LineCounter::new(bytes);
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(String::new(), |p| format!(":{}", lines.line_at(p.byte())));
+            let what = match e.kind() {
+                ::csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".to_string(),
+                _ => e.to_string(),
+            };
+            SbnError::invalid(format!("{file}{line}"), what)
+        })?;
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        rows.push(Row { line, fields: record.iter().map(str::to_string).collect() });
+    }
+    Ok(rows)
+}
+
+/// Line numbers of byte offsets, counted incrementally. The `csv` crate's own line count goes
+/// astray on blank lines and CRLF ends, so lines are counted here from its byte offsets (which
+/// leave out a byte-order mark and may point at the blank lines before a record).
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Bytes of the byte-order mark the reader skipped.
+    bom: usize,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter { bytes, bom: if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 }, pos: 0, line: 1 }
+    }
+
+    /// The 1-based line of the first character at or after byte `offset` that is not a line end;
+    /// offsets must not decrease between calls.
+    fn line_at(&mut self, offset: u64) -> usize {
+        let mut target = (offset as usize + self.bom).min(self.bytes.len());
+        while target < self.bytes.len() && matches!(self.bytes[target], b'\r' | b'\n') {
+            target += 1;
+        }
+        if target > self.pos {
+            self.line += self.bytes[self.pos..target].iter().filter(|&&b| b == b'\n').count();
+            self.pos = target;
+        }
+        self.line
+    }
 }
 
 /// Parse CSV text (already decompressed). `file` names the source in errors; `name` becomes the
 /// data set's name.
-pub fn parse_csv(bytes: &[u8], file: &str, name: &str, label: Option<&LabelColumn>) -> Result<Dataset> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-        SbnError::invalid(format!("{file}:{line}"), "not valid UTF-8 text")
-    })?;
-    let mut rows = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(k, l)| Row { line: k + 1, fields: split_fields(l) });
-    let first = rows.next().ok_or_else(|| SbnError::invalid(format!("{file}:1"), "empty file: no data rows"))?;
+pub fn parse_csv(bytes: &[u8], file: &str, name: &str, options: &LoadOptions) -> Result<Dataset> {
+    let rows = records(bytes, file)?;
+    let first = rows.first().ok_or_else(|| SbnError::invalid(format!("{file}:1"), "empty file: no data rows"))?;
     let ncols = first.fields.len();
-    if ncols < 2 {
-        return Err(SbnError::invalid(format!("{file}:{}", first.line), format!("{ncols} column; need at least one feature column and one label column")));
-    }
     let is_number = |f: &str| f.parse::<f64>().is_ok();
+    let at = |line: usize| format!("{file}:{line}");
 
-    // Label column and header.
-    let (label_col, has_header) = match label {
-        Some(LabelColumn::Name(wanted)) => match first.fields.iter().position(|f| f == wanted) {
-            Some(c) => (c, true),
+    // Label column (None: every column is a feature) and header.
+    let label = match (&options.label_column, options.labels) {
+        (Some(_), LabelPolicy::Absent) => return Err(SbnError::invalid(file, "a label column was named, but the data was to be read without labels")),
+        (None, LabelPolicy::Absent) => None,
+        (None, LabelPolicy::IfPresent) if options.n_features == Some(ncols) => None,
+        (None, LabelPolicy::Required) if options.n_features == Some(ncols) => {
+            return Err(SbnError::invalid(at(first.line), format!("{ncols} columns, exactly the model's inputs: the file has no label column, and labels are needed here")));
+        }
+        (Some(LabelColumn::Name(wanted)), _) => match first.fields.iter().position(|f| f == wanted) {
+            Some(c) => Some(c),
             None => {
                 let looks_header = first.fields.iter().any(|f| !is_number(f));
                 let msg = if looks_header { format!("label column `{wanted}` not found in the header (columns: {})", first.fields.join(", ")) } else { format!("label column `{wanted}` requested by name, but the file has no header") };
-                return Err(SbnError::invalid(format!("{file}:{}", first.line), msg));
+                return Err(SbnError::invalid(at(first.line), msg));
             }
         },
-        Some(&LabelColumn::Index(c)) => {
+        (Some(LabelColumn::Index(c)), _) => {
+            let c = *c;
             if c >= ncols {
-                return Err(SbnError::invalid(format!("{file}:{}", first.line), format!("label column index {c} (0-based) out of range: the file has {ncols} columns")));
+                return Err(SbnError::invalid(at(first.line), format!("label column index {c} (0-based) out of range: the file has {ncols} columns")));
             }
-            (c, first.fields.iter().enumerate().any(|(k, f)| k != c && !is_number(f)))
+            Some(c)
         }
-        None => (ncols - 1, first.fields[..ncols - 1].iter().any(|f| !is_number(f))),
+        (None, _) => Some(ncols - 1),
     };
-    let header: Option<Vec<String>> = has_header.then(|| first.fields.iter().map(|s| s.to_string()).collect());
-    let col_name = |c: usize| match &header {
+    if label.is_some() && ncols < 2 {
+        return Err(SbnError::invalid(at(first.line), format!("{ncols} column; need at least one feature column and one label column")));
+    }
+    let named_label = matches!(options.label_column, Some(LabelColumn::Name(_)));
+    let has_header = named_label || first.fields.iter().enumerate().any(|(k, f)| Some(k) != label && !is_number(f));
+    let header: Option<&[String]> = has_header.then_some(first.fields.as_slice());
+    let col_name = |c: usize| match header {
         Some(h) => format!("column {} (`{}`)", c + 1, h[c]),
         None => format!("column {}", c + 1),
     };
-    let header_line = first.line;
-    let data_rows: Box<dyn Iterator<Item = Row>> = if has_header { Box::new(rows) } else { Box::new(std::iter::once(first).chain(rows)) };
+    let data_rows = &rows[usize::from(has_header)..];
+    if data_rows.is_empty() {
+        return Err(SbnError::invalid(at(first.line + 1), "no data rows after the header"));
+    }
 
-    let dim = ncols - 1;
+    let dim = ncols - usize::from(label.is_some());
     let mut values: Vec<f64> = Vec::new();
-    let mut raw_labels: Vec<(&str, usize)> = Vec::new();
+    values.try_reserve_exact(data_rows.len().saturating_mul(dim)).map_err(|_| SbnError::invalid(file, format!("{} rows of {dim} features do not fit in memory", data_rows.len())))?;
+    let mut raw_labels: Vec<&str> = Vec::with_capacity(if label.is_some() { data_rows.len() } else { 0 });
     for row in data_rows {
         if row.fields.len() != ncols {
-            return Err(SbnError::invalid(format!("{file}:{}", row.line), format!("ragged row: {} fields, expected {ncols} (as on line {header_line})", row.fields.len())));
+            return Err(SbnError::invalid(at(row.line), format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line)));
         }
         for (c, f) in row.fields.iter().enumerate() {
-            if c == label_col {
+            if Some(c) == label {
                 if f.is_empty() {
                     return Err(SbnError::invalid(format!("{file}:{}, {}", row.line, col_name(c)), "empty label"));
                 }
-                raw_labels.push((f, row.line));
+                raw_labels.push(f);
                 continue;
             }
             let v: f64 = f.parse().map_err(|_| SbnError::invalid(format!("{file}:{}, {}", row.line, col_name(c)), if f.is_empty() { "empty field".to_string() } else { format!("non-numeric value `{f}`") }))?;
@@ -109,61 +166,90 @@ pub fn parse_csv(bytes: &[u8], file: &str, name: &str, label: Option<&LabelColum
             values.push(v);
         }
     }
-    if raw_labels.is_empty() {
-        return Err(SbnError::invalid(format!("{file}:{}", header_line + 1), "no data rows after the header"));
-    }
-
-    // Labels: integers are class indices; any non-numeric label makes them all names.
-    let (labels, class_names) = if raw_labels.iter().all(|(s, _)| is_number(s)) {
-        let mut labels = Vec::with_capacity(raw_labels.len());
-        for &(s, line) in &raw_labels {
-            let v: f64 = s.parse().expect("checked numeric");
-            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_INTEGER_LABEL as f64) {
-                return Err(SbnError::invalid(format!("{file}:{line}, {}", col_name(label_col)), format!("label `{s}` is not a class index (a non-negative integer up to {MAX_INTEGER_LABEL})")));
-            }
-            labels.push(v as usize);
-        }
-        let k = labels.iter().max().map_or(0, |&m| m + 1);
-        (labels, (0..k).map(|c| c.to_string()).collect::<Vec<_>>())
-    } else {
-        let mut names: Vec<String> = raw_labels.iter().map(|(s, _)| s.to_string()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let labels = raw_labels.iter().map(|(s, _)| names.binary_search_by(|n| n.as_str().cmp(s)).expect("name present")).collect();
-        (labels, names)
-    };
 
     let all_bytes = values.iter().all(|&v| v.fract() == 0.0 && (0.0..=255.0).contains(&v));
     let features = if all_bytes { Features::Bytes(values.iter().map(|&v| v as u8).collect()) } else { Features::Real(values) };
-    let n_classes = class_names.len();
-    Dataset::new(name, features, labels, n_classes, class_names, dim, None)
+    let lines = data_rows.iter().map(|r| r.line).collect();
+    let ds = Dataset::unlabelled(name, features, dim)?.with_origin(Origin::csv(file, lines, label.map(col_name)));
+    let Some(label_col) = label else {
+        return Ok(ds);
+    };
+
+    // Labels: integers are class numbers; any non-numeric label makes them all names.
+    if raw_labels.iter().all(|s| is_number(s)) {
+        let mut index = Vec::with_capacity(raw_labels.len());
+        for (n, s) in raw_labels.iter().enumerate() {
+            let v: f64 = s.parse().expect("checked numeric");
+            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_INTEGER_LABEL as f64) {
+                return Err(SbnError::invalid(format!("{file}:{}, {}", data_rows[n].line, col_name(label_col)), format!("label `{s}` is not a class number (a non-negative integer up to {MAX_INTEGER_LABEL}); write names if the labels are not numbers")));
+            }
+            index.push(v as usize);
+        }
+        let k = index.iter().max().map_or(0, |&m| m + 1);
+        ds.with_labels(index, (0..k).map(|c| c.to_string()).collect(), true)
+    } else {
+        let mut names: Vec<String> = raw_labels.iter().map(|s| s.to_string()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let index = raw_labels.iter().map(|s| names.binary_search_by(|n| n.as_str().cmp(s)).expect("name present")).collect();
+        ds.with_labels(index, names, false)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(text: &str, label: Option<&LabelColumn>) -> Result<Dataset> {
-        parse_csv(text.as_bytes(), "t.csv", "t", label)
+    fn parse(text: &str, label: Option<LabelColumn>) -> Result<Dataset> {
+        parse_csv(text.as_bytes(), "t.csv", "t", &LoadOptions { label_column: label, ..LoadOptions::default() })
     }
 
     #[test]
     fn header_and_string_labels() {
-        let ds = parse("a,species,b\n1.5,cat,2\n0.5,dog,3\n1,cat,-1\n", Some(&LabelColumn::Name("species".into()))).unwrap();
-        assert_eq!(ds.class_names, vec!["cat", "dog"]);
-        assert_eq!(ds.labels, vec![0, 1, 0]);
+        let ds = parse("a,species,b\n1.5,cat,2\n0.5,dog,3\n1,cat,-1\n", Some(LabelColumn::Name("species".into()))).unwrap();
+        assert_eq!(ds.class_names(), ["cat", "dog"]);
+        assert_eq!(ds.labels().unwrap(), [0, 1, 0]);
         assert_eq!(ds.dim, 2);
         assert!(!ds.is_bytes());
         assert_eq!(ds.feature(2, 1), -1.0);
+        assert_eq!(ds.place(2), "t.csv:4, column 2 (`species`)");
     }
 
     #[test]
     fn no_header_integer_labels_become_bytes() {
-        let ds = parse("2,0,5\n\n3,1,255\n", Some(&LabelColumn::Index(0))).unwrap();
-        assert_eq!(ds.labels, vec![2, 3]);
-        assert_eq!(ds.n_classes, 4);
+        let ds = parse("2,0,5\n\n3,1,255\n", Some(LabelColumn::Index(0))).unwrap();
+        assert_eq!(ds.labels().unwrap(), [2, 3]);
+        assert_eq!(ds.n_classes(), 4);
         assert!(ds.is_bytes());
         assert_eq!(ds.feature(1, 1), 255.0);
+        assert_eq!(ds.place(1), "t.csv:3, column 1");
+    }
+
+    #[test]
+    fn quoted_fields_crlf_and_byte_order_mark() {
+        // As pandas, R or a spreadsheet write them.
+        let text = "\u{feff}\"x\",\"y\",\"label\"\r\n1,2,\"cat, big\"\r\n3,4,\"say \"\"hi\"\"\"\r\n\"5\",6,\"cat, big\"\r\n";
+        let ds = parse(text, None).unwrap();
+        assert_eq!(ds.class_names(), ["cat, big", "say \"hi\""]);
+        assert_eq!(ds.labels().unwrap(), [0, 1, 0]);
+        assert_eq!((ds.len(), ds.dim, ds.feature(2, 0)), (3, 2, 5.0));
+        let ds = parse("\u{feff}label,x\n0,1\n1,2\n", Some(LabelColumn::Name("label".into()))).unwrap();
+        assert_eq!(ds.labels().unwrap(), [0, 1]);
+    }
+
+    #[test]
+    fn without_labels() {
+        let absent = LoadOptions { labels: LabelPolicy::Absent, ..LoadOptions::default() };
+        let ds = parse_csv(b"a,b\n1,2\n3,4\n", "t.csv", "t", &absent).unwrap();
+        assert_eq!((ds.len(), ds.dim, ds.is_labelled()), (2, 2, false));
+        // Exactly the model's inputs: no label column; one more: the last is the label.
+        let ds = parse_csv(b"1,2\n3,4\n", "t.csv", "t", &LoadOptions::predict(2)).unwrap();
+        assert!(!ds.is_labelled());
+        let ds = parse_csv(b"1,2,0\n3,4,1\n", "t.csv", "t", &LoadOptions::predict(2)).unwrap();
+        assert_eq!(ds.labels().unwrap(), [0, 1]);
+        let required = LoadOptions { n_features: Some(2), ..LoadOptions::default() };
+        let e = parse_csv(b"1,2\n3,4\n", "t.csv", "t", &required).unwrap_err().to_string();
+        assert!(e.contains("no label column"), "{e}");
     }
 
     #[test]
@@ -176,6 +262,10 @@ mod tests {
         assert!(e.contains("t.csv:1, column 2") && e.contains("non-finite"), "{e}");
         let e = parse("1,2,-1\n", None).unwrap_err().to_string();
         assert!(e.contains("t.csv:1, column 3"), "{e}");
+        let e = parse("1,2,0\n\"3,4,1\n", None).unwrap_err().to_string();
+        assert!(e.contains("t.csv:2"), "{e}");
+        let e = parse_csv(b"1,2,0\n3,\xff,1\n", "t.csv", "t", &LoadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("t.csv:2") && e.contains("UTF-8"), "{e}");
         assert!(parse("1,2,0.5\n", None).is_err());
         assert!(parse("", None).unwrap_err().to_string().contains("empty"));
         assert!(parse("a,b\n", None).is_err());

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Dataset, csv, idx};
+use super::{Dataset, LoadOptions, csv, idx};
 
 /// The gzip-compressed CSV (64 pixel columns, then the label; no header).
 pub const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
@@ -15,9 +15,8 @@ pub fn digits() -> Dataset {
     DIGITS
         .get_or_init(|| {
             let text = idx::gunzip_if_gz(DIGITS_CSV_GZ.to_vec(), "embedded digits.csv.gz").expect("embedded digits data is valid gzip");
-            let mut ds = csv::parse_csv(&text, "embedded digits.csv", "digits", None).expect("embedded digits data is valid CSV");
-            ds.image_shape = Some((8, 8));
-            ds
+            let ds = csv::parse_csv(&text, "embedded digits.csv", "digits", &LoadOptions::default()).expect("embedded digits data is valid CSV");
+            ds.with_image_shape(8, 8).expect("64 features")
         })
         .clone()
 }
@@ -27,7 +26,7 @@ mod tests {
     #[test]
     fn digits_shape() {
         let ds = super::digits();
-        assert_eq!((ds.len(), ds.dim, ds.n_classes), (1797, 64, 10));
+        assert_eq!((ds.len(), ds.dim, ds.n_classes()), (1797, 64, 10));
         assert!(ds.is_bytes());
         assert_eq!(ds.image_shape, Some((8, 8)));
     }

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Dataset, FASHION_CLASS_NAMES, Features};
+use super::{Dataset, FASHION_CLASS_NAMES, Features, Origin};
 use crate::error::{Result, SbnError};
 
 /// Magic number of an unsigned-byte IDX file with 3 dimensions (images).
@@ -92,20 +92,25 @@ pub fn labels_path_for(images: &Path) -> Result<PathBuf> {
     candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| SbnError::invalid(images.display().to_string(), format!("label file not found: tried {} and {}", candidates[0].display(), candidates[1].display())))
 }
 
-/// Load an image file and its label file into a byte data set. Class names are the Fashion-MNIST
-/// names when `fashion`, else "0".."K-1"; K is at least 10 (the digit and Fashion classes), more if
-/// a label says so.
-pub fn load_pair(images: &Path, labels: &Path, name: &str, fashion: bool) -> Result<Dataset> {
+/// Load an image file, and its label file when given, into a byte data set. Labels are class
+/// numbers (the format has no names): the classes are "0".."K-1", or the Fashion-MNIST names when
+/// `fashion`; K is at least 10 (the digit and Fashion classes), more if a label says so.
+pub fn load_pair(images: &Path, labels: Option<&Path>, name: &str, fashion: bool) -> Result<Dataset> {
     let img = read_images(images)?;
-    let lab = read_labels(labels)?;
     let (count, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
+    let dim = rows.checked_mul(cols).filter(|&d| d > 0).ok_or_else(|| SbnError::invalid(images.display().to_string(), format!("IDX image size {rows}×{cols}: expected at least one pixel")))?;
+    let ds = Dataset::unlabelled(name, Features::Bytes(img.data), dim)?.with_image_shape(rows, cols)?;
+    let Some(labels) = labels else {
+        return Ok(ds.with_origin(Origin::idx(&images.display().to_string())));
+    };
+    let lab = read_labels(labels)?;
     if count != lab.len() {
         return Err(SbnError::invalid(format!("{} and {}", images.display(), labels.display()), format!("{count} images but {} labels", lab.len())));
     }
     let n_classes = lab.iter().map(|&l| l as usize + 1).max().unwrap_or(0).max(10);
     let class_names: Vec<String> = if fashion && n_classes == 10 { FASHION_CLASS_NAMES.iter().map(|s| s.to_string()).collect() } else { (0..n_classes).map(|k| k.to_string()).collect() };
-    let labels = lab.into_iter().map(usize::from).collect();
-    Dataset::new(name, Features::Bytes(img.data), labels, n_classes, class_names, rows * cols, Some((rows, cols)))
+    let index = lab.into_iter().map(usize::from).collect();
+    Ok(ds.with_origin(Origin::idx(&labels.display().to_string())).with_labels(index, class_names, true)?)
 }
 
 #[cfg(test)]

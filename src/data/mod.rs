@@ -63,23 +63,100 @@ impl Features {
     }
 }
 
-/// A labelled data set held in memory.
-#[derive(Clone, PartialEq)]
+/// A data set held in memory: features, and labels when the source has them.
+///
+/// Labels are class indices into [`Dataset::class_names`]. Data read for a fitted model must be
+/// put in the model's class order first ([`Dataset::align_classes`], by class name), because each
+/// file numbers its classes by what it contains. Two data sets are equal when their examples,
+/// labels and classes are, wherever they come from.
+#[derive(Clone)]
 pub struct Dataset {
     /// Short name (file stem or directory name), used in reports.
     pub name: String,
     /// Features, row-major `[example][feature]`.
     pub features: Features,
-    /// Class index of every example, each `< n_classes`.
-    pub labels: Vec<usize>,
-    /// Number of classes K (may exceed the largest label present, e.g. in a small test subset).
-    pub n_classes: usize,
-    /// One name per class.
-    pub class_names: Vec<String>,
     /// Number of features per example.
     pub dim: usize,
     /// `(rows, cols)` when the features are an image stored row by row.
     pub image_shape: Option<(usize, usize)>,
+    /// `None` for data without labels.
+    labels: Option<Labels>,
+    /// Where the examples come from, to name them in messages.
+    origin: Origin,
+}
+
+/// The labels of a data set: a class index per example and the classes.
+#[derive(Clone, Debug, PartialEq)]
+struct Labels {
+    index: Vec<usize>,
+    names: Vec<String>,
+    /// Whether the source writes a label as its class number (IDX files, CSV columns of integers)
+    /// rather than as its name; the names may then be display names (Fashion-MNIST's).
+    numbered: bool,
+}
+
+/// Where the examples of a data set come from: a file and, per example, its 1-based line (CSV)
+/// or 0-based record (IDX), so that messages can point at the example in the user's file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Origin {
+    file: String,
+    unit: Unit,
+    /// The label column of a CSV file, e.g. "column 65 (`label`)".
+    label_field: Option<String>,
+    /// Position of every example in the file; `None` means example `n` is at position `n`.
+    positions: Option<Vec<usize>>,
+}
+
+/// What an [`Origin`]'s positions count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    /// 1-based lines of a text file.
+    Line,
+    /// 0-based records of an IDX file.
+    Record,
+    /// Examples of a data set made in memory.
+    Example,
+}
+
+impl Origin {
+    /// Examples made in memory (generators, grids, arrays passed to the library).
+    pub fn memory(name: &str) -> Origin {
+        Origin { file: name.to_string(), unit: Unit::Example, label_field: None, positions: None }
+    }
+
+    /// Records of an IDX file, example `n` at record `n`.
+    pub fn idx(file: &str) -> Origin {
+        Origin { file: file.to_string(), unit: Unit::Record, label_field: None, positions: None }
+    }
+
+    /// Lines of a CSV file, one per example; `label_field` names the label column.
+    pub fn csv(file: &str, lines: Vec<usize>, label_field: Option<String>) -> Origin {
+        Origin { file: file.to_string(), unit: Unit::Line, label_field, positions: Some(lines) }
+    }
+
+    /// The place of example `n` in messages: `file:line, column …`, `file, record n`, `name, example n`.
+    pub fn place(&self, n: usize) -> String {
+        let pos = self.positions.as_ref().map_or(n, |p| p[n]);
+        match self.unit {
+            Unit::Line => match &self.label_field {
+                Some(field) => format!("{}:{pos}, {field}", self.file),
+                None => format!("{}:{pos}", self.file),
+            },
+            Unit::Record => format!("{}, record {pos}", self.file),
+            Unit::Example => format!("{}, example {pos}", self.file),
+        }
+    }
+
+    fn subset(&self, indices: &[usize]) -> Origin {
+        let positions = Some(indices.iter().map(|&n| self.positions.as_ref().map_or(n, |p| p[n])).collect());
+        Origin { positions, ..self.clone() }
+    }
+}
+
+impl PartialEq for Dataset {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, &self.features, self.dim, self.image_shape, &self.labels) == (&other.name, &other.features, other.dim, other.image_shape, &other.labels)
+    }
 }
 
 impl fmt::Debug for Dataset {
@@ -90,41 +167,123 @@ impl fmt::Debug for Dataset {
             .field("len", &self.len())
             .field("dim", &self.dim)
             .field("bytes", &self.is_bytes())
-            .field("n_classes", &self.n_classes)
-            .field("class_names", &self.class_names)
+            .field("class_names", &self.class_names())
+            .field("labelled", &self.is_labelled())
             .field("image_shape", &self.image_shape)
             .finish()
     }
 }
 
+/// Largest number of classes listed in full in a message.
+const CLASSES_SHOWN: usize = 20;
+
+/// `names` as a comma-separated list, shortened in the middle when long.
+pub fn list_classes(names: &[String]) -> String {
+    if names.len() <= CLASSES_SHOWN {
+        return names.join(", ");
+    }
+    let head = names[..CLASSES_SHOWN - 3].join(", ");
+    let tail = names[names.len() - 2..].join(", ");
+    format!("{head}, … ({} more), {tail}", names.len() - CLASSES_SHOWN + 1)
+}
+
 impl Dataset {
-    /// A data set after checking that the parts agree (feature count, label range, names, shape).
-    pub fn new(name: impl Into<String>, features: Features, labels: Vec<usize>, n_classes: usize, class_names: Vec<String>, dim: usize, image_shape: Option<(usize, usize)>) -> Result<Dataset> {
+    /// A labelled data set after checking that the parts agree: `labels[n] < class_names.len()`,
+    /// `dim` values per example. The origin is "examples in memory" ([`Dataset::with_origin`]).
+    pub fn new(name: impl Into<String>, features: Features, dim: usize, labels: Vec<usize>, class_names: Vec<String>) -> Result<Dataset> {
+        let ds = Dataset::unlabelled(name, features, dim)?;
+        ds.with_labels(labels, class_names, false)
+    }
+
+    /// A data set of features alone (to predict).
+    pub fn unlabelled(name: impl Into<String>, features: Features, dim: usize) -> Result<Dataset> {
         let name = name.into();
-        if features.len() != labels.len() * dim {
-            return Err(SbnError::invalid(&name, format!("{} feature values for {} examples of dimension {}", features.len(), labels.len(), dim)));
+        if dim == 0 {
+            return Err(SbnError::invalid(&name, "examples have no features"));
         }
-        if class_names.len() != n_classes {
-            return Err(SbnError::invalid(&name, format!("{} class names for {} classes", class_names.len(), n_classes)));
+        if features.len() % dim != 0 {
+            return Err(SbnError::invalid(&name, format!("{} feature values are not whole examples of {dim} features", features.len())));
         }
-        if let Some((n, &l)) = labels.iter().enumerate().find(|&(_, &l)| l >= n_classes) {
-            return Err(SbnError::invalid(&name, format!("label {l} of example {n} is not below the number of classes {n_classes}")));
+        let origin = Origin::memory(&name);
+        Ok(Dataset { name, features, dim, image_shape: None, labels: None, origin })
+    }
+
+    /// The same examples with these labels (`numbered`: the source writes labels as class numbers).
+    pub(crate) fn with_labels(mut self, index: Vec<usize>, names: Vec<String>, numbered: bool) -> Result<Dataset> {
+        if index.len() != self.len() {
+            return Err(SbnError::invalid(&self.name, format!("{} labels for {} examples", index.len(), self.len())));
         }
-        if let Some((r, c)) = image_shape
-            && r * c != dim {
-                return Err(SbnError::invalid(&name, format!("image shape {r}×{c} does not match dimension {dim}")));
-            }
-        Ok(Dataset { name, features, labels, n_classes, class_names, dim, image_shape })
+        if let Some((n, &l)) = index.iter().enumerate().find(|&(_, &l)| l >= names.len()) {
+            return Err(SbnError::invalid(self.origin.place(n), format!("label {l} is not below the number of classes {}", names.len())));
+        }
+        self.labels = Some(Labels { index, names, numbered });
+        Ok(self)
+    }
+
+    /// The same data set, its examples stored row by row as `rows × cols` images.
+    pub fn with_image_shape(mut self, rows: usize, cols: usize) -> Result<Dataset> {
+        if rows.checked_mul(cols) != Some(self.dim) {
+            return Err(SbnError::invalid(&self.name, format!("image shape {rows}×{cols} does not match dimension {}", self.dim)));
+        }
+        self.image_shape = Some((rows, cols));
+        Ok(self)
+    }
+
+    /// The same data set, its examples named by `origin` in messages.
+    pub fn with_origin(mut self, origin: Origin) -> Dataset {
+        self.origin = origin;
+        self
+    }
+
+    /// The same examples without labels.
+    pub fn without_labels(mut self) -> Dataset {
+        self.labels = None;
+        self
     }
 
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.features.len() / self.dim
     }
 
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether the data has labels.
+    pub fn is_labelled(&self) -> bool {
+        self.labels.is_some()
+    }
+
+    /// The class index of every example, `None` for unlabelled data.
+    pub fn labels(&self) -> Option<&[usize]> {
+        self.labels.as_ref().map(|l| l.index.as_slice())
+    }
+
+    /// The class index of every example; unlabelled data is an error saying that `purpose` needs labels.
+    pub fn require_labels(&self, purpose: &str) -> Result<&[usize]> {
+        self.labels().ok_or_else(|| SbnError::invalid(&self.origin.file, format!("the data has no labels, and {purpose} needs them")))
+    }
+
+    /// One name per class (empty for unlabelled data).
+    pub fn class_names(&self) -> &[String] {
+        self.labels.as_ref().map_or(&[], |l| l.names.as_slice())
+    }
+
+    /// Number of classes K (may exceed the largest label present, e.g. in a small test subset).
+    pub fn n_classes(&self) -> usize {
+        self.class_names().len()
+    }
+
+    /// The place of example `n` in its source, for messages (`file:line, column …` for CSV).
+    pub fn place(&self, n: usize) -> String {
+        self.origin.place(n)
+    }
+
+    /// The file (or name) the examples come from.
+    pub fn source(&self) -> &str {
+        &self.origin.file
     }
 
     /// Whether the features are stored as bytes.
@@ -148,36 +307,77 @@ impl Dataset {
             Features::Bytes(v) => Features::Bytes(indices.iter().flat_map(|&n| &v[n * d..(n + 1) * d]).copied().collect()),
             Features::Real(v) => Features::Real(indices.iter().flat_map(|&n| &v[n * d..(n + 1) * d]).copied().collect()),
         };
-        Dataset {
-            name: self.name.clone(),
-            features,
-            labels: indices.iter().map(|&n| self.labels[n]).collect(),
-            n_classes: self.n_classes,
-            class_names: self.class_names.clone(),
-            dim: d,
-            image_shape: self.image_shape,
-        }
+        let labels = self.labels.as_ref().map(|l| Labels { index: indices.iter().map(|&n| l.index[n]).collect(), ..l.clone() });
+        Dataset { name: self.name.clone(), features, dim: d, image_shape: self.image_shape, labels, origin: self.origin.subset(indices) }
     }
 
-    /// Number of examples of each class (length `n_classes`).
+    /// Number of examples of each class (length `n_classes`; empty for unlabelled data).
     pub fn label_histogram(&self) -> Vec<usize> {
-        let mut h = vec![0; self.n_classes];
-        for &l in &self.labels {
+        let mut h = vec![0; self.n_classes()];
+        for &l in self.labels().unwrap_or_default() {
             h[l] += 1;
         }
         h
     }
 
+    /// The labels as class indices of a model whose classes are `classes`, matched by name (see
+    /// [`class_of`]). A label the model does not know is an error naming the example's place, the
+    /// label as written and the model's classes. Unlabelled data is an error too.
+    pub fn labels_for(&self, classes: &[String]) -> Result<Vec<usize>> {
+        let labels = self.labels.as_ref().ok_or_else(|| SbnError::invalid(&self.origin.file, "the data has no labels"))?;
+        let map: Vec<Option<usize>> = (0..labels.names.len()).map(|c| class_of(classes, &labels.written(c), Some(&labels.names[c]))).collect();
+        labels
+            .index
+            .iter()
+            .enumerate()
+            .map(|(n, &c)| {
+                map[c].ok_or_else(|| {
+                    let written = labels.written(c);
+                    let shown = if labels.numbered && labels.names[c] != written { format!("`{written}` ({})", labels.names[c]) } else { format!("`{written}`") };
+                    SbnError::invalid(self.origin.place(n), format!("label {shown} is not one of the model's {} classes: {}", classes.len(), list_classes(classes)))
+                })
+            })
+            .collect()
+    }
+
+    /// Puts the labels in the class order of a model whose classes are `classes` (by name, see
+    /// [`Dataset::labels_for`]); afterwards the data set's class names are the model's.
+    pub fn align_classes(&mut self, classes: &[String]) -> Result<()> {
+        let index = self.labels_for(classes)?;
+        self.labels = Some(Labels { index, names: classes.to_vec(), numbered: false });
+        Ok(())
+    }
+
+    /// Checks that the data can train a classifier: labelled, at least two classes present, and
+    /// not more classes than half the number of examples (labels that are really values, such as
+    /// 0 / 50000 / 100000 read as class numbers, would otherwise build a huge output layer).
+    pub fn check_trainable(&self) -> Result<()> {
+        let labels = self.require_labels("fitting")?;
+        let hist = self.label_histogram();
+        let present = hist.iter().filter(|&&c| c > 0).count();
+        if present < 2 {
+            let only = labels.first().map_or(String::new(), |&c| format!(" (`{}`)", self.class_names()[c]));
+            return Err(SbnError::invalid(&self.origin.file, format!("the training data has only one class{only}; a classifier needs examples of at least two")));
+        }
+        let k = self.n_classes();
+        if 2 * k > self.len().max(4) {
+            let numbered = self.labels.as_ref().is_some_and(|l| l.numbered);
+            let why = if numbered { format!("integer labels are class numbers, so labels up to {} make {k} classes ({present} of them with examples)", k - 1) } else { format!("{k} distinct labels") };
+            return Err(SbnError::invalid(&self.origin.file, format!("{why} for {} examples: more than one class per two examples; is the label column right (--label)?", self.len())));
+        }
+        Ok(())
+    }
+
     /// Stratified split into `(train, valid)`: in every class, a seeded shuffle puts
     /// `round(valid_fraction × count)` examples in `valid` and the rest in `train`. Both parts keep
     /// the original order; the result depends only on the data and `seed`. `valid_fraction` is
-    /// clamped to [0, 1].
+    /// clamped to [0, 1]. Unlabelled data is split as one class.
     pub fn split(&self, valid_fraction: f64, seed: u64) -> (Dataset, Dataset) {
         let frac = if valid_fraction.is_nan() { 0.0 } else { valid_fraction.clamp(0.0, 1.0) };
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.n_classes];
-        for (n, &l) in self.labels.iter().enumerate() {
-            by_class[l].push(n);
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.n_classes().max(1)];
+        for n in 0..self.len() {
+            by_class[self.labels().map_or(0, |l| l[n])].push(n);
         }
         let (mut train, mut valid) = (Vec::new(), Vec::new());
         for mut members in by_class {
@@ -201,12 +401,36 @@ impl Dataset {
     }
 }
 
+impl Labels {
+    /// Class `c` as the source writes it: its number, or its name.
+    fn written(&self, c: usize) -> String {
+        if self.numbered { c.to_string() } else { self.names[c].clone() }
+    }
+}
+
+/// The class among `classes` (a model's, in its order) that a label written as `written` names:
+/// the class of that name; for data whose labels are numbers with display names (IDX files of
+/// Fashion-MNIST), the class of that display name; and for a model whose classes are the
+/// Fashion-MNIST names, the number of the class in that data set's documentation (0 = T-shirt/top
+/// … 9 = Ankle boot), so its CSV and IDX files with numeric labels fit a model fitted on either.
+pub fn class_of(classes: &[String], written: &str, display: Option<&str>) -> Option<usize> {
+    if let Some(c) = classes.iter().position(|n| n == written) {
+        return Some(c);
+    }
+    if let Some(c) = display.and_then(|d| classes.iter().position(|n| n == d)) {
+        return Some(c);
+    }
+    let fashion = classes.len() == FASHION_CLASS_NAMES.len() && classes.iter().zip(FASHION_CLASS_NAMES).all(|(a, b)| a == b);
+    written.parse::<usize>().ok().filter(|&i| fashion && i < classes.len())
+}
+
 /// Which half of a standard train/test pair to read from a directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Role {
     /// `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`.
     Train,
     /// `t10k-images-idx3-ubyte[.gz]` and `t10k-labels-idx1-ubyte[.gz]`.
+    #[default]
     Test,
 }
 
@@ -231,33 +455,77 @@ impl FromStr for LabelColumn {
     }
 }
 
+/// Whether a data set is read with its labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabelPolicy {
+    /// Labels must be there (fitting, evaluating): a CSV file's label column, an IDX file's labels
+    /// file.
+    #[default]
+    Required,
+    /// Labels are read when the source has them (predicting): an IDX images file without a labels
+    /// file, or a CSV file whose columns are exactly the model's inputs
+    /// ([`LoadOptions::n_features`]), is read without labels.
+    IfPresent,
+    /// Every CSV column is a feature and IDX labels files are not read (`--no-label`).
+    Absent,
+}
+
+/// How [`load`] reads a data set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Which half of a standard folder (`train-…` or `t10k-…` files).
+    pub role: Role,
+    /// The label column of CSV data (default: the last one).
+    pub label_column: Option<LabelColumn>,
+    /// Whether labels are required, optional or absent.
+    pub labels: LabelPolicy,
+    /// The input size of the model the data is for, when known: a CSV file with exactly this many
+    /// columns has no label column (with [`LabelPolicy::IfPresent`]), or is an error saying so
+    /// (with [`LabelPolicy::Required`]).
+    pub n_features: Option<usize>,
+}
+
+impl LoadOptions {
+    /// Options that read labels when present, for a model with `n_features` inputs.
+    pub fn predict(n_features: usize) -> LoadOptions {
+        LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(n_features), ..LoadOptions::default() }
+    }
+}
+
 /// Load a data set from `path`:
-/// * a directory: the standard MNIST/Fashion-MNIST files for `role` inside it
+/// * a directory: the standard MNIST/Fashion-MNIST files for `options.role` inside it
 ///   (`train-images-idx3-ubyte[.gz]` + `train-labels-idx1-ubyte[.gz]`, or the `t10k-` pair);
 /// * a file whose name contains `idx3-ubyte`: IDX images, with the labels file found by replacing
 ///   `images-idx3` with `labels-idx1` (with or without `.gz`);
-/// * a `.csv` or `.csv.gz` file: CSV, labels in the column `label` (default: the last one).
-///
-/// `role` only matters for directories; `label` only for CSV.
-pub fn load(path: &Path, role: Role, label: Option<&LabelColumn>) -> Result<Dataset> {
+/// * a `.csv` or `.csv.gz` file: CSV (RFC 4180 quoting), labels in `options.label_column`
+///   (default: the last column).
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     let meta = std::fs::metadata(path).map_err(|e| SbnError::io(path, e))?;
     let file_name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if meta.is_dir() {
-        let prefix = match role {
+        let prefix = match options.role {
             Role::Train => "train",
             Role::Test => "t10k",
         };
         let images = find_gz_or_raw(path, &format!("{prefix}-images-idx3-ubyte"))?;
-        let labels = find_gz_or_raw(path, &format!("{prefix}-labels-idx1-ubyte"))?;
+        let labels = match options.labels {
+            LabelPolicy::Required => Some(find_gz_or_raw(path, &format!("{prefix}-labels-idx1-ubyte"))?),
+            LabelPolicy::IfPresent => find_gz_or_raw(path, &format!("{prefix}-labels-idx1-ubyte")).ok(),
+            LabelPolicy::Absent => None,
+        };
         let dir_name = std::fs::canonicalize(path).ok().and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned())).unwrap_or(file_name);
         let name = format!("{dir_name}-{prefix}");
-        idx::load_pair(&images, &labels, &name, is_fashion(path))
+        idx::load_pair(&images, labels.as_deref(), &name, is_fashion(path))
     } else if file_name.contains("idx3-ubyte") {
-        let labels = idx::labels_path_for(path)?;
+        let labels = match options.labels {
+            LabelPolicy::Required => Some(idx::labels_path_for(path)?),
+            LabelPolicy::IfPresent => idx::labels_path_for(path).ok(),
+            LabelPolicy::Absent => None,
+        };
         let name = file_name.trim_end_matches(".gz").trim_end_matches("-images-idx3-ubyte").trim_end_matches("-idx3-ubyte").to_string();
-        idx::load_pair(path, &labels, &name, is_fashion(path))
+        idx::load_pair(path, labels.as_deref(), &name, is_fashion(path))
     } else if file_name.ends_with(".csv") || file_name.ends_with(".csv.gz") {
-        csv::read_csv(path, label)
+        csv::read_csv(path, options)
     } else {
         Err(SbnError::invalid(path.display().to_string(), "not a recognized data set: expected a directory of IDX files, an *idx3-ubyte[.gz] file, or a .csv[.gz] file"))
     }
@@ -286,10 +554,14 @@ fn find_gz_or_raw(dir: &Path, base: &str) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
     fn small() -> Dataset {
         let labels: Vec<usize> = (0..30).map(|n| n % 3).collect();
         let features = Features::Real((0..60).map(|v| v as f64).collect());
-        Dataset::new("small", features, labels, 3, vec!["a".into(), "b".into(), "c".into()], 2, None).unwrap()
+        Dataset::new("small", features, 2, labels, names(&["a", "b", "c"])).unwrap()
     }
 
     #[test]
@@ -302,21 +574,80 @@ mod tests {
         assert_eq!(t1.len() + v1.len(), ds.len());
         assert_eq!(v1.label_histogram(), vec![2, 2, 2]);
         // Every example appears in exactly one part: first features are 2n.
-        let mut seen: Vec<usize> = t1.labels.iter().enumerate().map(|(n, _)| t1.feature(n, 0) as usize / 2).chain((0..v1.len()).map(|n| v1.feature(n, 0) as usize / 2)).collect();
+        let mut seen: Vec<usize> = (0..t1.len()).map(|n| t1.feature(n, 0) as usize / 2).chain((0..v1.len()).map(|n| v1.feature(n, 0) as usize / 2)).collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..30).collect::<Vec<_>>());
         let (_, v3) = ds.split(0.2, 8);
         assert_ne!(v1, v3);
+        // Unlabelled data splits too.
+        let (t, v) = ds.clone().without_labels().split(0.2, 7);
+        assert_eq!((t.len(), v.len()), (24, 6));
     }
 
     #[test]
     fn subset_and_histogram() {
         let ds = small();
         let s = ds.subset(&[4, 1, 1]);
-        assert_eq!(s.labels, vec![1, 1, 1]);
+        assert_eq!(s.labels().unwrap(), &[1, 1, 1]);
         assert_eq!(s.feature(0, 1), 9.0);
         assert_eq!(s.label_histogram(), vec![0, 3, 0]);
-        assert!(Dataset::new("bad", Features::Real(vec![0.0; 3]), vec![0], 1, vec!["x".into()], 2, None).is_err());
+        assert_eq!(s.place(0), "small, example 4");
+        assert!(Dataset::new("bad", Features::Real(vec![0.0; 3]), 2, vec![0], names(&["x"])).is_err());
+        assert!(Dataset::new("bad", Features::Real(vec![0.0; 2]), 2, vec![1], names(&["x"])).is_err());
+        assert!(Dataset::unlabelled("bad", Features::Real(vec![]), 0).is_err());
+    }
+
+    #[test]
+    fn labels_map_onto_a_models_classes_by_name() {
+        // A file with a subset of the classes numbers them by what it contains.
+        let ds = Dataset::new("sub", Features::Real(vec![0.0; 3]), 1, vec![1, 0, 1], names(&["cat", "dog"])).unwrap();
+        let model = names(&["bird", "cat", "dog"]);
+        assert_eq!(ds.labels_for(&model).unwrap(), vec![2, 1, 2]);
+        let mut aligned = ds.clone();
+        aligned.align_classes(&model).unwrap();
+        assert_eq!((aligned.labels().unwrap(), aligned.class_names()), (&[2, 1, 2][..], &model[..]));
+        assert_eq!(aligned.labels_for(&model).unwrap(), vec![2, 1, 2]);
+        // An unknown label names the example and the model's classes.
+        let e = ds.labels_for(&names(&["cat", "bird"])).unwrap_err().to_string();
+        assert!(e.contains("sub, example 0") && e.contains("`dog`") && e.contains("cat, bird"), "{e}");
+        assert!(ds.clone().without_labels().labels_for(&model).is_err());
+    }
+
+    #[test]
+    fn numbered_labels_and_fashion_names() {
+        let fashion: Vec<String> = FASHION_CLASS_NAMES.iter().map(|s| s.to_string()).collect();
+        // IDX labels of Fashion-MNIST: numbers, shown with the data set's names.
+        let idx = Dataset::unlabelled("f", Features::Bytes(vec![0; 2]), 1).unwrap().with_labels(vec![3, 9], fashion.clone(), true).unwrap();
+        assert_eq!(idx.labels_for(&fashion).unwrap(), vec![3, 9]);
+        let digits: Vec<String> = (0..10).map(|k| k.to_string()).collect();
+        assert_eq!(idx.labels_for(&digits).unwrap(), vec![3, 9]);
+        // Numbers name Fashion-MNIST's classes in its documented order, for a model with its names.
+        let csv = Dataset::new("k", Features::Bytes(vec![0; 2]), 1, vec![0, 1], names(&["0", "7"])).unwrap();
+        assert_eq!(csv.labels_for(&fashion).unwrap(), vec![0, 7]);
+        // Not for other models: "7" is not a class of this one.
+        let e = csv.labels_for(&names(&["0", "1"])).unwrap_err().to_string();
+        assert!(e.contains("`7`") && e.contains("2 classes"), "{e}");
+        assert!(class_of(&names(&["a", "b"]), "1", None).is_none());
+    }
+
+    #[test]
+    fn trainable_needs_two_classes_and_few_empty_ones() {
+        assert!(small().check_trainable().is_ok());
+        let one = Dataset::new("one", Features::Real(vec![0.0; 4]), 1, vec![0; 4], names(&["a", "b"])).unwrap();
+        let e = one.check_trainable().unwrap_err().to_string();
+        assert!(e.contains("one class") && e.contains("`a`"), "{e}");
+        let many: Vec<String> = (0..=100).map(|k| k.to_string()).collect();
+        let wide = Dataset::unlabelled("w", Features::Real(vec![0.0; 3]), 1).unwrap().with_labels(vec![0, 50, 100], many, true).unwrap();
+        let e = wide.check_trainable().unwrap_err().to_string();
+        assert!(e.contains("101 classes") && e.contains("up to 100"), "{e}");
+        assert!(small().without_labels().check_trainable().unwrap_err().to_string().contains("no labels"));
+    }
+
+    #[test]
+    fn long_class_lists_are_shortened() {
+        let many: Vec<String> = (0..100).map(|k| k.to_string()).collect();
+        let s = list_classes(&many);
+        assert!(s.starts_with("0, 1, 2") && s.ends_with("98, 99") && s.contains("more"), "{s}");
     }
 
     #[test]

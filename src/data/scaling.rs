@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn affine_maps_range_to_pm2() {
-        let ds = Dataset::new("b", Features::Bytes(vec![0, 16, 8, 4]), vec![0, 1], 2, vec!["0".into(), "1".into()], 2, None).unwrap();
+        let ds = Dataset::new("b", Features::Bytes(vec![0, 16, 8, 4]), 2, vec![0, 1], vec!["0".into(), "1".into()]).unwrap();
         let s = InputScaling::fit(&ds);
         assert_eq!(s, InputScaling::Affine { alpha: 0.25, offset: -2.0 });
         let m = s.apply(&ds, &[1, 0]).unwrap();
@@ -132,14 +132,14 @@ mod tests {
 
     #[test]
     fn standardize_and_dim_check() {
-        let ds = Dataset::new("r", Features::Real(vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0]), vec![0, 0, 0], 1, vec!["0".into()], 2, None).unwrap();
+        let ds = Dataset::new("r", Features::Real(vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0]), 2, vec![0, 0, 0], vec!["0".into()]).unwrap();
         let s = InputScaling::fit(&ds);
         let m = s.apply_all(&ds).unwrap();
         let row0: Vec<f64> = m.row(0).iter().copied().collect();
         assert!((row0.iter().sum::<f64>()).abs() < 1e-12);
         assert!((row0.iter().map(|x| x * x).sum::<f64>() / 3.0 - 1.0).abs() < 1e-12);
         assert!(m.row(1).iter().all(|&x| x == 0.0));
-        let other = Dataset::new("r3", Features::Real(vec![0.0; 3]), vec![0], 1, vec!["0".into()], 3, None).unwrap();
+        let other = Dataset::new("r3", Features::Real(vec![0.0; 3]), 3, vec![0], vec!["0".into()]).unwrap();
         assert!(s.apply(&other, &[0]).is_err());
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<InputScaling>(&json).unwrap(), s);

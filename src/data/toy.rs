@@ -16,7 +16,7 @@ fn finish(name: &str, mut points: Vec<([f64; 2], usize)>, rng: &mut rand::rngs::
     points.shuffle(rng);
     let features = Features::Real(points.iter().flat_map(|(p, _)| *p).collect());
     let labels = points.iter().map(|&(_, l)| l).collect();
-    Dataset::new(name, features, labels, 2, vec!["0".into(), "1".into()], 2, None).expect("toy data is consistent")
+    Dataset::new(name, features, 2, labels, vec!["0".into(), "1".into()]).expect("toy data is consistent")
 }
 
 /// Two interleaving half circles (class 0 the upper one, class 1 the lower, shifted one), `n`
@@ -73,7 +73,7 @@ mod tests {
         for n in 0..t.len() {
             let (x, y) = (t.feature(n, 0), t.feature(n, 1));
             assert!(x.abs() <= FRAC_PI_2);
-            if t.labels[n] == 0 {
+            if t.labels().unwrap()[n] == 0 {
                 assert!(y < x.cos() && y >= -1.0);
             } else {
                 assert!((0.0..1.0).contains(&y));

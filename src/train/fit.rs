@@ -103,9 +103,13 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     if train.is_empty() || valid.is_empty() {
         return Err(SbnError::invalid("data", "training and validation data must not be empty"));
     }
-    if valid.dim != train.dim || valid.n_classes != train.n_classes {
-        return Err(SbnError::invalid(&valid.name, format!("validation data has {} features and {} classes, training data {} and {}", valid.dim, valid.n_classes, train.dim, train.n_classes)));
+    train.check_trainable()?;
+    let train_labels = train.require_labels("fitting")?;
+    if valid.dim != train.dim {
+        return Err(SbnError::invalid(valid.source(), format!("validation data has {} features, training data {}", valid.dim, train.dim)));
     }
+    // The validation file numbers its classes by what it contains: match them to the training data's by name.
+    let valid_labels = valid.labels_for(train.class_names())?;
     let t = &spec.training;
     let seed = t.seed;
     let scaling = InputScaling::fit(train);
@@ -126,7 +130,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             if &written != spec {
                 return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for another spec (only training.epochs may differ)"));
             }
-            if file.scaling != scaling || file.network.input_dim() != train.dim {
+            if file.scaling != scaling || file.network.input_dim() != train.dim || file.class_names != train.class_names() {
                 return Err(SbnError::invalid(path.display().to_string(), "checkpoint was written for other training data"));
             }
             let s = file.state.ok_or_else(|| SbnError::invalid(path.display().to_string(), "not a checkpoint (no training state)"))?;
@@ -134,7 +138,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         }
         (None, true) => return Err(SbnError::invalid("--resume", "needs an output path to find the checkpoint")),
         _ => {
-            let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes, scaling.zero_input())?;
+            let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes(), scaling.zero_input())?;
             let mut net = match &opts.init {
                 Some((name, file)) => {
                     let mut network = file.spec.network.clone();
@@ -144,6 +148,9 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
                     }
                     if file.scaling != scaling {
                         return Err(SbnError::invalid(name, "was fitted on other training data (its input scaling differs)"));
+                    }
+                    if file.class_names != train.class_names() {
+                        return Err(SbnError::invalid(name, format!("was fitted on other classes ({}) than the training data's ({})", crate::data::list_classes(&file.class_names), crate::data::list_classes(train.class_names()))));
                     }
                     file.network.clone()
                 }
@@ -172,7 +179,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     let save_state = |net: &Network, opt: &Optimizer, history: &[EpochRecord], epoch: usize, batch: usize, running: [f64; 3], best: &Option<(f64, Network)>, elapsed: f64| -> Result<()> {
         if let Some(path) = &ckpt {
             let state = TrainState { optimizer: opt.clone(), epoch, batch, running, best: best.clone(), elapsed };
-            ModelFile { spec: spec.clone(), scaling: scaling.clone(), class_names: train.class_names.clone(), network: net.clone(), history: history.to_vec(), state: Some(state) }.save(path)?;
+            ModelFile { spec: spec.clone(), scaling: scaling.clone(), class_names: train.class_names().to_vec(), network: net.clone(), history: history.to_vec(), state: Some(state) }.save(path)?;
         }
         Ok(())
     };
@@ -191,7 +198,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             if let Some(geometry) = augment_geometry {
                 t.augment.apply(&mut x, geometry, scaling.zero_input(), &mut rng::stream(seed, &[4, epoch as u64, b as u64]));
             }
-            let y: Vec<usize> = idx.iter().map(|&n| train.labels[n]).collect();
+            let y: Vec<usize> = idx.iter().map(|&n| train_labels[n]).collect();
             let est = estimate_batch(&net, &x, &y, estimator.as_ref(), rng::stream_seed(seed, &[2, epoch as u64, b as u64]), t.chunk, t.point_weights)?;
             if !est.loss.is_finite() {
                 return Err(SbnError::invalid("training", format!("the loss became {} in epoch {} batch {b}; lower the learning rate", est.loss, epoch + 1)));
@@ -217,7 +224,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             }
         }
         // End of epoch: validation and bookkeeping.
-        let (valid_accuracy, valid_nll) = validate(&deployed(spec, &net), valid_inputs, &valid.labels, spec, rng::stream_seed(seed, &[3, epoch as u64]))?;
+        let (valid_accuracy, valid_nll) = validate(&deployed(spec, &net), valid_inputs, &valid_labels, spec, rng::stream_seed(seed, &[3, epoch as u64]))?;
         let value = objective.value(&net, running[0] / running[2]);
         let (weight_entropy, uncertain_share) = posterior_spread(&net);
         let record = EpochRecord {
@@ -266,7 +273,7 @@ fn best_model(spec: &ModelSpec, scaling: &InputScaling, train: &Dataset, net: &N
     ModelFile {
         spec: spec.clone(),
         scaling: scaling.clone(),
-        class_names: train.class_names.clone(),
+        class_names: train.class_names().to_vec(),
         network: deployed(spec, best.as_ref().map_or(net, |(_, n)| n)),
         history: history.to_vec(),
         state: None,

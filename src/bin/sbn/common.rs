@@ -3,26 +3,25 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sbn::data::{self, Dataset, LabelColumn, Role};
+use sbn::data::{self, Dataset, LabelColumn, LabelPolicy, LoadOptions, Role};
+use sbn::io::ModelFile;
 
 /// The name that selects the embedded digits set instead of a file.
 pub const EMBEDDED_DIGITS: &str = "embedded:digits";
 
-/// Parses `--label`: a column index or a column name.
-pub fn label_column(label: Option<&str>) -> Option<LabelColumn> {
-    label.map(|l| match l.parse::<usize>() {
-        Ok(i) => LabelColumn::Index(i),
-        Err(_) => LabelColumn::Name(l.to_string()),
-    })
+/// Loads DATA (an IDX images file, a folder with the standard files, a CSV file, or
+/// `embedded:digits`) as `options` say.
+pub fn load_data(path: &str, options: &LoadOptions) -> Result<Dataset> {
+    if path == EMBEDDED_DIGITS {
+        let digits = data::embedded::digits();
+        return Ok(if options.labels == LabelPolicy::Absent { digits.without_labels() } else { digits });
+    }
+    Ok(data::load(Path::new(path), options)?)
 }
 
-/// Loads DATA (an IDX images file, a folder with the standard files, a CSV file, or
-/// `embedded:digits`).
-pub fn load_data(path: &str, role: Role, label: Option<&str>) -> Result<Dataset> {
-    if path == EMBEDDED_DIGITS {
-        return Ok(data::embedded::digits());
-    }
-    Ok(data::load(Path::new(path), role, label_column(label).as_ref())?)
+/// Parses `--label`: a column index or a column name.
+pub fn label_column(label: Option<&str>) -> Option<LabelColumn> {
+    label.map(|l| l.parse().unwrap_or_else(|never| match never {}))
 }
 
 /// The labelled data a command works on.
@@ -37,10 +36,25 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    /// Loads the data (a folder gives its test files).
-    pub fn load(&self) -> Result<Dataset> {
-        load_data(&self.data, Role::Test, self.label.as_deref())
+    /// Load options for `--data` of a command on a model with `n_features` inputs (a folder gives
+    /// its test files).
+    pub fn options(&self, labels: LabelPolicy, n_features: usize) -> LoadOptions {
+        LoadOptions { role: Role::Test, label_column: label_column(self.label.as_deref()), labels, n_features: Some(n_features) }
     }
+
+    /// Loads labelled data for `model`, its labels put in the model's class order by name.
+    pub fn load_for(&self, model: &ModelFile) -> Result<Dataset> {
+        let mut data = load_data(&self.data, &self.options(LabelPolicy::Required, model.network.input_dim()))?;
+        data.align_classes(&model.class_names)?;
+        Ok(data)
+    }
+}
+
+/// Loads the features of data for a model with `n_features` inputs (out-of-distribution data,
+/// benchmarks): labels, if any, are dropped (OOD labels belong to another task).
+pub fn load_features(path: &str, n_features: usize) -> Result<Dataset> {
+    let options = LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(n_features), ..LoadOptions::default() };
+    Ok(load_data(path, &options)?.without_labels())
 }
 
 /// Monte Carlo sample counts and seed, shared by the commands that predict.

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> Result<()> {
     let seed = spec.training.seed;
     let (train_all, test) = digits().split(0.2, seed);
     let (train, valid) = train_all.split(spec.validation.fraction, seed);
-    eprintln!("sbn demo: a fully binary Bayesian SBN {:?} on the embedded digits", spec.dims(train.dim, train.n_classes));
+    eprintln!("sbn demo: a fully binary Bayesian SBN {:?} on the embedded digits", spec.dims(train.dim, train.n_classes()));
     eprintln!("train {} / validation {} / test {} examples; {} epochs of {}", train.len(), valid.len(), test.len(), spec.training.epochs, spec.training.estimator);
     let model_path = args.out.join("model.sbn");
     let outcome = fit(&spec, &train, &valid, &FitOptions { progress: true, out: Some(model_path.clone()), ..FitOptions::default() })?;

@@ -29,7 +29,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.posterior_mode {
         model.network = posterior_mode(&model.network);
     }
-    let data = args.data.load()?;
+    let data = args.data.load_for(&model)?;
     let (_, scores) = evaluate(&model, &data, &args.mc.config()?)?;
     if args.json {
         println!("{}", serde_json::to_string(&scores)?);

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use sbn::data::Role;
+use sbn::data::{LoadOptions, Role};
 use sbn::io::ModelFile;
 use sbn::spec::ModelSpec;
 use sbn::train::{fit, FitOptions};
 
-use crate::common::load_data;
+use crate::common::{label_column, load_data};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -70,12 +70,14 @@ pub fn run(args: Args) -> Result<()> {
         spec.training.estimator = e.parse()?;
     }
     spec.check(&args.spec.display().to_string())?;
-    let train_all = load_data(&args.train, Role::Train, args.label.as_deref())?;
+    let label_column = label_column(args.label.as_deref());
+    let options = |role| LoadOptions { role, label_column: label_column.clone(), ..LoadOptions::default() };
+    let train_all = load_data(&args.train, &options(Role::Train))?;
     let (train, valid) = match &args.valid {
-        Some(v) => (train_all, load_data(v, Role::Test, args.label.as_deref())?),
+        Some(v) => (train_all, load_data(v, &options(Role::Test))?),
         None => train_all.split(spec.validation.fraction, spec.training.seed),
     };
-    eprintln!("training on {} ({} examples, {} features, {} classes), validating on {} examples", train.name, train.len(), train.dim, train.n_classes, valid.len());
+    eprintln!("training on {} ({} examples, {} features, {} classes), validating on {} examples", train.name, train.len(), train.dim, train.n_classes(), valid.len());
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || {

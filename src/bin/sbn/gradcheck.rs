@@ -63,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
             let data = psa_paper_toy(PSA_TOY_DEFAULT_N, args.seed);
             let x = file.scaling.apply_all(&data)?;
             anyhow::ensure!(file.network.input_dim() == 2 && file.network.n_classes() == 2, "the model must take 2 inputs and give 2 classes (the toy problem)");
-            (file.network, x, data.labels.clone())
+            (file.network, x, data.require_labels("the gradient study")?.to_vec())
         }
         None => {
             let (net, x, y, acc) = toy_model(args.epochs, args.seed)?;

@@ -1,11 +1,10 @@
 //! `sbn predict`, `sbn summary` and `sbn export`: the packed-bit Monte Carlo predictive per
 //! example, the larq-style model summary, and the packed export of one network.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use sbn::data::Role;
+use sbn::data::LabelPolicy;
 use sbn::evaluate::predict_dataset;
 use sbn::io::{write_atomic, ModelFile, PackedModelFile};
 use sbn::packed::{summary, SampledNetwork};
@@ -13,14 +12,24 @@ use sbn::predict::{predictive_packed, InputBatch};
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{load_data, DataArgs, McArgs};
+use crate::common::{load_data, load_features, DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
     /// A model file (`sbn fit`) or a packed export (`sbn export`).
     model: PathBuf,
-    #[command(flatten)]
-    data: DataArgs,
+    /// Data to predict: an IDX images file (with or without its labels file), a folder with the
+    /// standard files, a CSV file (with a label column, or exactly the model's input columns), or
+    /// embedded:digits.
+    #[arg(long)]
+    data: String,
+    /// Label column of CSV data (name or 0-based index; default: the last column, unless the file
+    /// has exactly the model's input columns).
+    #[arg(long, conflicts_with = "no_label")]
+    label: Option<String>,
+    /// The data has no labels: every CSV column is an input, an IDX labels file is not read.
+    #[arg(long)]
+    no_label: bool,
     /// Output file: .csv or .json.
     #[arg(long)]
     out: PathBuf,
@@ -36,49 +45,72 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
     let place = args.model.display().to_string();
-    let data = args.data.load()?;
-    let (pred, class_names) = if PackedModelFile::sniff(&bytes) {
-        if args.mc.posterior_temperature != 1.0 {
-            bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
+    let packed = PackedModelFile::sniff(&bytes);
+    let model = if packed { None } else { Some(args.mc.temper(ModelFile::from_bytes(&bytes, &place)?)?) };
+    let packed = if packed { Some(PackedModelFile::from_bytes(&bytes, &place)?) } else { None };
+    let (n_features, class_names) = match (&model, &packed) {
+        (Some(m), _) => (m.network.input_dim(), m.class_names.clone()),
+        (_, Some(p)) => (p.network.dims()[0], p.class_names.clone()),
+        _ => unreachable!("a model or a packed network"),
+    };
+    let data_args = DataArgs { data: args.data.clone(), label: args.label.clone() };
+    let policy = if args.no_label { LabelPolicy::Absent } else { LabelPolicy::IfPresent };
+    let mut data = load_data(&args.data, &data_args.options(policy, n_features))?;
+    if data.is_labelled() {
+        data.align_classes(&class_names)?;
+    }
+    let pred = match (&model, &packed) {
+        (Some(model), _) => predict_dataset(model, &data, &config)?,
+        (_, Some(packed)) => {
+            if args.mc.posterior_temperature != 1.0 {
+                bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
+            }
+            if data.dim != n_features {
+                bail!("{}: examples have {} features but the model takes {n_features}", data.source(), data.dim);
+            }
+            let mut storage = None;
+            let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
+            predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?
         }
-        let packed = PackedModelFile::from_bytes(&bytes, &place)?;
-        let d0 = packed.network.dims()[0];
-        if data.dim != d0 {
-            bail!("{}: examples have {} features but the model takes {d0}", data.name, data.dim);
-        }
-        let mut storage = None;
-        let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
-        (predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?, packed.class_names)
-    } else {
-        let model = args.mc.temper(ModelFile::from_bytes(&bytes, &place)?)?;
-        (predict_dataset(&model, &data, &config)?, model.class_names)
+        _ => unreachable!("a model or a packed network"),
     };
     let unc = Uncertainty::from_predictive(&pred)?;
     let k = pred.n_classes;
     let probs = pred.means();
-    let predicted: Vec<usize> = probs.chunks(k).map(sbn::metrics::argmax).collect();
+    let predicted: Vec<&str> = probs.chunks(k).map(|p| class_names[sbn::metrics::argmax(p)].as_str()).collect();
+    let labels: Option<Vec<&str>> = data.labels().map(|l| l.iter().map(|&c| class_names[c].as_str()).collect());
     let text = if ext == "csv" {
-        let mut s = String::from("example,label,predicted");
-        for name in &class_names {
-            let _ = write!(s, ",p_{}", name.replace(',', " "));
-        }
-        s.push_str(",total,data,model\n");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["example".to_string()];
+        header.extend(labels.is_some().then(|| "label".to_string()));
+        header.push("predicted".into());
+        header.extend(class_names.iter().map(|c| format!("p_{c}")));
+        header.extend(["total", "data", "model"].map(String::from));
+        w.write_record(&header)?;
         for n in 0..pred.n_examples {
-            let _ = write!(s, "{n},{},{}", data.labels[n], predicted[n]);
-            for p in &probs[n * k..(n + 1) * k] {
-                let _ = write!(s, ",{p:.6}");
-            }
-            let _ = writeln!(s, ",{:.6},{:.6},{:.6}", unc.total[n], unc.data[n], unc.model[n]);
+            let mut row = vec![n.to_string()];
+            row.extend(labels.as_ref().map(|l| l[n].to_string()));
+            row.push(predicted[n].to_string());
+            row.extend(probs[n * k..(n + 1) * k].iter().map(|p| format!("{p:.6}")));
+            row.extend([unc.total[n], unc.data[n], unc.model[n]].map(|u| format!("{u:.6}")));
+            w.write_record(&row)?;
         }
-        s
+        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?
     } else {
         let rows: Vec<_> = (0..pred.n_examples)
-            .map(|n| json!({"label": data.labels[n], "predicted": predicted[n], "probabilities": &probs[n * k..(n + 1) * k], "total": unc.total[n], "data": unc.data[n], "model": unc.model[n]}))
+            .map(|n| {
+                let mut row = json!({"predicted": predicted[n], "probabilities": &probs[n * k..(n + 1) * k], "total": unc.total[n], "data": unc.data[n], "model": unc.model[n]});
+                if let Some(l) = &labels {
+                    row["label"] = json!(l[n]);
+                }
+                row
+            })
             .collect();
-        serde_json::to_string(&json!({"classes": class_names, "weight_samples": pred.weight_samples, "noise_samples": pred.noise_samples, "examples": rows}))?
+        serde_json::to_vec(&json!({"classes": class_names, "weight_samples": pred.weight_samples, "noise_samples": pred.noise_samples, "examples": rows}))?
     };
-    write_atomic(&args.out, text.as_bytes())?;
-    eprintln!("{} predictions (S_w = {}, S_z = {}) written to {}", pred.n_examples, pred.weight_samples, pred.noise_samples, args.out.display());
+    write_atomic(&args.out, &text)?;
+    let labelled = if data.is_labelled() { "" } else { " (data without labels)" };
+    eprintln!("{} predictions (S_w = {}, S_z = {}) written to {}{labelled}", pred.n_examples, pred.weight_samples, pred.noise_samples, args.out.display());
     Ok(())
 }
 
@@ -139,7 +171,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     use sbn::predict::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
     use std::time::Instant;
     let model = args.mc.load_model(&args.model)?;
-    let data = load_data(&args.data, Role::Test, None)?;
+    let data = load_features(&args.data, model.network.input_dim())?;
     let config = McConfig { engine: Engine::Packed, ..args.mc.config()? };
     let samples = (config.weight_samples * config.noise_samples) as f64;
     let rate = |n: usize, secs: f64| n as f64 * samples / secs;

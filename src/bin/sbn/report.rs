@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sbn::data::Role;
 use sbn::evaluate::{evaluate, predict_dataset};
 use sbn::metrics::calibration::{reliability, Binning};
 use sbn::metrics::scores::ECE_BINS;
 use sbn::report::{ood_table, training_curves, write_report};
 use sbn::uncertainty::Uncertainty;
 
-use crate::common::{load_data, DataArgs, McArgs};
+use crate::common::{load_features, DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -31,8 +30,8 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<()> {
     let model = args.mc.load_model(&args.model)?;
-    let data = args.data.load()?;
-    let ood = args.ood.as_deref().map(|o| load_data(o, Role::Test, args.data.label.as_deref())).transpose()?;
+    let data = args.data.load_for(&model)?;
+    let ood = args.ood.as_deref().map(|o| load_features(o, model.network.input_dim())).transpose()?;
     let mut name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     if args.mc.posterior_temperature != 1.0 {
         name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
@@ -63,10 +62,10 @@ pub struct CalibrateArgs {
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
     let model = args.mc.load_model(&args.model)?;
-    let data = args.data.load()?;
+    let data = args.data.load_for(&model)?;
     let (pred, scores) = evaluate(&model, &data, &args.mc.config()?)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
-    let table = reliability(&pred.means(), pred.n_classes, &data.labels, binning)?;
+    let table = reliability(&pred.means(), pred.n_classes, data.require_labels("calibration")?, binning)?;
     println!("accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%", 100.0 * scores.accuracy, scores.nll, scores.brier, 100.0 * table.ece(), 100.0 * table.mce(), 100.0 * scores.classwise_ece);
     println!("{:>8} {:>8} {:>8} {:>9} {:>11}", "lower", "upper", "count", "accuracy", "confidence");
     for b in &table.bins {
@@ -93,10 +92,10 @@ pub struct UncertaintyArgs {
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     let model = args.mc.load_model(&args.model)?;
-    let data = args.data.load()?;
+    let data = args.data.load_for(&model)?;
     let config = args.mc.config()?;
     let (pred, _) = evaluate(&model, &data, &config)?;
-    let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, &data.labels)?;
+    let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, data.require_labels("the uncertainty summary")?)?;
     println!("uncertainty in nats (S_w = {}, S_z = {}): total = data + model", config.weight_samples, config.noise_samples);
     println!("{:<16} {:>7} {:>9} {:>9} {:>9}", "examples", "n", "total", "data", "model");
     let rows = [("all", &summary.overall), ("correct", &summary.correct), ("incorrect", &summary.incorrect)];
@@ -105,7 +104,7 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
         println!("{:<16} {:>7} {:>9.4} {:>9.4} {:>9.4}", name, p.count, p.total, p.data, p.model);
     }
     if let Some(o) = &args.ood {
-        let ood = load_data(o, Role::Test, None)?;
+        let ood = load_features(o, model.network.input_dim())?;
         let ood_pred = predict_dataset(&model, &ood, &config)?;
         println!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
         println!("{:<16} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
