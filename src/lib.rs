@@ -2,7 +2,7 @@
 //!
 //! Networks with ±1 activations (logistic noise before every sign) and ±1 weights with
 //! variational Bernoulli posteriors; gradients by PSA, the path sample-analytic estimator; and
-//! packed-bit Monte Carlo inference. The mathematics is specified in `MATH.md` (model §1,
+//! packed-bit Monte Carlo inference. The mathematics is specified in `docs/math.md` (model §1,
 //! objective §2, PSA §3, baselines §4, uncertainty §5, packed evaluation §6); the notation here
 //! follows it.
 //!

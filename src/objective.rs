@@ -1,4 +1,4 @@
-//! The objective (MATH.md §2): the negative ELBO per example,
+//! The objective (docs/math.md §2): the negative ELBO per example,
 //! `F = (1/N) Σ_n E[ℓ_n] + (β/N) KL(q ‖ p)`.
 
 use serde::{Deserialize, Serialize};

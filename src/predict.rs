@@ -1,4 +1,4 @@
-//! The Monte Carlo predictive (MATH.md §5): `S_w` weight samples `W_s ~ q`, and for each `S_z`
+//! The Monte Carlo predictive (docs/math.md §5): `S_w` weight samples `W_s ~ q`, and for each `S_z`
 //! activation-noise samples, `p̄_s(y|x) = (1/S_z) Σ_t softmax(o(x; W_s, Z_t))`.
 //!
 //! Two engines compute the same thing from the same draws: `Packed` (bit matrices and popcounts,

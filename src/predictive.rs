@@ -1,4 +1,4 @@
-//! The Monte Carlo predictive distribution (MATH.md §5) as a plain record: for every example, the
+//! The Monte Carlo predictive distribution (docs/math.md §5) as a plain record: for every example, the
 //! class probabilities `p̄_s(y|x)` of each weight sample `s` (activation noise already averaged over
 //! `S_z` noise samples). The packed and float inference paths produce it; metrics and the
 //! uncertainty split read it.

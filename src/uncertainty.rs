@@ -1,4 +1,4 @@
-//! The split of predictive uncertainty into a data part and a model part (MATH.md §5), per
+//! The split of predictive uncertainty into a data part and a model part (docs/math.md §5), per
 //! example and summarized, all in nats:
 //!
 //! ```text

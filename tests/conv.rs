@@ -1,6 +1,6 @@
 //! Convolutional layers (issue #7).
 //!
-//! * PSA and ST on networks with convolutions equal their per-pair definitions (MATH.md §3) on the
+//! * PSA and ST on networks with convolutions equal their per-pair definitions (docs/math.md §3) on the
 //!   equivalent unfolded network: every unit `(position, channel)` of a convolution is a dense unit
 //!   whose edges come from its patch (written out here from the geometry, independently of the
 //!   library's unfolding), padded taps are constant inputs, and the gradient of a shared weight is

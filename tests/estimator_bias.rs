@@ -1,5 +1,5 @@
 //! Monte Carlo checks of the sample-based estimators against exact enumeration on small nets, for
-//! real and Bernoulli weights (MATH.md §3–4):
+//! real and Bernoulli weights (docs/math.md §3–4):
 //! * PSA's mean gradient equals the exact gradient for the output layer and the last binary layer
 //!   (every component within 4.5 standard errors of the mean);
 //! * in earlier layers PSA's relative bias `‖mean ĝ − g‖ / ‖g‖` is below ST's.

@@ -1,4 +1,4 @@
-//! The estimator lab (MATH.md §4): REINFORCE (with and without baseline), ARM and DisARM are
+//! The estimator lab (docs/math.md §4): REINFORCE (with and without baseline), ARM and DisARM are
 //! unbiased against exact enumeration on small nets of both weight kinds; Concrete and the
 //! deterministic tanh network have the exact gradient of their (smooth) objectives, checked by
 //! central differences; REINFORCE without baseline reproduces the reference vectors; every

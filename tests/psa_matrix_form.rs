@@ -1,4 +1,4 @@
-//! The two-value matrix form of PSA for Bernoulli layers on binary inputs (MATH.md §3) equals the
+//! The two-value matrix form of PSA for Bernoulli layers on binary inputs (docs/math.md §3) equals the
 //! per-pair formula it replaces, over random shapes (widths that are not multiples of 64 included).
 
 use nalgebra::{DMatrix, DVector};

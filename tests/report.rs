@@ -38,7 +38,7 @@ fn toy_model_part_grows_away_from_the_data_and_data_part_peaks_in_the_overlap() 
     let (train, valid) = two_moons(600, 0.2, 1).split(0.2, 1);
     let model = quick_model(TOY_SPEC, &train, &valid);
     // Many noise samples: the plug-in entropies of few samples bias the model part upwards where
-    // the data part is large, i.e. on the data (MATH.md §5).
+    // the data part is large, i.e. on the data (docs/math.md §5).
     let config = McConfig { weight_samples: 32, noise_samples: 128, seed: 5, engine: Engine::Auto };
     let pts: Vec<(f64, f64)> = (0..train.len()).map(|n| (train.feature(n, 0), train.feature(n, 1))).collect();
 

@@ -1,4 +1,4 @@
-//! Exact enumeration (MATH.md §4): the expected loss and its gradient for tiny nets, the ground
+//! Exact enumeration (docs/math.md §4): the expected loss and its gradient for tiny nets, the ground
 //! truth every other estimator is tested against.
 //!
 //! For fixed weights, the distribution of the states is propagated layer by layer through the

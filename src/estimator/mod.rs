@@ -67,7 +67,7 @@ pub(crate) fn dense_only(net: &Network, estimator: EstimatorKind) -> Result<()> 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EstimatorKind {
-    /// Path sample-analytic (MATH.md §3).
+    /// Path sample-analytic (docs/math.md §3).
     Psa,
     /// Straight-through with `∂x/∂a = 2σ'(a)`.
     St,

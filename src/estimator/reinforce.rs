@@ -1,5 +1,5 @@
 //! REINFORCE, the score-function estimator (Williams, "Simple statistical gradient-following
-//! algorithms for connectionist reinforcement learning", Machine Learning 1992; MATH.md §4).
+//! algorithms for connectionist reinforcement learning", Machine Learning 1992; docs/math.md §4).
 //!
 //! `∇ E[ℓ] = E[(ℓ − c) ∇ log p(x, W)]` over every sampled binary variable: the hidden units
 //! (`∂log p(x_j | a_j)/∂a_j = x_j σ(−x_j a_j)`, then the chain rule to `W`, `γ`, `b` of that layer

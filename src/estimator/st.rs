@@ -1,4 +1,4 @@
-//! Straight-through estimators (MATH.md §4): the sample forward, and a backward pass that treats
+//! Straight-through estimators (docs/math.md §4): the sample forward, and a backward pass that treats
 //! each binary unit as differentiable.
 //!
 //! * ST, the SBN-correct form: `x ≈ E[x | a] = 2σ(a) − 1`, so `∂x/∂a = 2σ'(a)`.

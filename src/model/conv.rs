@@ -10,7 +10,7 @@
 //! `n·P + p` for example `n` and output position `p`); a layer's per-unit matrices exist in two
 //! layouts holding the same memory: *units* (`P·C_out × B`, the HWC map of each example, what the
 //! next layer reads) and *channels* (`C_out × B·P`, what the dense formulas read). Every dense
-//! formula of MATH.md §3 thus applies to a convolution with the batch replaced by the `B·P`
+//! formula of docs/math.md §3 thus applies to a convolution with the batch replaced by the `B·P`
 //! patches; a batch mean over `B·P` patches times `P` is the batch mean of the sum over positions,
 //! i.e. the gradient of the shared weights.
 
@@ -142,7 +142,7 @@ impl Conv2d {
     /// `fold(unfold(x) ⊙ m + 1 shiftᵀ)` (`m`: `kernel²·C_in × B·P`, `shift`: one value per patch
     /// column) without forming the patch-size product: an in-bounds patch entry holds its input
     /// value, so this is `x ⊙ fold(m)` plus, at every input pixel, the shifts of the patches that
-    /// read it. PSA's input flip sensitivities have this form (MATH.md §3, two-value form).
+    /// read it. PSA's input flip sensitivities have this form (docs/math.md §3, two-value form).
     pub fn fold_affine(&self, m: &DMatrix<f64>, shift: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
         let (p_count, c) = (self.positions(), self.in_c);
         assert_eq!(shift.len(), m.ncols(), "one shift per patch");

@@ -1,4 +1,4 @@
-//! A stochastic layer (dense or convolutional) and its two weight kinds (MATH.md §1).
+//! A stochastic layer (dense or convolutional) and its two weight kinds (docs/math.md §1).
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};

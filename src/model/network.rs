@@ -1,5 +1,5 @@
 //! The network: stochastic binary hidden layers and a linear + softmax output layer, and the
-//! one forward pass every estimator shares (MATH.md §1).
+//! one forward pass every estimator shares (docs/math.md §1).
 
 use nalgebra::DMatrix;
 use rand::Rng;

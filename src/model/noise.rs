@@ -1,4 +1,4 @@
-//! The logistic activation noise: σ, σ', and the sampling rule of MATH.md §1.
+//! The logistic activation noise: σ, σ', and the sampling rule of docs/math.md §1.
 //!
 //! `x = sign(a − z)`, `z ~ Logistic(0, 1)`, so `P(x = +1) = σ(a)`. Every code path samples by the
 //! same rule, `x = +1` iff `u < σ(a)` with `u ~ U[0, 1)`, so that injected uniforms reproduce a

@@ -1,4 +1,4 @@
-//! The Bernoulli prior `p(W = +1) = π` and the KL divergence of the posterior from it (MATH.md §2).
+//! The Bernoulli prior `p(W = +1) = π` and the KL divergence of the posterior from it (docs/math.md §2).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! `BitMatrix`: ±1 values packed 64 to a `u64` (MATH.md §6).
+//! `BitMatrix`: ±1 values packed 64 to a `u64` (docs/math.md §6).
 //!
 //! Row-major, each row padded to whole words; bit `c % 64` of word `c / 64` holds column `c`. A set
 //! bit is `+1`, a clear bit `−1`. Pad bits are always 0, so the XOR of two rows' pads is 0 and a

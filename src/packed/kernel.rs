@@ -1,4 +1,4 @@
-//! Popcount "matrix products" of bit matrices (MATH.md §6), with run-time CPU dispatch.
+//! Popcount "matrix products" of bit matrices (docs/math.md §6), with run-time CPU dispatch.
 //!
 //! * XOR form, ±1 dot products: `S_jn = n − 2·popcount(w_j XOR x_n)`.
 //! * AND form, for bit planes: `popcount(w⁺_j AND β_n)`, from which

@@ -1,4 +1,4 @@
-//! The packed-bit world (MATH.md §6): bit matrices, popcount kernels, and one sampled network
+//! The packed-bit world (docs/math.md §6): bit matrices, popcount kernels, and one sampled network
 //! evaluated with them.
 //!
 //! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.

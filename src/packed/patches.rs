@@ -1,4 +1,4 @@
-//! Packed patches of a convolution (MATH.md §6 on [`Conv2d`] inputs).
+//! Packed patches of a convolution (docs/math.md §6 on [`Conv2d`] inputs).
 //!
 //! A patch is packed tightly in the order of the weight columns, entry `(dy·kernel + dx)·C_in + c`
 //! at bit `(dy·kernel + dx)·C_in + c`, so a sampled convolution's weight rows (`C_out × fan_in`

@@ -1,4 +1,4 @@
-//! `SampledNetwork`: one draw `W ~ q` of a network, every binary layer packed (MATH.md §6).
+//! `SampledNetwork`: one draw `W ~ q` of a network, every binary layer packed (docs/math.md §6).
 //!
 //! * Binary layers after the first: `S = n − 2·popcount(w_j XOR x)`, then `a = γ S + b` in f64 and
 //!   unit `j` fires iff `u < σ(a)`: the float path's rule, bit for bit.

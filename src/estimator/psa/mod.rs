@@ -1,4 +1,4 @@
-//! PSA, the path sample-analytic estimator (MATH.md §3; Shekhovtsov & Yanush, NeurIPS 2020).
+//! PSA, the path sample-analytic estimator (docs/math.md §3; Shekhovtsov & Yanush, NeurIPS 2020).
 //!
 //! One forward sample; then, layer by layer from the output down, the expectation over states that
 //! differ from the sample in one bit is taken analytically. Unbiased for the output layer and the
@@ -258,7 +258,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 }
 
 /// The weight-flip gradient and the input flip sensitivities of a Bernoulli layer on ±1 input
-/// (`x`, `n_in × B`), in the two-value matrix form of MATH.md §3: with
+/// (`x`, `n_in × B`), in the two-value matrix form of docs/math.md §3: with
 /// `d±_j = σ(a_j ∓ 2γ_j) − σ(a_j)`, `c = (d⁺ + d⁻)/2`, `h = (d⁺ − d⁻)/2`,
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
