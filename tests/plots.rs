@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use sbn::metrics::{Binning, ReliabilityTable, RiskCoverage};
-use sbn::plot::{self, HeatMap, LabelledPoint, LineChart, PlotFiles, Series};
+use std::collections::HashSet;
+
+use sbn::plot::{self, HeatMap, LabelledPoint, LineChart, Marker, PlotFiles, Series};
 
 fn out(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plots").join(name)
@@ -45,6 +47,91 @@ fn reliability_diagram() {
     let mut empty = table.clone();
     empty.bins.iter_mut().for_each(|b| b.count = 0);
     assert!(plot::reliability_diagram(&empty, "x", out("bad")).is_err());
+}
+
+/// `fill="#RRGGBB"` as the SVG backend writes a filled shape's colour.
+fn svg_fill((r, g, b): (u8, u8, u8)) -> String {
+    format!("fill=\"#{r:02X}{g:02X}{b:02X}\"")
+}
+
+/// Confidences spread evenly over `[lo, hi]`, and outcomes correct with probability `accuracy(c)`
+/// (deterministically: the golden-ratio sequence against the target rate).
+fn table(n: usize, lo: f64, hi: f64, accuracy: impl Fn(f64) -> f64) -> ReliabilityTable {
+    let conf: Vec<f64> = (0..n).map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64).collect();
+    let hit: Vec<bool> = conf.iter().enumerate().map(|(i, &c)| (i as f64 * 0.618_033_988_749_895).fract() < accuracy(c)).collect();
+    ReliabilityTable::new(&conf, &hit, Binning::EqualWidth(10)).unwrap()
+}
+
+/// The side of each bin's gap is visible: an underconfident model's gaps are filled in the
+/// underconfident colour only and its legend names only that side, an overconfident model's the
+/// other way round, and a calibrated one's gaps are small.
+#[test]
+fn reliability_gap_sides() {
+    let (under_fill, over_fill) = (svg_fill(plot::UNDERCONFIDENT_RGB), svg_fill(plot::OVERCONFIDENT_RGB));
+    assert_ne!(under_fill, over_fill);
+    let under_text = "underconfident (accuracy above confidence)";
+    let over_text = "overconfident (accuracy below confidence)";
+
+    let under = table(2000, 0.5, 0.75, |_| 0.97);
+    let over = table(2000, 0.85, 1.0, |_| 0.6);
+    let calibrated = table(4000, 0.5, 1.0, |c| c);
+    for (t, ece) in [(&under, (0.3, 0.4)), (&over, (0.3, 0.4)), (&calibrated, (0.0, 0.02))] {
+        let (u, o) = t.ece_by_side();
+        assert!((u + o - t.ece()).abs() < 1e-12, "{u} + {o} against {}", t.ece());
+        assert!((ece.0..ece.1).contains(&t.ece()), "ECE {}", t.ece());
+    }
+    assert_eq!(under.ece_by_side().1, 0.0);
+    assert_eq!(over.ece_by_side().0, 0.0);
+
+    let svg = |t: &ReliabilityTable, name: &str| {
+        let files = plot::reliability_diagram(t, name, out(name)).unwrap();
+        check(&files, (700, 860), &["perfect calibration", "accuracy per bin"]);
+        std::fs::read_to_string(&files.svg).unwrap()
+    };
+    let under_svg = svg(&under, "reliability-underconfident");
+    assert!(under_svg.contains(&under_fill) && under_svg.contains(under_text));
+    assert!(!under_svg.contains(&over_fill) && !under_svg.contains(over_text));
+    let over_svg = svg(&over, "reliability-overconfident");
+    assert!(over_svg.contains(&over_fill) && over_svg.contains(over_text));
+    assert!(!over_svg.contains(&under_fill) && !over_svg.contains(under_text));
+    let (u, o) = calibrated.ece_by_side();
+    let calibrated_svg = svg(&calibrated, "reliability-calibrated");
+    assert!(calibrated_svg.contains(&format!("{under_text}: adds {:.2}% to the ECE", 100.0 * u)));
+    assert!(calibrated_svg.contains(&format!("{over_text}: adds {:.2}% to the ECE", 100.0 * o)));
+}
+
+/// Series styles: the first twelve series have twelve colours, neighbours differ in shape, and
+/// no two of the first 84 share both colour and marker.
+#[test]
+fn series_styles_are_distinct() {
+    let styles: Vec<_> = (0..84).map(plot::series_style).collect();
+    assert_eq!(styles[..12].iter().map(|s| s.rgb).collect::<HashSet<_>>().len(), 12);
+    assert_eq!(styles[..7].iter().map(|s| s.marker).collect::<HashSet<_>>().len(), Marker::ALL.len());
+    assert!(Marker::ALL.len() >= 6);
+    assert!(styles.windows(2).all(|w| w[0].marker != w[1].marker));
+    assert_eq!(styles.iter().map(|s| (s.rgb, s.marker)).collect::<HashSet<_>>().len(), 84);
+    assert_eq!(plot::series_style(84), plot::series_style(0));
+}
+
+/// A chart with one series per gradient estimator: every series' colour is drawn, and every
+/// name is in the legend.
+#[test]
+fn many_series_line_chart() {
+    let names = ["psa", "st", "hardst", "arm", "disarm", "reinforce", "reinforce-nb", "concrete", "stgumbel", "tanh", "exact", "twelfth"];
+    let x = vec![1.0, 10.0, 100.0, 1000.0];
+    let series: Vec<Series> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Series { name: n.to_string(), y: x.iter().map(|m: &f64| 1.0 - (1.0 + i as f64) / (10.0 * m.sqrt()) / 2.0).collect() })
+        .collect();
+    let chart = LineChart { title: "Cosine to the exact gradient".into(), x_label: "samples averaged (M)".into(), y_label: "cosine".into(), x, series, log_x: true };
+    let files = plot::line_chart(&chart, out("estimators")).unwrap();
+    check(&files, (800, 560), &names);
+    let svg = std::fs::read_to_string(&files.svg).unwrap();
+    for i in 0..names.len() {
+        let (r, g, b) = plot::series_style(i).rgb;
+        assert!(svg.contains(&format!("#{r:02X}{g:02X}{b:02X}")), "series {i} colour not drawn");
+    }
 }
 
 #[test]

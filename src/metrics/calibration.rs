@@ -110,6 +110,16 @@ impl ReliabilityTable {
         self.bins.iter().map(|b| b.count as f64 / self.n as f64 * (b.accuracy - b.confidence).abs()).sum()
     }
 
+    /// The ECE split by the side of each bin's gap: `(under, over)`, the parts from bins whose
+    /// accuracy lies above their mean confidence (underconfident) and below it (overconfident);
+    /// `under + over` is the ECE (up to rounding). The ECE alone cannot tell the two apart.
+    pub fn ece_by_side(&self) -> (f64, f64) {
+        self.bins.iter().fold((0.0, 0.0), |(under, over), b| {
+            let gap = b.count as f64 / self.n as f64 * (b.accuracy - b.confidence);
+            if gap > 0.0 { (under + gap, over) } else { (under, over - gap) }
+        })
+    }
+
     /// Maximum calibration error `max_b |acc_b − conf_b|` over non-empty bins.
     pub fn mce(&self) -> f64 {
         self.bins.iter().filter(|b| b.count > 0).map(|b| (b.accuracy - b.confidence).abs()).fold(0.0, f64::max)

@@ -7,7 +7,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{DrawResult, Figure, PlotFiles, check_finite, colour, label_font, padded_range, style_mesh, title_font, write_figure};
+use super::{
+    DrawResult, Figure, PlotFiles, check_finite, draw_styled_series, label_font, padded_range, series_style, style_mesh, title_font,
+    write_figure,
+};
 use crate::error::{Result, SbnError};
 
 /// One named curve; `y[i]` belongs to the chart's `x[i]`.
@@ -50,20 +53,14 @@ impl LineChart {
     }
 }
 
-/// Mesh, lines with point markers, and legend; the same for linear and log x.
+/// Mesh, one styled series each (own colour and marker, see [`series_style`]), and legend; the
+/// same for linear and log x.
 macro_rules! draw_lines {
     ($chart:ident, $self:ident) => {{
         style_mesh(&mut $chart.configure_mesh()).x_desc($self.x_label.as_str()).y_desc($self.y_label.as_str()).draw()?;
         for (i, s) in $self.series.iter().enumerate() {
-            let c = colour(i);
             let points: Vec<(f64, f64)> = $self.x.iter().copied().zip(s.y.iter().copied()).collect();
-            $chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
-            if points.len() <= 60 {
-                $chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
-            }
+            draw_styled_series(&mut $chart, &points, &points, series_style(i), &s.name)?;
         }
         $chart
             .configure_series_labels()

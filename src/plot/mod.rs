@@ -2,25 +2,31 @@
 //! backends), atomically (temporary file in the target directory, then rename), with text set
 //! in DejaVu Sans embedded in the binary so output does not depend on installed fonts.
 //!
-//! * [`reliability_diagram`]: per-bin accuracy against confidence, ECE in the title, with the
-//!   confidence histogram below.
+//! * [`reliability_diagram`]: per-bin accuracy against confidence, each gap shaded by its side
+//!   (underconfident or overconfident), ECE in the title, with the confidence histogram below.
 //! * [`score_histogram`]: one uncertainty score, in-distribution against OOD, overlaid.
 //! * [`risk_coverage`]: selective-prediction curves with their AURC.
 //! * [`line_chart`]: several named series over a shared x (optionally log x), e.g. accuracy or
 //!   NLL against MC samples, or training curves.
 //! * [`heat_map`]: a value on a grid over the plane with labelled points on top (data and model
 //!   uncertainty on a 2-D toy).
+//!
+//! Series of multi-series charts are told apart by colour and marker shape together
+//! ([`series_style`]).
 
 mod heatmap;
 mod histogram;
 mod line;
+mod marker;
 mod reliability;
 mod risk;
 
 pub use heatmap::{HeatMap, LabelledPoint, heat_map};
 pub use histogram::{group_histogram, score_histogram};
 pub use line::{LineChart, Series, line_chart};
-pub use reliability::reliability_diagram;
+pub use marker::Marker;
+pub(crate) use marker::draw_styled_series;
+pub use reliability::{OVERCONFIDENT_RGB, UNDERCONFIDENT_RGB, reliability_diagram};
 pub use risk::risk_coverage;
 
 use std::ffi::OsString;
@@ -128,21 +134,51 @@ pub(crate) fn write_figure(figure: &impl Figure, stem: &Path) -> Result<PlotFile
     Ok(PlotFiles { png, svg })
 }
 
-/// Series colours (distinct on white, colour-blind friendly order).
-pub(crate) const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(240, 228, 66),
+/// Series colours: twelve that stay apart on white (pairwise CIELAB ΔE ≥ 25, none lighter than
+/// L* = 75), the Okabe–Ito colour-blind-safe set first, then darker or earthier ones. Their
+/// order also gives the group colours of histograms and the class colours of heat maps.
+pub(crate) const PALETTE: [RGBColor; 12] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(80, 80, 80),    // dark grey
+    RGBColor(136, 34, 85),   // wine
+    RGBColor(153, 153, 51),  // olive
+    RGBColor(51, 34, 136),   // indigo
+    RGBColor(140, 86, 75),   // brown
+    RGBColor(102, 166, 30),  // leaf green
 ];
 
-/// The `i`-th series colour (cycling).
+/// The `i`-th palette colour (cycling).
 pub(crate) fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
+}
+
+/// How one series of a multi-series chart is drawn: a colour and a marker shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesStyle {
+    /// Red, green, blue.
+    pub rgb: (u8, u8, u8),
+    pub marker: Marker,
+}
+
+impl SeriesStyle {
+    pub(crate) fn colour(&self) -> RGBColor {
+        RGBColor(self.rgb.0, self.rgb.1, self.rgb.2)
+    }
+}
+
+/// The style of series `i`: palette colour `i mod 12` and marker `i mod 7`. The first twelve
+/// series differ in colour and, up to seven, also in shape; as 12 and 7 are coprime no two of the
+/// first 84 series share both. Every multi-series line chart draws its series through this and
+/// one drawing function (line, markers, legend entry with the marker), so the styles cannot drift
+/// apart between figures.
+pub fn series_style(i: usize) -> SeriesStyle {
+    let RGBColor(r, g, b) = colour(i);
+    SeriesStyle { rgb: (r, g, b), marker: Marker::ALL[i % Marker::ALL.len()] }
 }
 
 /// A perceptually ordered dark-blue → green → yellow colour map on `t ∈ [0, 1]`.
@@ -199,4 +235,36 @@ pub(crate) fn style_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.12))
         .label_style((FONT, 13).into_font().color(&BLACK))
         .axis_desc_style(label_font())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CIELAB (D65) of an sRGB colour.
+    fn lab(c: RGBColor) -> [f64; 3] {
+        let lin = |u: u8| {
+            let u = f64::from(u) / 255.0;
+            if u <= 0.04045 { u / 12.92 } else { ((u + 0.055) / 1.055).powf(2.4) }
+        };
+        let (r, g, b) = (lin(c.0), lin(c.1), lin(c.2));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| if t > 216.0 / 24389.0 { t.cbrt() } else { (24389.0 / 27.0 * t + 16.0) / 116.0 };
+        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+    }
+
+    #[test]
+    fn palette_colours_are_far_apart_and_visible_on_white() {
+        for (i, &a) in PALETTE.iter().enumerate() {
+            let la = lab(a);
+            assert!(la[0] <= 75.0, "colour {i} {a:?} is too light on white (L* = {:.1})", la[0]);
+            for (j, &b) in PALETTE.iter().enumerate().skip(i + 1) {
+                let lb = lab(b);
+                let de = la.iter().zip(&lb).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt();
+                assert!(de >= 25.0, "colours {i} {a:?} and {j} {b:?} are too close (ΔE = {de:.1})");
+            }
+        }
+    }
 }

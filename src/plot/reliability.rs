@@ -1,18 +1,90 @@
-//! Reliability diagram: per-bin accuracy against confidence with the gap to the diagonal, the ECE
-//! in the title, and the confidence histogram below (same bins).
+//! Reliability diagram: per-bin accuracy against confidence, each bin's gap to its mean
+//! confidence shaded by its side (one colour where the model is underconfident, another where it
+//! is overconfident), the ECE in the title and its two sides in the legend, and the confidence
+//! histogram below (same bins). The side matters: an ECE, or a gap shaded the same either way,
+//! reads the same for a model that is too sure as for one that is not sure enough.
 
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{DrawResult, Figure, PlotFiles, colour, label_font, style_mesh, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, label_font, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 use crate::metrics::ReliabilityTable;
+
+/// Fill of a bin's gap when its accuracy is above its mean confidence (underconfident): blue.
+pub const UNDERCONFIDENT_RGB: (u8, u8, u8) = (0, 114, 178);
+/// Fill of a bin's gap when its accuracy is below its mean confidence (overconfident): vermillion.
+pub const OVERCONFIDENT_RGB: (u8, u8, u8) = (213, 94, 0);
+
+const fn rgb((r, g, b): (u8, u8, u8)) -> RGBColor {
+    RGBColor(r, g, b)
+}
+
+/// The accuracy bars: neutral, so that only the gaps carry colour.
+const ACCURACY_FILL: RGBColor = RGBColor(205, 205, 205);
+/// The confidence histogram.
+const COUNT_FILL: RGBColor = RGBColor(140, 140, 140);
+
+/// Pixel rows of the legend strip between the diagram and the histogram.
+const LEGEND_ROW: i32 = 24;
+
+/// What a legend row shows before its text.
+enum Swatch {
+    /// A filled box with a black outline (`true`) or without.
+    Fill(RGBColor, bool),
+    /// A dashed black line.
+    Dashed,
+}
 
 struct Reliability<'a> {
     table: &'a ReliabilityTable,
     title: String,
+}
+
+impl Reliability<'_> {
+    /// Legend rows: the accuracy bars, one row per side that has a gap (with its part of the
+    /// ECE), and the diagonal.
+    fn legend(&self) -> Vec<(Swatch, String)> {
+        let (under, over) = self.table.ece_by_side();
+        let filled = || self.table.bins.iter().filter(|b| b.count > 0);
+        let mut rows = vec![(Swatch::Fill(ACCURACY_FILL, true), "accuracy per bin (bar)".to_string())];
+        if filled().any(|b| b.accuracy > b.confidence) {
+            let text = format!("underconfident (accuracy above confidence): adds {:.2}% to the ECE", 100.0 * under);
+            rows.push((Swatch::Fill(rgb(UNDERCONFIDENT_RGB), false), text));
+        }
+        if filled().any(|b| b.accuracy < b.confidence) {
+            let text = format!("overconfident (accuracy below confidence): adds {:.2}% to the ECE", 100.0 * over);
+            rows.push((Swatch::Fill(rgb(OVERCONFIDENT_RGB), false), text));
+        }
+        rows.push((Swatch::Dashed, "perfect calibration (accuracy = confidence)".to_string()));
+        rows
+    }
+}
+
+/// Draws the legend rows on `area`, starting at pixel column `left`.
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, left: i32, rows: &[(Swatch, String)]) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let text_style = label_font().pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, (swatch, text)) in rows.iter().enumerate() {
+        let y = LEGEND_ROW / 2 + 6 + k as i32 * LEGEND_ROW;
+        match swatch {
+            Swatch::Fill(c, outline) => {
+                area.draw(&Rectangle::new([(left, y - 7), (left + 28, y + 7)], c.filled()))?;
+                if *outline {
+                    area.draw(&Rectangle::new([(left, y - 7), (left + 28, y + 7)], BLACK.stroke_width(1)))?;
+                }
+            }
+            Swatch::Dashed => area.draw(&DashedPathElement::new([(left, y), (left + 28, y)], 5, 3, BLACK.stroke_width(2)))?,
+        }
+        area.draw(&Text::new(text.as_str(), (left + 38, y), text_style.clone()))?;
+    }
+    Ok(())
 }
 
 impl Figure for Reliability<'_> {
@@ -25,56 +97,43 @@ impl Figure for Reliability<'_> {
         DB::ErrorType: 'static,
     {
         let area = root.titled(&self.title, title_font())?;
-        let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 * 7 / 10);
+        let rows = self.legend();
+        let legend_height = rows.len() as u32 * LEGEND_ROW as u32 + 12;
+        let height = area.dim_in_pixel().1;
+        let (top, rest) = area.split_vertically(height * 6 / 10);
+        let (legend, bottom) = rest.split_vertically(legend_height);
         let bins = &self.table.bins;
+        // Plot-area left edge: chart margin plus y-label area (the same in both charts).
+        let (margin, y_labels) = (10, 60);
 
         let mut chart = ChartBuilder::on(&top)
-            .margin(10)
+            .margin(margin)
+            .margin_right(2 * margin)
             .x_label_area_size(30)
-            .y_label_area_size(60)
+            .y_label_area_size(y_labels)
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
         style_mesh(&mut chart.configure_mesh()).y_desc("accuracy").draw()?;
-        let filled = bins.iter().filter(|b| b.count > 0);
-        // The bar is solid up to min(accuracy, confidence); the gap between the two is shaded
-        // separately so it reads the same whether the bin is over- or under-confident. The
-        // outline marks the accuracy, the thick line the mean confidence.
-        chart
-            .draw_series(filled.clone().map(|b| {
-                Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy.min(b.confidence))], colour(0).filled())
-            }))?
-            .label("accuracy (black outline: its top)")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(0).filled()));
-        chart
-            .draw_series(filled.clone().map(|b| {
-                let (lo, hi) = (b.accuracy.min(b.confidence), b.accuracy.max(b.confidence));
-                Rectangle::new([(b.lower, lo), (b.upper, hi)], colour(1).mix(0.3).filled())
-            }))?
-            .label("gap to the mean confidence")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(1).mix(0.3).filled()));
-        chart.draw_series(filled.clone().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BLACK.stroke_width(1))))?;
-        chart
-            .draw_series(filled.map(|b| {
-                PathElement::new([(b.lower, b.confidence), (b.upper, b.confidence)], colour(1).stroke_width(3))
-            }))?
-            .label("mean confidence")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], colour(1).stroke_width(3)));
-        chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.stroke_width(1)))?
-            .label("perfect calibration")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(label_font())
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        let filled = || bins.iter().filter(|b| b.count > 0);
+        // Grey bar up to the accuracy; over it the gap between accuracy and mean confidence, in
+        // the colour of its side: for an underconfident bin the top of the bar (accuracy above
+        // confidence), for an overconfident one the empty space above the bar up to the
+        // confidence. The black outline marks the accuracy; the diagonal goes on top.
+        chart.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], ACCURACY_FILL.filled())))?;
+        chart.draw_series(filled().filter(|b| b.accuracy != b.confidence).map(|b| {
+            let side = if b.accuracy > b.confidence { UNDERCONFIDENT_RGB } else { OVERCONFIDENT_RGB };
+            Rectangle::new([(b.lower, b.accuracy), (b.upper, b.confidence)], rgb(side).filled())
+        }))?;
+        chart.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BLACK.stroke_width(1))))?;
+        chart.draw_series(DashedLineSeries::new([(0.0, 0.0), (1.0, 1.0)], 5, 3, BLACK.stroke_width(2)))?;
+
+        draw_legend(&legend, margin + y_labels, &rows)?;
 
         let max_count = bins.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
         let mut hist = ChartBuilder::on(&bottom)
-            .margin(10)
+            .margin(margin)
+            .margin_right(2 * margin)
             .x_label_area_size(45)
-            .y_label_area_size(60)
+            .y_label_area_size(y_labels)
             .build_cartesian_2d(0.0..1.0, 0.0..max_count * 1.1)?;
         let count_label = |v: &f64| format!("{v:.0}");
         style_mesh(&mut hist.configure_mesh())
@@ -83,15 +142,14 @@ impl Figure for Reliability<'_> {
             .y_labels(4)
             .y_label_formatter(&count_label)
             .draw()?;
-        hist.draw_series(bins.iter().filter(|b| b.count > 0).map(|b| {
-            Rectangle::new([(b.lower, 0.0), (b.upper, b.count as f64)], colour(6).mix(0.8).filled())
-        }))?;
+        hist.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.count as f64)], COUNT_FILL.filled())))?;
         Ok(())
     }
 }
 
 /// Writes the reliability diagram of `table` to `stem.png` / `stem.svg`. The title shown is
-/// `"{title} (ECE = x.xx%)"`.
+/// `"{title} (ECE = x.xx%)"`; gaps are filled with [`UNDERCONFIDENT_RGB`] or
+/// [`OVERCONFIDENT_RGB`] by side, and the legend lists only the sides present.
 pub fn reliability_diagram(table: &ReliabilityTable, title: &str, stem: impl AsRef<Path>) -> Result<PlotFiles> {
     if table.n == 0 || table.bins.iter().all(|b| b.count == 0) {
         return Err(SbnError::invalid("reliability diagram", "no examples"));

@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{DrawResult, Figure, PlotFiles, colour, label_font, style_mesh, title_font, write_figure};
+use super::{DrawResult, Figure, PlotFiles, draw_styled_series, label_font, series_style, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 use crate::metrics::RiskCoverage;
 
@@ -33,8 +33,8 @@ impl Figure for Curves<'_> {
             .build_cartesian_2d(0.0..1.0, 0.0..top)?;
         style_mesh(&mut chart.configure_mesh()).x_desc("coverage").y_desc("risk (error rate)").draw()?;
         for (i, (name, rc)) in self.curves.iter().enumerate() {
-            let c = colour(i);
-            // Step curve: risk_i holds on (coverage_{i−1}, coverage_i], as in the AURC.
+            // Step curve: risk_i holds on (coverage_{i−1}, coverage_i], as in the AURC; the
+            // markers sit on the data points (coverage_i, risk_i).
             let mut points = Vec::with_capacity(2 * rc.coverage.len());
             let mut previous = 0.0;
             for (&cov, &r) in rc.coverage.iter().zip(&rc.risk) {
@@ -42,10 +42,8 @@ impl Figure for Curves<'_> {
                 points.push((cov, r));
                 previous = cov;
             }
-            chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))?
-                .label(format!("{name} (AURC = {:.4})", rc.aurc))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
+            let data: Vec<(f64, f64)> = rc.coverage.iter().copied().zip(rc.risk.iter().copied()).collect();
+            draw_styled_series(&mut chart, &points, &data, series_style(i), &format!("{name} (AURC = {:.4})", rc.aurc))?;
         }
         chart
             .configure_series_labels()
