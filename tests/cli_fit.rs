@@ -267,6 +267,10 @@ fn fit_refuses_to_overwrite_an_earlier_run_or_share_its_output() {
     std::fs::remove_file(&ckpt).unwrap();
     let (ok, _, err) = fit(&[]);
     assert!(!ok && err.contains("m.sbn") && err.contains("--force") && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", dir.to_str().unwrap(), "--force"]);
+    assert!(!ok && err.contains("is a folder"), "{err}");
+    let (ok, _, err) = fit(&["--resume"]);
+    assert!(!ok && err.contains("--resume") && err.contains("m.sbn.ckpt") && !err.contains("training on"), "{err}");
     let (ok, _, err) = fit(&["--force"]);
     assert!(ok, "{err}");
     assert!(ckpt.exists());

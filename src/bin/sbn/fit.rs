@@ -92,9 +92,17 @@ pub fn run(args: Args) -> Result<()> {
     }
     spec.check(&args.spec.display().to_string())?;
     // Before any work: no second writer, and no earlier run's results lost by accident.
+    if args.out.is_dir() {
+        anyhow::bail!("--out {}: is a folder; give the model's file name", args.out.display());
+    }
     let argv: Vec<OsString> = std::env::args_os().collect();
     let _lock = OutputLock::acquire(&args.out, &shell_words(&argv))?;
-    if !args.resume && !args.force {
+    if args.resume {
+        let ckpt = checkpoint_path(&args.out);
+        if !ckpt.exists() {
+            anyhow::bail!("--resume: there is no checkpoint {} to continue from", ckpt.display());
+        }
+    } else if !args.force {
         refuse_overwrite(&args.out)?;
     }
     let train_all = load_data(&args.train, Role::Train, args.label.as_deref())?;
