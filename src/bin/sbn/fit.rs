@@ -194,7 +194,7 @@ fn shell_words(argv: &[OsString]) -> String {
     argv.iter()
         .map(|a| {
             let a = a.to_string_lossy();
-            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b)) {
+            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:@%+,".contains(&b)) {
                 a.into_owned()
             } else {
                 format!("'{}'", a.replace('\'', "'\\''"))
@@ -202,4 +202,21 @@ fn shell_words(argv: &[OsString]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_resume_command_is_the_same_command_without_force_and_init() {
+        let argv = words(&["sbn", "fit", "a b.toml", "--train", "embedded:digits", "--force", "--init", "d.sbn", "--init-temperature=0.5", "--out", "it's.sbn", "--epochs", "9"]);
+        assert_eq!(shell_words(&resume_argv(&argv)), r"sbn fit 'a b.toml' --train embedded:digits --out 'it'\''s.sbn' --epochs 9 --resume");
+        let again = words(&["sbn", "fit", "s.toml", "--resume", "--out", "x=1.sbn"]);
+        assert_eq!(shell_words(&resume_argv(&again)), "sbn fit s.toml --resume --out 'x=1.sbn'");
+    }
 }
