@@ -1,9 +1,12 @@
 //! The command line round trip (fit → model file → evaluate) on the embedded digits, and bad input
 //! to `fit` and `evaluate`: clear errors naming the file and field, a non-zero exit, no panic and
-//! no partial model file.
+//! no partial model file. Ctrl-C during `fit` (exit 130, the resume command, a bit-identical
+//! resumed run), no overwriting without `--force`, and one writer per model.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn sbn(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
@@ -116,7 +119,7 @@ fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
     // From the checkpoint: the run's best network as trained, whose latent logits are not the ±40
     // of the point-weight model file.
     let ckpt = dir.join("det.sbn.ckpt");
-    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", ckpt.to_str().unwrap()]);
+    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", ckpt.to_str().unwrap(), "--force"]);
     assert!(ok, "{err}");
     let best = match sbn::io::ModelFile::load(&ckpt).unwrap().state.unwrap().best {
         Some((_, net)) => net,
@@ -136,5 +139,154 @@ fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
     let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0"]);
     assert!(!ok && err.contains("--init-temperature"), "{err}");
     assert!(!m.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The model file without wall-clock times (epoch seconds, training time), which differ between runs.
+fn untimed(path: &Path) -> sbn::io::ModelFile {
+    let mut m = sbn::io::ModelFile::load(path).unwrap();
+    m.history.iter_mut().for_each(|r| r.seconds = 0.0);
+    if let Some(s) = &mut m.state {
+        s.elapsed = 0.0;
+    }
+    m
+}
+
+/// Waits up to `limit` for `child` to end.
+fn wait_for(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            panic!("sbn fit did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
+    let dir = temp_dir("interrupt");
+    let (a, b) = (dir.join("a.sbn"), dir.join("b.sbn"));
+    let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let bin = env!("CARGO_BIN_EXE_sbn");
+    // Long enough that SIGINT, sent when the first epoch is reported, lands mid-run; should the
+    // run still end first (a very fast machine), it is repeated with more epochs.
+    let mut epochs = 40;
+    let (spec, err) = loop {
+        let spec = write(&dir, "spec.toml", &SPEC.replace("hidden = [64]", "hidden = [128]").replace("epochs = 3", &format!("epochs = {epochs}")));
+        for p in [b.clone(), sbn::train::fit::checkpoint_path(&b)] {
+            let _ = std::fs::remove_file(p);
+        }
+        let mut child = Command::new(bin).args(["fit", &spec, "--train", "embedded:digits", "--out", b_str]).stderr(Stdio::piped()).spawn().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            for line in std::io::BufReader::new(stderr).lines() {
+                let line = line.unwrap();
+                if line.starts_with("epoch ") {
+                    let _ = tx.send(());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = child.kill();
+            panic!("no epoch reported within 20 s: {}", reader.join().unwrap());
+        }
+        // While it runs, a second fit to the same model is refused at once, naming the first.
+        let (ok, _, second) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", b_str, "--force"]);
+        let finished = child.try_wait().unwrap().is_some();
+        if !finished {
+            assert!(!ok, "a second fit to the same model was accepted: {second}");
+            for part in [&format!("pid {}", child.id()), "since", "b.sbn.lock", "b.sbn"] {
+                assert!(second.contains(part), "'{part}' not in: {second}");
+            }
+            assert!(!second.contains("training on"), "the second fit loaded its data: {second}");
+        }
+        let signalled = !finished && Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+        let status = wait_for(&mut child, Duration::from_secs(20));
+        let err = reader.join().unwrap();
+        assert!(!err.contains("panicked"), "{err}");
+        if signalled && status.code() == Some(130) {
+            break (spec, err);
+        }
+        // Otherwise the run ended on its own before it saw SIGINT: try a longer one.
+        assert!(status.success(), "status {status:?}: {err}");
+        assert!(epochs < 320, "the run of {epochs} epochs ended before SIGINT reached it: {err}");
+        epochs *= 2;
+    };
+    // The exact command that continues the run.
+    let hint = err.lines().skip_while(|l| !l.contains("Continue it with:")).nth(1).unwrap_or_else(|| panic!("no resume command: {err}"));
+    assert_eq!(hint.trim(), format!("{bin} fit {spec} --train embedded:digits --out {b_str} --resume"), "{err}");
+    let ckpt = sbn::io::ModelFile::load(&sbn::train::fit::checkpoint_path(&b)).unwrap();
+    assert!(ckpt.history.len() < epochs, "the checkpoint is of a finished run");
+    assert!(!sbn::io::lock_path(&b).exists(), "the lock file outlived the run");
+    let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let (ok, _, err) = sbn(&words);
+    assert!(ok, "{err}");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", a_str]);
+    assert!(ok, "{err}");
+    assert!(untimed(&a) == untimed(&b), "the resumed model differs from the uninterrupted one");
+    let ckpt = |p: &Path| untimed(&sbn::train::fit::checkpoint_path(p));
+    assert!(ckpt(&a) == ckpt(&b), "the resumed run's last state differs from the uninterrupted one's");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fit_refuses_to_overwrite_an_earlier_run_or_share_its_output() {
+    let dir = temp_dir("overwrite");
+    let spec = write(&dir, "spec.toml", &SPEC.replace("epochs = 3", "epochs = 1"));
+    let model = dir.join("m.sbn");
+    let m = model.to_str().unwrap();
+    let ckpt = sbn::train::fit::checkpoint_path(&model);
+    let fit = |extra: &[&str]| sbn(&[&["fit", spec.as_str(), "--train", "embedded:digits", "--out", m], extra].concat());
+    let (ok, _, err) = fit(&[]);
+    assert!(ok, "{err}");
+    let before = (std::fs::read(&model).unwrap(), std::fs::read(&ckpt).unwrap());
+    // Refused before any work (the data is not even loaded), naming both files and both ways on.
+    let (ok, _, err) = fit(&[]);
+    assert!(!ok, "an earlier run was overwritten");
+    for part in ["m.sbn and ", "m.sbn.ckpt", "--force", "--resume"] {
+        assert!(err.contains(part), "'{part}' not in: {err}");
+    }
+    assert!(!err.contains("training on"), "{err}");
+    assert_eq!((std::fs::read(&model).unwrap(), std::fs::read(&ckpt).unwrap()), before);
+    // A checkpoint alone (a run interrupted in its first epoch) is protected too.
+    std::fs::rename(&model, dir.join("kept.sbn")).unwrap();
+    let (ok, _, err) = fit(&[]);
+    assert!(!ok && err.contains("m.sbn.ckpt") && err.contains("--force") && err.contains("--resume"), "{err}");
+    // A model without its checkpoint: --resume cannot help, and the message says so.
+    std::fs::rename(dir.join("kept.sbn"), &model).unwrap();
+    std::fs::remove_file(&ckpt).unwrap();
+    let (ok, _, err) = fit(&[]);
+    assert!(!ok && err.contains("m.sbn") && err.contains("--force") && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", dir.to_str().unwrap(), "--force"]);
+    assert!(!ok && err.contains("is a folder"), "{err}");
+    let (ok, _, err) = fit(&["--resume"]);
+    assert!(!ok && err.contains("--resume") && err.contains("m.sbn.ckpt") && !err.contains("training on"), "{err}");
+    let (ok, _, err) = fit(&["--force"]);
+    assert!(ok, "{err}");
+    assert!(ckpt.exists());
+    // Another holder of the lock: refused at once, naming it; once released, fit works.
+    let lock = sbn::io::OutputLock::acquire(&model, "the test holder").unwrap();
+    let (ok, _, err) = fit(&["--force"]);
+    assert!(!ok, "fit ran while another process held the lock");
+    for part in [&format!("pid {}", std::process::id()), "since", "the test holder", "m.sbn.lock"] {
+        assert!(err.contains(part), "'{part}' not in: {err}");
+    }
+    assert!(!err.contains("training on"), "{err}");
+    drop(lock);
+    // A lock file left by a killed run (no live lock) does not block.
+    std::fs::write(sbn::io::lock_path(&model), "pid 99999999\nstarted 0\ncommand sbn fit\n").unwrap();
+    let (ok, _, err) = fit(&["--force"]);
+    assert!(ok, "{err}");
+    assert!(!sbn::io::lock_path(&model).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

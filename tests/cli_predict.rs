@@ -71,6 +71,36 @@ fn predict_summary_export_and_bad_input() {
     let (ok, _, err) = sbn(&["predict", &p("m.packed"), "--data", "embedded:digits", "--out", &p("packed.csv"), "--noise-samples", "4"]);
     assert!(ok, "{err}");
 
+    // The whole file is checksummed: one flipped bit anywhere (magic, version, header length, the
+    // JSON header, the network, the checksum) is refused naming the file, before anything is parsed.
+    assert!(packed.starts_with(b"SBNPACKV"));
+    let header_len = u64::from_le_bytes(packed[12..20].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&packed[20..20 + header_len]).unwrap();
+    assert!(header.contains("class_names"), "{header}");
+    for i in 0..packed.len() {
+        let mut b = packed.clone();
+        b[i] ^= 1 << (i % 8);
+        match sbn::io::PackedModelFile::from_bytes(&b, "m.packed") {
+            Ok(_) => panic!("a flipped bit in byte {i} of {} went unnoticed", packed.len()),
+            Err(e) => assert!(e.to_string().starts_with("m.packed: "), "byte {i}: {e}"),
+        }
+    }
+    let mut b = packed.clone();
+    b[20 + header_len / 2] ^= 0x04;
+    std::fs::write(dir.join("header.packed"), b).unwrap();
+    let (ok, _, err) = sbn(&["predict", &p("header.packed"), "--data", "embedded:digits", "--out", &p("x.csv")]);
+    assert!(!ok && err.contains("header.packed") && err.contains("checksum"), "{err}");
+    // A version 1 export (magic SBNPACKD, no version, no checksum around the header) is still read.
+    let v1 = [b"SBNPACKD".as_slice(), &packed[12..packed.len() - 4]].concat();
+    std::fs::write(dir.join("v1.packed"), &v1).unwrap();
+    let (ok, _, err) = sbn(&["predict", &p("v1.packed"), "--data", "embedded:digits", "--out", &p("v1.csv"), "--noise-samples", "4"]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(dir.join("v1.csv")).unwrap(), std::fs::read(dir.join("packed.csv")).unwrap());
+    let mut future = packed.clone();
+    future[8] = 3;
+    let e = sbn::io::PackedModelFile::from_bytes(&future, "m.packed").unwrap_err().to_string();
+    assert!(e.contains("m.packed") && e.contains("version 3"), "{e}");
+
     // Bad input.
     let mnist = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz");
     for model in ["m.sbn", "m.packed"] {

@@ -1,13 +1,19 @@
-//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--resume | --init MODEL]`.
+//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--resume | --init MODEL] [--force]`.
+//!
+//! The run holds the lock `MODEL.lock` throughout, refuses to overwrite an earlier run's model or
+//! checkpoint without `--force`, and on Ctrl-C saves its checkpoint, prints the command that
+//! continues it and ends with [`Interrupted`] (exit status 130).
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sbn::data::{LoadOptions, Role};
-use sbn::io::ModelFile;
+use sbn::io::{ModelFile, OutputLock};
 use sbn::spec::ModelSpec;
+use sbn::train::fit::checkpoint_path;
 use sbn::train::{fit, FitOptions};
 
 use crate::common::{label_column, load_data};
@@ -31,6 +37,9 @@ pub struct Args {
     /// Continue an interrupted run from MODEL.ckpt (with --epochs, also to extend or shorten it).
     #[arg(long)]
     resume: bool,
+    /// Overwrite the model and checkpoint of an earlier run at MODEL (refused without it).
+    #[arg(long)]
+    force: bool,
     /// Start from the network of this fitted model, or the best network of this checkpoint
     /// (MODEL.ckpt; for a deterministic binary net as pre-training, its latent logits): same
     /// [network] section and training data.
@@ -55,6 +64,18 @@ pub struct Args {
     estimator: Option<String>,
 }
 
+/// A run stopped by Ctrl-C after saving its checkpoint; `main` turns it into exit status 130.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 pub fn run(args: Args) -> Result<()> {
     let mut spec = ModelSpec::load(&args.spec)?;
     if let Some(e) = args.epochs {
@@ -70,6 +91,20 @@ pub fn run(args: Args) -> Result<()> {
         spec.training.estimator = e.parse()?;
     }
     spec.check(&args.spec.display().to_string())?;
+    // Before any work: no second writer, and no earlier run's results lost by accident.
+    if args.out.is_dir() {
+        anyhow::bail!("--out {}: is a folder; give the model's file name", args.out.display());
+    }
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let _lock = OutputLock::acquire(&args.out, &shell_words(&argv))?;
+    if args.resume {
+        let ckpt = checkpoint_path(&args.out);
+        if !ckpt.exists() {
+            anyhow::bail!("--resume: there is no checkpoint {} to continue from", ckpt.display());
+        }
+    } else if !args.force {
+        refuse_overwrite(&args.out)?;
+    }
     let label_column = label_column(args.label.as_deref());
     let options = |role| LoadOptions { role, label_column: label_column.clone(), ..LoadOptions::default() };
     let train_all = load_data(&args.train, &options(Role::Train))?;
@@ -107,8 +142,83 @@ pub fn run(args: Args) -> Result<()> {
         if let Some(r) = last {
             eprintln!("done: best validation NLL {:.4}; last epoch accuracy {:.2}%; model written to {}", outcome.model.history.iter().map(|r| r.valid_nll).fold(f64::INFINITY, f64::min), 100.0 * r.valid_accuracy, args.out.display());
         }
+        Ok(())
     } else {
-        eprintln!("interrupted: continue with the same command and --resume");
+        eprintln!(
+            "interrupted after {} of {} epochs; the checkpoint {} holds the run. Continue it with:\n  {}",
+            outcome.model.history.len(),
+            spec.training.epochs,
+            checkpoint_path(&args.out).display(),
+            shell_words(&resume_argv(&argv))
+        );
+        Err(Interrupted.into())
     }
-    Ok(())
+}
+
+/// Fails, naming the files, when `out` or its checkpoint exists (an earlier run's results).
+fn refuse_overwrite(out: &Path) -> Result<()> {
+    let ckpt = checkpoint_path(out);
+    let existing: Vec<String> = [out, ckpt.as_path()].iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let resume = if ckpt.exists() {
+        format!("or --resume to continue that run from {}", ckpt.display())
+    } else {
+        format!("(--resume needs the checkpoint {}, which does not exist)", ckpt.display())
+    };
+    anyhow::bail!("{} already exist{} from an earlier run: pass --force to overwrite, {resume}", existing.join(" and "), if existing.len() == 1 { "s" } else { "" })
+}
+
+/// The command line that continues this run: the same arguments without `--force` and `--init`
+/// (with its temperature; a resumed run starts from the checkpoint), plus `--resume`.
+fn resume_argv(argv: &[OsString]) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len() + 1);
+    let mut args = argv.iter();
+    while let Some(a) = args.next() {
+        match a.to_str() {
+            Some("--force") => {}
+            Some("--init" | "--init-temperature") => {
+                args.next();
+            }
+            Some(s) if s.starts_with("--init=") || s.starts_with("--init-temperature=") => {}
+            _ => out.push(a.clone()),
+        }
+    }
+    if !out.iter().any(|a| a == "--resume") {
+        out.push("--resume".into());
+    }
+    out
+}
+
+/// Arguments joined into one line a POSIX shell reads back as the same arguments.
+fn shell_words(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:@%+,".contains(&b)) {
+                a.into_owned()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_resume_command_is_the_same_command_without_force_and_init() {
+        let argv = words(&["sbn", "fit", "a b.toml", "--train", "embedded:digits", "--force", "--init", "d.sbn", "--init-temperature=0.5", "--out", "it's.sbn", "--epochs", "9"]);
+        assert_eq!(shell_words(&resume_argv(&argv)), r"sbn fit 'a b.toml' --train embedded:digits --out 'it'\''s.sbn' --epochs 9 --resume");
+        let again = words(&["sbn", "fit", "s.toml", "--resume", "--out", "x=1.sbn"]);
+        assert_eq!(shell_words(&resume_argv(&again)), "sbn fit s.toml --resume --out 'x=1.sbn'");
+    }
 }

@@ -79,6 +79,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Ctrl-C: the run said how to continue; 130 = 128 + SIGINT, as shells report it.
+        Err(e) if e.is::<fit::Interrupted>() => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
