@@ -136,6 +136,8 @@ pub fn gradcheck(net: &Network, x: &DMatrix<f64>, y: &[usize], estimators: &[Box
     let group_sizes: Vec<usize> = config.group_sizes.iter().copied().filter(|&m| m >= 1 && m <= config.draws).collect();
     let exact = Exact::default().compute(net, x, y)?;
     let exact_layers: Vec<Vec<f64>> = exact.grad.layers.iter().map(|l| l.flatten()).collect();
+    let n_params: usize = exact_layers.iter().map(Vec::len).sum();
+    crate::limits::ensure_fits(&format!("{} draws", config.draws), &format!("keeping every draw's {n_params} gradient entries"), crate::limits::product(&[config.draws, n_params, 8 + 24]))?;
     let mut out = Vec::with_capacity(estimators.len());
     for (e, est) in estimators.iter().enumerate() {
         let started = Instant::now();

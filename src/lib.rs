@@ -23,6 +23,7 @@ pub mod evaluate;
 pub mod gradcase;
 pub mod gradcheck;
 pub mod io;
+pub mod limits;
 pub mod linalg;
 pub mod metrics;
 pub mod model;

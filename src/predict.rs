@@ -149,19 +149,46 @@ fn check_counts(weight_samples: usize, noise_samples: usize) -> Result<()> {
     Ok(())
 }
 
-/// The predictive of `net` on `inputs` with the engine of `config`.
-pub fn predictive(net: &Network, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
-    check_counts(config.weight_samples, config.noise_samples)?;
-    inputs.check(net.input_dim())?;
-    let packed = match config.engine {
+/// Whether `config` evaluates `net` on the packed engine (an error when it asks for the packed
+/// engine and the network cannot be packed).
+fn uses_packed(net: &Network, config: &McConfig) -> Result<bool> {
+    Ok(match config.engine {
         Engine::Packed => {
             SampledNetwork::check(net)?;
             true
         }
         Engine::Float => false,
         Engine::Auto => SampledNetwork::check(net).is_ok(),
-    };
-    if packed {
+    })
+}
+
+/// Bytes the predictive of `net` on `n_examples` examples allocates: the `S_w` weight samples
+/// (packed bits, or f64 weights on the float engine) and the `S_w × n × K` probabilities, held
+/// twice while the per-block parts are assembled. `None` when the count overflows.
+pub fn memory_needed(net: &Network, n_examples: usize, config: &McConfig) -> Option<u128> {
+    let packed = uses_packed(net, config).unwrap_or(false);
+    let per_sample: u128 = net.layers().iter().map(|l| {
+        let rows = l.channels() as u128;
+        let weights = if packed && l.q().is_some() { rows * crate::packed::bits::words_for(l.fan_in()) as u128 * 8 } else { l.n_weights() as u128 * 8 };
+        weights + 16 * rows
+    }).sum();
+    let probabilities = crate::limits::product(&[2 * 8, config.weight_samples, n_examples, net.n_classes()])?;
+    per_sample.checked_mul(config.weight_samples as u128)?.checked_add(probabilities)
+}
+
+/// Errors when the predictive of `n_examples` examples would not fit in memory; `what` names the
+/// setting (e.g. `--weight-samples 100000`).
+pub fn check_memory(net: &Network, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+    let holds = format!("the Monte Carlo predictive of {n_examples} examples ({} weight samples × {} classes)", config.weight_samples, net.n_classes());
+    crate::limits::ensure_fits(what, &holds, memory_needed(net, n_examples, config))
+}
+
+/// The predictive of `net` on `inputs` with the engine of `config`.
+pub fn predictive(net: &Network, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+    check_counts(config.weight_samples, config.noise_samples)?;
+    inputs.check(net.input_dim())?;
+    check_memory(net, inputs.len(), config, &format!("S_w = {} weight samples", config.weight_samples))?;
+    if uses_packed(net, config)? {
         predictive_packed(&sample_networks(net, config)?, inputs, config.noise_samples, config.seed)
     } else {
         predictive_float(net, &sample_weights(net, config), inputs, config.noise_samples, config.seed)

@@ -70,7 +70,7 @@ fn default_pad_value() -> f64 {
 
 /// One weight kind for every layer, or a list with one entry per layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a weight kind, \"real\" or \"bernoulli\", or a list of them (one per layer)")]
 pub enum KindList {
     All(WeightKind),
     PerLayer(Vec<WeightKind>),
@@ -181,6 +181,20 @@ impl Default for ValidationSpec {
     }
 }
 
+/// A TOML error as `file:line:column: message`, the line quoted below it.
+fn toml_error(text: &str, source: &str, e: &toml::de::Error) -> SbnError {
+    let message = e.message().trim_end();
+    let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+        return SbnError::invalid(source, message.to_string());
+    };
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let quoted = text[line_start..].lines().next().unwrap_or("").trim_end();
+    SbnError::invalid(format!("{source}:{line}:{column}"), format!("{message}\n    {line} | {quoted}"))
+}
+
 impl ModelSpec {
     /// Reads and checks a spec file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -190,7 +204,7 @@ impl ModelSpec {
 
     /// Parses and checks a spec; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self> {
-        let spec: ModelSpec = toml::from_str(text).map_err(|e| SbnError::invalid(source, e.to_string().trim_end().replace('\n', " | ")))?;
+        let spec: ModelSpec = toml::from_str(text).map_err(|e| toml_error(text, source, &e))?;
         spec.check(source)?;
         Ok(spec)
     }
@@ -296,8 +310,8 @@ impl ModelSpec {
             (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
             _ => return Err(SbnError::invalid(field, format!("{what} need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"))),
         };
-        if h * w * c != input_dim {
-            return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} = {} pixels, but the data has {input_dim} features", h * w * c)));
+        if crate::limits::product(&[h, w, c]) != Some(input_dim as u128) {
+            return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} values per image, but the data has {input_dim} features")));
         }
         Ok([h, w, c])
     }

@@ -34,11 +34,16 @@ pub fn gunzip_if_gz(raw: Vec<u8>, place: &str) -> Result<Vec<u8>> {
     if raw.len() < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| {
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    // Never more than the memory available: a small file can claim to unpack to terabytes.
+    let limit = crate::limits::available_memory();
+    flate2::read::MultiGzDecoder::new(&raw[..]).take(limit).read_to_end(&mut out).map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::UnexpectedEof { "truncated gzip stream" } else { "corrupt gzip stream" };
         SbnError::invalid(place, format!("{what} ({e}) after {} decompressed bytes", out.len()))
     })?;
+    if out.len() as u64 >= limit {
+        return Err(SbnError::invalid(place, format!("unpacks to more than the {} of memory available", crate::limits::human_bytes(limit as u128))));
+    }
     Ok(out)
 }
 
@@ -110,7 +115,7 @@ pub fn load_pair(images: &Path, labels: Option<&Path>, name: &str, fashion: bool
     let n_classes = lab.iter().map(|&l| l as usize + 1).max().unwrap_or(0).max(10);
     let class_names: Vec<String> = if fashion && n_classes == 10 { FASHION_CLASS_NAMES.iter().map(|s| s.to_string()).collect() } else { (0..n_classes).map(|k| k.to_string()).collect() };
     let index = lab.into_iter().map(usize::from).collect();
-    Ok(ds.with_origin(Origin::idx(&labels.display().to_string())).with_labels(index, class_names, true)?)
+    Ok(ds.with_origin(Origin::idx(&images.display().to_string())).with_labels(index, class_names, true)?)
 }
 
 #[cfg(test)]

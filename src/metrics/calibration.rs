@@ -59,6 +59,8 @@ impl ReliabilityTable {
         if n_bins == 0 {
             return Err(SbnError::invalid(place, "the number of bins must be positive"));
         }
+        // Per bin: the sums here, the bounds, and the table's row (≈ 64 bytes in all).
+        crate::limits::ensure_fits(&format!("{n_bins} bins"), "the reliability table", crate::limits::product(&[n_bins, 64]))?;
         let mut sums = vec![(0usize, 0.0f64, 0.0f64); n_bins]; // (count, Σ outcome, Σ confidence)
         let mut bounds = vec![(0.0f64, 0.0f64); n_bins];
         match binning {

@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
 
+/// The largest height, width, channel count, kernel, stride or padding of a convolution.
+pub const MAX_SIZE: usize = 1 << 16;
+
 /// A square-kernel 2-D convolution with stride and constant padding.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conv2d {
@@ -47,6 +50,11 @@ impl Conv2d {
         let bad = |msg: String| Err(SbnError::invalid(place, msg));
         if self.in_h == 0 || self.in_w == 0 || self.in_c == 0 || self.out_c == 0 || self.kernel == 0 || self.stride == 0 {
             return bad("sizes, kernel and stride must be at least 1".into());
+        }
+        // Bounded so that no product of the geometry (patch size × positions, …) can overflow.
+        let largest = [self.in_h, self.in_w, self.in_c, self.out_c, self.kernel, self.stride, self.pad].into_iter().max().unwrap_or(0);
+        if largest > MAX_SIZE {
+            return bad(format!("a size of {largest} is larger than the largest supported, {MAX_SIZE}"));
         }
         if self.kernel > self.in_h + 2 * self.pad || self.kernel > self.in_w + 2 * self.pad {
             return bad(format!("kernel {} is larger than the padded input {}×{}", self.kernel, self.in_h + 2 * self.pad, self.in_w + 2 * self.pad));

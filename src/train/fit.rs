@@ -17,7 +17,7 @@ use super::step::estimate_batch;
 use crate::data::{Dataset, InputScaling};
 use crate::error::{Result, SbnError};
 use crate::io::{ModelFile, TrainState};
-use crate::model::init::{random_layers, InitConfig};
+use crate::model::init::{random_layers, InitConfig, LayerShape};
 use crate::model::{BernoulliPrior, Network};
 use crate::objective::Objective;
 use crate::predict::{predictive, Engine, InputBatch, McConfig};
@@ -97,6 +97,29 @@ pub fn posterior_spread(net: &Network) -> (f64, f64) {
     if n == 0 { (0.0, 0.0) } else { (h / n as f64, uncertain as f64 / n as f64) }
 }
 
+/// Checks, before anything is allocated, that training a network of `shapes` on examples of `d0`
+/// features fits in memory: about eight copies of the parameters (the network, the optimizer's
+/// two moments, a gradient per thread, the best network, the checkpoint being written), and per
+/// parallel chunk about eight matrices per unit plus a convolution's patches.
+fn check_training_memory(shapes: &[LayerShape], d0: usize, batch: usize, chunk: usize) -> Result<()> {
+    let mut params = 0u128;
+    let mut per_example = d0 as u128;
+    for shape in shapes {
+        let (rows, fan_in, units, patches) = match *shape {
+            LayerShape::Dense { n_in, n_out } => (n_out, n_in, n_out as u128, 0),
+            LayerShape::Conv(c) => (c.out_c, c.fan_in(), c.out_features() as u128, c.fan_in() as u128 * c.positions() as u128),
+        };
+        params += rows as u128 * (fan_in as u128 + 2);
+        per_example += 8 * units + patches;
+    }
+    let widths: Vec<String> = shapes.iter().map(|s| s.features().1.to_string()).collect();
+    let what = format!("network ({d0} → {})", widths.join(" → "));
+    crate::limits::ensure_fits(&what, &format!("training its {params} parameters"), params.checked_mul(8 * 8))?;
+    let threads = rayon::current_num_threads().max(1) as u128;
+    let step = per_example.checked_mul(8 * threads * chunk.min(batch) as u128).and_then(|b| b.checked_add(8 * batch as u128 * d0 as u128));
+    crate::limits::ensure_fits(&format!("training.chunk = {chunk}, training.batch_size = {batch}"), "a training step's unit matrices", step)
+}
+
 /// Trains a network of shape `spec` on `train`, validating on `valid` after every epoch.
 pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions) -> Result<FitOutcome> {
     spec.check("spec")?;
@@ -117,8 +140,12 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
     let objective = Objective { beta: spec.objective.beta, n_train, prior: BernoulliPrior::new(spec.objective.prior_pi)? };
     let estimator = t.estimator.build();
     let augment_geometry = if t.augment.is_active() { Some(spec.image_geometry(train.dim, train.image_shape, "training.augment", "augmentations")?) } else { None };
-    let batches_per_epoch = n_train.div_ceil(t.batch_size);
-    let total_batches = batches_per_epoch * t.epochs;
+    // A batch larger than the data is the whole data.
+    let batch_size = t.batch_size.min(n_train);
+    let batches_per_epoch = n_train.div_ceil(batch_size);
+    let total_batches = batches_per_epoch.saturating_mul(t.epochs);
+    let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes(), scaling.zero_input())?;
+    check_training_memory(&shapes, train.dim, batch_size, t.chunk)?;
 
     let ckpt = opts.out.as_deref().map(checkpoint_path);
     let (mut net, mut opt, mut history, mut epoch0, mut batch0, mut running, mut best, elapsed0) = match (&ckpt, opts.resume) {
@@ -138,7 +165,6 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         }
         (None, true) => return Err(SbnError::invalid("--resume", "needs an output path to find the checkpoint")),
         _ => {
-            let shapes = spec.layer_shapes(train.dim, train.image_shape, train.n_classes(), scaling.zero_input())?;
             let mut net = match &opts.init {
                 Some((name, file)) => {
                     let mut network = file.spec.network.clone();
@@ -168,11 +194,14 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
         }
     };
 
+    let v = &spec.validation;
+    let valid_config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed: 0, engine: Engine::Auto };
+    crate::predict::check_memory(&net, valid.len(), &valid_config, &format!("validation.weight_samples = {}", v.weight_samples))?;
     let mut valid_storage = None;
     let valid_inputs = InputBatch::from_dataset(valid, &scaling, &mut valid_storage)?;
     let bar = if opts.progress { ProgressBar::new(total_batches as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
-    bar.set_position((epoch0 * batches_per_epoch + batch0) as u64);
+    bar.set_position(epoch0.saturating_mul(batches_per_epoch).saturating_add(batch0) as u64);
     let started = Instant::now();
     let mut epoch_started = Instant::now();
     let mut ran = 0usize;
@@ -193,7 +222,7 @@ pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions
             Schedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / t.epochs as f64).cos()),
         };
         for b in batch0..batches_per_epoch {
-            let idx = &order[b * t.batch_size..((b + 1) * t.batch_size).min(n_train)];
+            let idx = &order[b * batch_size..((b + 1) * batch_size).min(n_train)];
             let mut x = scaling.apply(train, idx)?;
             if let Some(geometry) = augment_geometry {
                 t.augment.apply(&mut x, geometry, scaling.zero_input(), &mut rng::stream(seed, &[4, epoch as u64, b as u64]));

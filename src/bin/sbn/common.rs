@@ -105,4 +105,12 @@ impl McArgs {
         };
         Ok(sbn::predict::McConfig { weight_samples: self.weight_samples, noise_samples: self.noise_samples, seed: self.seed, engine })
     }
+
+    /// The Monte Carlo settings for predicting `n_examples` examples with `net`, after checking
+    /// that the predictive fits in memory (an error naming `--weight-samples` otherwise).
+    pub fn config_for(&self, net: &sbn::Network, n_examples: usize) -> Result<sbn::predict::McConfig> {
+        let config = self.config()?;
+        sbn::predict::check_memory(net, n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
+        Ok(config)
+    }
 }

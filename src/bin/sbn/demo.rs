@@ -27,6 +27,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut spec = ModelSpec::parse(DIGITS_SPEC, "models/digits.toml (built in)")?;
     if let Some(e) = args.epochs {
+        anyhow::ensure!(e >= 1, "--epochs {e}: must be at least 1");
         spec.training.epochs = e;
     }
     let seed = spec.training.seed;
@@ -39,9 +40,9 @@ pub fn run(args: Args) -> Result<()> {
     let config = McConfig { weight_samples: 16, noise_samples: 8, seed: 0, engine: Engine::Auto };
     let m = write_report(&outcome.model, "digits-sbn", &test, None, &config, &args.out)?;
     let s = &m.scores;
-    println!("test accuracy {:.2}%   NLL {:.4}   Brier {:.4}   ECE {:.2}%   (S_w = 16 × S_z = 8)", 100.0 * s.accuracy, s.nll, s.brier, 100.0 * s.ece);
+    out!("test accuracy {:.2}%   NLL {:.4}   Brier {:.4}   ECE {:.2}%   (S_w = 16 × S_z = 8)", 100.0 * s.accuracy, s.nll, s.brier, 100.0 * s.ece);
     let u = &m.uncertainty.overall;
-    println!("uncertainty (nats): total {:.4} = data {:.4} + model {:.4}; weights with q in (0.05, 0.95): {:.1}%", u.total, u.data, u.model, 100.0 * m.uncertain_share);
-    println!("model: {}   report: {}", model_path.display(), args.out.join("summary.md").display());
+    out!("uncertainty (nats): total {:.4} = data {:.4} + model {:.4}; weights with q in (0.05, 0.95): {:.1}%", u.total, u.data, u.model, 100.0 * m.uncertain_share);
+    out!("model: {}   report: {}", model_path.display(), args.out.join("summary.md").display());
     Ok(())
 }

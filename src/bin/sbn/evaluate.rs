@@ -30,18 +30,18 @@ pub fn run(args: Args) -> Result<()> {
         model.network = posterior_mode(&model.network);
     }
     let data = args.data.load_for(&model)?;
-    let (_, scores) = evaluate(&model, &data, &args.mc.config()?)?;
+    let (_, scores) = evaluate(&model, &data, &args.mc.config_for(&model.network, data.len())?)?;
     if args.json {
-        println!("{}", serde_json::to_string(&scores)?);
+        out!("{}", serde_json::to_string(&scores)?);
     } else {
-        println!("model     {}", args.model.display());
-        println!("data      {} ({} examples)", data.name, scores.n_examples);
-        println!("samples   S_w = {} weight samples × S_z = {} noise samples", args.mc.weight_samples, args.mc.noise_samples);
-        println!("accuracy  {:.2}%", 100.0 * scores.accuracy);
-        println!("NLL       {:.4} nats", scores.nll);
-        println!("Brier     {:.4} (sum over classes)", scores.brier);
-        println!("ECE       {:.2}% (15 equal-width bins), {:.2}% (equal mass)", 100.0 * scores.ece, 100.0 * scores.ece_equal_mass);
-        println!("MCE       {:.2}%   classwise ECE {:.2}%", 100.0 * scores.mce, 100.0 * scores.classwise_ece);
+        out!("model     {}", args.model.display());
+        out!("data      {} ({} examples)", data.name, scores.n_examples);
+        out!("samples   S_w = {} weight samples × S_z = {} noise samples", args.mc.weight_samples, args.mc.noise_samples);
+        out!("accuracy  {:.2}%", 100.0 * scores.accuracy);
+        out!("NLL       {:.4} nats", scores.nll);
+        out!("Brier     {:.4} (sum over classes)", scores.brier);
+        out!("ECE       {:.2}% (15 equal-width bins), {:.2}% (equal mass)", 100.0 * scores.ece, 100.0 * scores.ece_equal_mass);
+        out!("MCE       {:.2}%   classwise ECE {:.2}%", 100.0 * scores.mce, 100.0 * scores.classwise_ece);
     }
     Ok(())
 }

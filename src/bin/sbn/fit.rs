@@ -78,17 +78,23 @@ impl std::error::Error for Interrupted {}
 
 pub fn run(args: Args) -> Result<()> {
     let mut spec = ModelSpec::load(&args.spec)?;
+    // Overrides are checked here, so that a bad value is blamed on its flag, not on the spec file.
     if let Some(e) = args.epochs {
+        anyhow::ensure!(e >= 1, "--epochs {e}: must be at least 1");
         spec.training.epochs = e;
     }
     if let Some(s) = args.seed {
         spec.training.seed = s;
     }
     if let Some(b) = args.beta {
+        anyhow::ensure!(b.is_finite() && b >= 0.0, "--beta {b}: must be a finite number ≥ 0");
         spec.objective.beta = b;
     }
     if let Some(e) = &args.estimator {
-        spec.training.estimator = e.parse()?;
+        spec.training.estimator = e.parse().map_err(|err| match err {
+            sbn::SbnError::Invalid { message, .. } => anyhow::anyhow!("--estimator: {message}"),
+            other => other.into(),
+        })?;
     }
     spec.check(&args.spec.display().to_string())?;
     // Before any work: no second writer, and no earlier run's results lost by accident.

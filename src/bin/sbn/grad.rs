@@ -31,6 +31,6 @@ pub fn run(args: Args) -> Result<()> {
     let text = std::fs::read_to_string(&args.case).with_context(|| format!("cannot read {}", args.case.display()))?;
     let cases = parse_cases(&text, &args.case.display().to_string())?;
     let results = cases.iter().map(|c| c.run(&estimators, args.seed)).collect::<Result<Vec<_>, _>>()?;
-    println!("{}", serde_json::to_string_pretty(&json!({ "cases": results }))?);
+    out!("{}", serde_json::to_string_pretty(&json!({ "cases": results }))?);
     Ok(())
 }

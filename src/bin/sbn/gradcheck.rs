@@ -77,8 +77,8 @@ pub fn run(args: Args) -> Result<()> {
     let json_path = args.out.join("gradcheck.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", json_path.display()))?;
     let stems = plot_report(&report, &args.out)?;
-    println!("exact expected loss {:.5}; {} draws per estimator", report.exact_loss, report.draws);
-    print!("{}", table(&report));
-    println!("wrote {} and {} charts ({}.png/.svg, …)", json_path.display(), stems.len(), stems.first().map_or(String::new(), |s| s.display().to_string()));
+    out!("exact expected loss {:.5}; {} draws per estimator", report.exact_loss, report.draws);
+    out_str!("{}", table(&report));
+    out!("wrote {} and {} charts ({}.png/.svg, …)", json_path.display(), stems.len(), stems.first().map_or(String::new(), |s| s.display().to_string()));
     Ok(())
 }

@@ -1,6 +1,23 @@
 //! The `sbn` command line: parses arguments, calls the library, prints results. Errors become a
 //! message on stderr and a non-zero exit code.
 
+/// `println!` that returns the write's error instead of panicking (a closed pipe is an error the
+/// caller passes up, and `main` ends quietly on it).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+/// `print!` that returns the write's error instead of panicking.
+macro_rules! out_str {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod common;
 mod demo;
 mod evaluate;
@@ -79,11 +96,31 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`sbn calibrate … | head`): not a failure, as in ripgrep.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         // Ctrl-C: the run said how to continue; 130 = 128 + SIGINT, as shells report it.
         Err(e) if e.is::<fit::Interrupted>() => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether an error comes from writing into a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The error and its causes, `: `-separated, each said once: a cause whose text its parent already
+/// ends with (an I/O error quoted by the library's message) is left out.
+fn message(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|p| p.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }

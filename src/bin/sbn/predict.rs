@@ -60,7 +60,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         data.align_classes(&class_names)?;
     }
     let pred = match (&model, &packed) {
-        (Some(model), _) => predict_dataset(model, &data, &config)?,
+        (Some(model), _) => predict_dataset(model, &data, &args.mc.config_for(&model.network, data.len())?)?,
         (_, Some(packed)) => {
             if args.mc.posterior_temperature != 1.0 {
                 bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
@@ -122,7 +122,7 @@ pub struct SummaryArgs {
 
 pub fn show_summary(args: SummaryArgs) -> Result<()> {
     let model = ModelFile::load(&args.model)?;
-    println!("{}", summary(&model.network));
+    out!("{}", summary(&model.network));
     Ok(())
 }
 
@@ -172,8 +172,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     use std::time::Instant;
     let model = args.mc.load_model(&args.model)?;
     let data = load_features(&args.data, model.network.input_dim())?;
-    let config = McConfig { engine: Engine::Packed, ..args.mc.config()? };
-    let samples = (config.weight_samples * config.noise_samples) as f64;
+    let config = McConfig { engine: Engine::Packed, ..args.mc.config_for(&model.network, data.len())? };
+    sbn::predict::check_memory(&model.network, args.float_examples.min(data.len()), &McConfig { engine: Engine::Float, ..config }, &format!("--weight-samples {}", config.weight_samples))?;
+    let samples = config.weight_samples as f64 * config.noise_samples as f64;
     let rate = |n: usize, secs: f64| n as f64 * samples / secs;
     let mut storage = None;
     let inputs = InputBatch::from_dataset(&data, &model.scaling, &mut storage)?;
@@ -194,9 +195,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let k = packed.n_classes;
     let max_diff = float.per_weight_sample.iter().zip(&packed.per_weight_sample[..m * config.weight_samples * k]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     let (p, f) = (rate(data.len(), packed_secs), rate(m, float_secs));
-    println!("MC predictive, S_w = {} × S_z = {}, {} threads", config.weight_samples, config.noise_samples, rayon::current_num_threads());
-    println!("packed: {} images in {:.2} s = {:.0} image·samples/s", data.len(), packed_secs, p);
-    println!("float:  {m} images in {:.2} s = {:.0} image·samples/s", float_secs, f);
-    println!("packed / float = {:.1}×; largest difference of p̄_s on the shared images: {max_diff:.1e}", p / f);
+    out!("MC predictive, S_w = {} × S_z = {}, {} threads", config.weight_samples, config.noise_samples, rayon::current_num_threads());
+    out!("packed: {} images in {:.2} s = {:.0} image·samples/s", data.len(), packed_secs, p);
+    out!("float:  {m} images in {:.2} s = {:.0} image·samples/s", float_secs, f);
+    out!("packed / float = {:.1}×; largest difference of p̄_s on the shared images: {max_diff:.1e}", p / f);
     Ok(())
 }
