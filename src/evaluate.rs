@@ -19,7 +19,7 @@ use crate::uncertainty::Uncertainty;
 /// checked.
 pub fn predict_dataset(model: &ModelFile, ds: &Dataset, config: &McConfig) -> Result<Predictive> {
     if ds.is_empty() {
-        return Err(SbnError::invalid(&ds.name, "the data set is empty"));
+        return Err(SbnError::invalid(ds.source(), "the data set is empty"));
     }
     if ds.dim != model.network.input_dim() {
         return Err(SbnError::invalid(ds.source(), format!("examples have {} features but the model takes {}", ds.dim, model.network.input_dim())));

@@ -182,6 +182,9 @@ impl ModelFile {
     pub fn from_bytes(bytes: &[u8], place: &str) -> Result<Self> {
         let bad = |msg: String| SbnError::invalid(place, msg);
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            if PackedModelFile::sniff(bytes) {
+                return Err(bad("is a packed export (written by `sbn export`, one network at 1 bit per weight); this needs the model file written by `sbn fit`".into()));
+            }
             return Err(bad("not an sbn model file (wrong magic bytes)".into()));
         }
         let mut pos = MAGIC.len();

@@ -103,7 +103,9 @@ pub fn training_curves(model: &ModelFile, title: &str, dir: &Path) -> Result<()>
 
 /// Writes `metrics.json`, the plots and `summary.md` into `dir` and returns the metrics.
 pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
-    std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
+    if dir.is_file() {
+        return Err(SbnError::invalid(dir.display().to_string(), "is a file; the report needs a folder"));
+    }
     let labels = data.labels_for(&model.class_names)?;
     let (pred, sc) = evaluate(model, data, config)?;
     let k = pred.n_classes;
@@ -117,6 +119,8 @@ pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Op
     let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
     let sweep = sample_sweep(&pred, &labels)?;
     let (weight_entropy, uncertain_share) = posterior_spread(&model.network);
+    // Only now that every number is computed: a failed report leaves no folder behind.
+    std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
 
     plot::reliability_diagram(&table, &format!("Reliability: {model_name} on {}", data.name), dir.join("reliability"))?;
     plot::risk_coverage(&[(model_name, &rc)], &format!("Risk-coverage on {}", data.name), dir.join("risk_coverage"))?;

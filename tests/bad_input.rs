@@ -106,10 +106,10 @@ const TABLE: &[Bad] = &[
     bad("model file junk", "summary junk.sbn", 1, &["junk.sbn", "not an sbn model file", "magic"]),
     bad("model file truncated", "evaluate trunc.sbn --data good.csv", 1, &["trunc.sbn", "truncated: ends at byte"]),
     bad("model file with a flipped byte", "export flip.sbn --out e_flip.packed", 1, &["flip.sbn", "checksum mismatch"]),
-    bad("packed export to summary", "summary m.packed", 1, &["m.packed", "not an sbn model file"]),
-    bad("packed export to calibrate", "calibrate m.packed --data good.csv", 1, &["m.packed", "not an sbn model file"]),
-    bad("packed export to export", "export m.packed --out e_packed.packed", 1, &["m.packed", "not an sbn model file"]),
-    bad("packed export to bench-predict", "bench-predict m.packed --data good.csv", 1, &["m.packed", "not an sbn model file"]),
+    bad("packed export to summary", "summary m.packed", 1, &["m.packed", "is a packed export", "needs the model file written by `sbn fit`"]),
+    bad("packed export to calibrate", "calibrate m.packed --data good.csv", 1, &["m.packed", "is a packed export", "needs the model file written by `sbn fit`"]),
+    bad("packed export to export", "export m.packed --out e_packed.packed", 1, &["m.packed", "is a packed export", "needs the model file written by `sbn fit`"]),
+    bad("packed export to bench-predict", "bench-predict m.packed --data good.csv", 1, &["m.packed", "is a packed export", "needs the model file written by `sbn fit`"]),
     bad("packed file with a flipped byte", "predict flip.packed --data good.csv --out p_flip.csv", 1, &["flip.packed", "checksum mismatch"]),
     bad("packed file truncated", "predict trunc.packed --data good.csv --out p_trunc.csv", 1, &["trunc.packed", "corrupted or truncated"]),
     bad("packed file with a posterior temperature", "predict m.packed --data good.csv --posterior-temperature 2 --out p_temp.csv", 1, &["--posterior-temperature", "m.packed is a packed network"]),
@@ -142,6 +142,30 @@ const TABLE: &[Bad] = &[
     bad("gradcheck junk model", "gradcheck --model junk.sbn --out gc_junk", 1, &["junk.sbn", "not an sbn model file"]),
     bad("gradcheck unknown estimator", "gradcheck --estimator magic --out gc_est", 1, &["unknown estimator 'magic'", "psa"]),
     bad("gradcheck zero draws", "gradcheck --epochs 0 --draws 0 --out gc_draws", 1, &["draws", "at least 1"]),
+    // ---- sizes beyond the machine ----
+    bad("--weight-samples beyond memory", "evaluate m.sbn --data good.csv --weight-samples 1000000000000", 1, &["--weight-samples 1000000000000", "Monte Carlo predictive of 40 examples", "more than the", "of memory available"]),
+    bad("--weight-samples beyond memory (predict)", "predict m.sbn --data good.csv --weight-samples 1000000000000 --out p_huge.csv", 1, &["--weight-samples 1000000000000", "of memory available"]),
+    bad("--weight-samples beyond memory (report)", "report m.sbn --data good.csv --weight-samples 1000000000000 --out r_huge", 1, &["--weight-samples 1000000000000", "of memory available"]),
+    bad("--weight-samples beyond memory (bench-predict)", "bench-predict m.sbn --data good.csv --weight-samples 1000000000000", 1, &["--weight-samples 1000000000000", "of memory available"]),
+    bad("--bins beyond memory", "calibrate m.sbn --data good.csv --bins 1000000000000000", 1, &["--bins 1000000000000000", "reliability table", "of memory available"]),
+    bad("spec widths beyond memory", "fit s_wide.toml --train embedded:digits --out f_wide.sbn", 1, &["network (64 → 100000000000 → 100000000000 → 10)", "parameters", "of memory available"]),
+    bad("spec validation samples beyond memory", "fit s_vsamples.toml --train embedded:digits --out f_vsamples.sbn", 1, &["validation.weight_samples = 1000000000000", "of memory available"]),
+    bad("spec image beyond the data", "fit s_image.toml --train embedded:digits --out f_image.sbn", 1, &["network.image", "18446744073709551615", "64 features"]),
+    bad("spec convolution channels too large", "fit s_channels.toml --train embedded:digits --out f_channels.sbn", 1, &["network.conv[0]", "larger than the largest supported"]),
+    bad("gradcheck --draws beyond memory", "gradcheck --epochs 0 --draws 100000000000000 --m 1 --out gc_huge", 1, &["100000000000000 draws", "of memory available"]),
+    // ---- flags named, outputs that would replace inputs ----
+    bad("fit --epochs 0 names the flag", "fit spec.toml --train embedded:digits --epochs 0 --out f_e0.sbn", 1, &["--epochs 0", "at least 1"]),
+    bad("fit --beta NaN names the flag", "fit spec.toml --train embedded:digits --beta nan --out f_bnan.sbn", 1, &["--beta NaN", "finite number"]),
+    bad("gradcheck --m 0", "gradcheck --epochs 0 --draws 10 --m 0 --out gc_m0", 1, &["--m 0", "between 1 and --draws"]),
+    bad("gradcheck --tau 0", "gradcheck --epochs 0 --draws 10 --m 1 --tau 0 --out gc_tau", 1, &["--tau 0", "positive number"]),
+    bad("gradcheck --model of another shape", "gradcheck --model m.sbn --epochs 0 --draws 10 --m 1 --out gc_shape", 1, &["--model m.sbn", "takes 64 inputs and gives 10 classes"]),
+    bad("export over its own model", "export m.sbn --out m.sbn", 1, &["--out m.sbn", "also an input"]),
+    bad("predict over its own data", "predict m.sbn --data good.csv --out good.csv", 1, &["--out good.csv", "also an input"]),
+    bad("report --out is a file", "report m.sbn --data good.csv --out good.csv --weight-samples 2 --noise-samples 2", 1, &["good.csv", "is a file", "needs a folder"]),
+    bad("report OOD data of another size", "report m.sbn --data good.csv --ood small.csv --out r_ood --weight-samples 2 --noise-samples 2", 1, &["small.csv", "examples have 10 features but the model takes 64"]),
+    bad("CSV unterminated quote", "evaluate m.sbn --data quote.csv", 1, &["quote.csv:3", "unterminated quote"]),
+    bad("IDX with no images (evaluate)", "evaluate m.sbn --data zp-images-idx3-ubyte", 1, &["zp-images-idx3-ubyte", "empty"]),
+    bad("IDX with no images (fit)", "fit spec.toml --train zp-images-idx3-ubyte --out f_zp.sbn", 1, &["zp-images-idx3-ubyte", "empty"]),
     // ---- command-line usage (clap) ----
     bad("unknown subcommand", "frobnicate", 2, &["unrecognized subcommand 'frobnicate'"]),
     bad("required option missing", "evaluate m.sbn", 2, &["required arguments were not provided", "--data <DATA>"]),
@@ -256,6 +280,7 @@ fn make_files(dir: &Path) {
     w("neglabel.csv", with_field(&lines, 2, usize::MAX, "-1").as_bytes());
     w("fraclabel.csv", with_field(&lines, 2, usize::MAX, "2.5").as_bytes());
     w("ten.csv", with_field(&lines, 3, usize::MAX, "ten").as_bytes());
+    w("quote.csv", with_field(&lines, 2, 3, "\"12").as_bytes());
     let mut utf8 = lines[..2].join("\n").into_bytes();
     utf8.extend_from_slice(b"\n0,0,\xff\xfe");
     utf8.extend_from_slice(lines[2].as_bytes());
@@ -296,6 +321,7 @@ fn make_files(dir: &Path) {
     pair("nolab", &good_images, None);
     pair("count", &good_images, Some(&idx(0x801, &[n - 2], &labels[..n as usize - 2])));
     pair("size", &idx(0x803, &[n, 5, 5], &images[..n as usize * 25]), Some(&good_labels));
+    pair("zp", &idx(0x803, &[0, 8, 8], &[]), Some(&idx(0x801, &[0], &[])));
     w("gz-images-idx3-ubyte.gz", &truncated_gzip(&good_images, 1000));
     w("gz-labels-idx1-ubyte", &good_labels);
     std::fs::create_dir_all(dir.join("emptydir")).unwrap();
@@ -318,6 +344,10 @@ fn make_files(dir: &Path) {
     w("s_epochs.toml", SPEC.replace("epochs = 1", "epochs = 0").as_bytes());
     w("s_chunk.toml", SPEC.replace("chunk = 32", "chunk = 0").as_bytes());
     w("s_vfrac.toml", format!("{SPEC}[validation]\nfraction = 1.0\n").as_bytes());
+    w("s_wide.toml", SPEC.replace("[16]", "[100000000000, 100000000000]").as_bytes());
+    w("s_vsamples.toml", format!("{SPEC}[validation]\nweight_samples = 1000000000000\n").as_bytes());
+    w("s_image.toml", SPEC.replace("[network]\n", "[network]\nimage = [18446744073709551615, 18446744073709551615, 2]\nconv = [{ channels = 2, kernel = 3 }]\n").as_bytes());
+    w("s_channels.toml", SPEC.replace("[network]\n", "[network]\nconv = [{ channels = 18446744073709551615, kernel = 3 }]\n").as_bytes());
 
     // Gradient cases (the PSA reference-vector schema): a 2-2-2 net, one example.
     let case = |w_json: &str, b_json: &str, x0: &str, y: &str| {

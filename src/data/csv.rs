@@ -149,6 +149,11 @@ pub fn parse_csv(bytes: &[u8], file: &str, name: &str, options: &LoadOptions) ->
     let mut raw_labels: Vec<&str> = Vec::with_capacity(if label.is_some() { data_rows.len() } else { 0 });
     for row in data_rows {
         if row.fields.len() != ncols {
+            // A quote that is never closed swallows the line ends after it into one field.
+            if let Some(f) = row.fields.iter().find(|f| f.contains('\n')) {
+                let lines = f.matches('\n').count() + 1;
+                return Err(SbnError::invalid(at(row.line), format!("unterminated quote: a quoted field starting on this line runs over {lines} lines")));
+            }
             return Err(SbnError::invalid(at(row.line), format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line)));
         }
         for (c, f) in row.fields.iter().enumerate() {
@@ -262,8 +267,8 @@ mod tests {
         assert!(e.contains("t.csv:1, column 2") && e.contains("non-finite"), "{e}");
         let e = parse("1,2,-1\n", None).unwrap_err().to_string();
         assert!(e.contains("t.csv:1, column 3"), "{e}");
-        let e = parse("1,2,0\n\"3,4,1\n", None).unwrap_err().to_string();
-        assert!(e.contains("t.csv:2"), "{e}");
+        let e = parse("1,2,0\n\"3,4,1\n5,6,0\n", None).unwrap_err().to_string();
+        assert!(e.contains("t.csv:2") && e.contains("unterminated quote"), "{e}");
         let e = parse_csv(b"1,2,0\n3,\xff,1\n", "t.csv", "t", &LoadOptions::default()).unwrap_err().to_string();
         assert!(e.contains("t.csv:2") && e.contains("UTF-8"), "{e}");
         assert!(parse("1,2,0.5\n", None).is_err());

@@ -123,8 +123,10 @@ fn check_training_memory(shapes: &[LayerShape], d0: usize, batch: usize, chunk: 
 /// Trains a network of shape `spec` on `train`, validating on `valid` after every epoch.
 pub fn fit(spec: &ModelSpec, train: &Dataset, valid: &Dataset, opts: &FitOptions) -> Result<FitOutcome> {
     spec.check("spec")?;
-    if train.is_empty() || valid.is_empty() {
-        return Err(SbnError::invalid("data", "training and validation data must not be empty"));
+    for (ds, what) in [(train, "training"), (valid, "validation")] {
+        if ds.is_empty() {
+            return Err(SbnError::invalid(ds.source(), format!("the {what} data is empty")));
+        }
     }
     train.check_trainable()?;
     let train_labels = train.require_labels("fitting")?;

@@ -54,7 +54,11 @@ impl DataArgs {
 /// benchmarks): labels, if any, are dropped (OOD labels belong to another task).
 pub fn load_features(path: &str, n_features: usize) -> Result<Dataset> {
     let options = LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(n_features), ..LoadOptions::default() };
-    Ok(load_data(path, &options)?.without_labels())
+    let data = load_data(path, &options)?.without_labels();
+    if data.dim != n_features {
+        anyhow::bail!("{}: examples have {} features but the model takes {n_features}", data.source(), data.dim);
+    }
+    Ok(data)
 }
 
 /// Monte Carlo sample counts and seed, shared by the commands that predict.
@@ -113,4 +117,20 @@ impl McArgs {
         sbn::predict::check_memory(net, n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
         Ok(config)
     }
+}
+
+/// Refuses an output path that names one of the command's input files (`sbn export m.sbn --out
+/// m.sbn` would replace the model it reads).
+pub fn ensure_not_an_input(flag: &str, out: &Path, inputs: &[&Path]) -> Result<()> {
+    let resolve = |p: &Path| -> Option<std::path::PathBuf> {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    let target = resolve(out);
+    for input in inputs {
+        if target.is_some() && resolve(input) == target {
+            anyhow::bail!("{flag} {}: is also an input of this command; write the output to another file", out.display());
+        }
+    }
+    Ok(())
 }

@@ -42,6 +42,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // Checked before any work, so that nothing is written for a bad flag.
+    anyhow::ensure!(args.draws >= 1, "--draws 0: must be at least 1");
+    if let Some(&m) = args.group_sizes.iter().find(|&&m| m == 0 || m > args.draws) {
+        anyhow::bail!("--m {m}: sample counts must lie between 1 and --draws ({})", args.draws);
+    }
+    if let Some(tau) = args.tau {
+        anyhow::ensure!(tau.is_finite() && tau > 0.0, "--tau {tau}: the temperature must be a positive number");
+    }
+    if args.out.is_file() {
+        anyhow::bail!("--out {}: is a file; give a folder for gradcheck.json and the charts", args.out.display());
+    }
     let kinds: Vec<EstimatorKind> = if args.estimators.is_empty() {
         STUDY_ESTIMATORS.to_vec()
     } else {
@@ -62,12 +73,17 @@ pub fn run(args: Args) -> Result<()> {
             let file = ModelFile::load(path).with_context(|| format!("cannot load {}", path.display()))?;
             let data = psa_paper_toy(PSA_TOY_DEFAULT_N, args.seed);
             let x = file.scaling.apply_all(&data)?;
-            anyhow::ensure!(file.network.input_dim() == 2 && file.network.n_classes() == 2, "the model must take 2 inputs and give 2 classes (the toy problem)");
+            let (d0, k) = (file.network.input_dim(), file.network.n_classes());
+            anyhow::ensure!(d0 == 2 && k == 2, "--model {}: takes {d0} inputs and gives {k} classes; the study's toy problem needs 2 and 2", path.display());
             (file.network, x, data.require_labels("the gradient study")?.to_vec())
         }
         None => {
             let (net, x, y, acc) = toy_model(args.epochs, args.seed)?;
-            eprintln!("toy network {:?} after {} epochs of PSA: accuracy {:.1}%", net.dims(), args.epochs, 100.0 * acc);
+            if args.epochs == 0 {
+                eprintln!("toy network {:?} as initialized (untrained)", net.dims());
+            } else {
+                eprintln!("toy network {:?} after {} epochs of PSA: accuracy {:.1}%", net.dims(), args.epochs, 100.0 * acc);
+            }
             (net, x, y)
         }
     };
@@ -75,7 +91,7 @@ pub fn run(args: Args) -> Result<()> {
     let report = gradcheck(&net, &x, &y, &estimators, &config)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let json_path = args.out.join("gradcheck.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", json_path.display()))?;
+    sbn::io::write_atomic(&json_path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     let stems = plot_report(&report, &args.out)?;
     out!("exact expected loss {:.5}; {} draws per estimator", report.exact_loss, report.draws);
     out_str!("{}", table(&report));

@@ -1,7 +1,7 @@
 //! `sbn predict`, `sbn summary` and `sbn export`: the packed-bit Monte Carlo predictive per
 //! example, the larq-style model summary, and the packed export of one network.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use sbn::data::LabelPolicy;
@@ -12,7 +12,7 @@ use sbn::predict::{predictive_packed, InputBatch};
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{load_data, load_features, DataArgs, McArgs};
+use crate::common::{ensure_not_an_input, load_data, load_features, DataArgs, McArgs};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -43,6 +43,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     if ext != "csv" && ext != "json" {
         bail!("--out {}: expected a .csv or .json file name", args.out.display());
     }
+    ensure_not_an_input("--out", &args.out, &[&args.model, Path::new(&args.data)])?;
     let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
     let place = args.model.display().to_string();
     let packed = PackedModelFile::sniff(&bytes);
@@ -139,6 +140,7 @@ pub struct ExportArgs {
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
+    ensure_not_an_input("--out", &args.out, &[&args.model])?;
     let model = ModelFile::load(&args.model)?;
     let network = match args.sample_seed {
         Some(seed) => SampledNetwork::sample(&model.network, &mut sbn::rng::stream(seed, &[]))?,
