@@ -2,28 +2,17 @@
 //! classes is scored as the model's classes say), data without labels, quoted CSV fields, the
 //! features-only library entry point, and output into a closed pipe.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use sbn::data::{Dataset, Features};
 use sbn::evaluate::{predict_dataset, predict_features};
 use sbn::predict::{Engine, McConfig};
 
-fn sbn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
-    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    assert!(!e.contains("panicked"), "panic: {e}");
-    (out.status.success(), o, e)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sbn-cli-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+use common::cli::{sbn, temp_dir};
 const SPEC: &str = "[network]\nhidden = [32]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 2\nchunk = 16\n";
 
 /// The embedded digits as CSV rows: 64 pixel values and the class number.
@@ -60,7 +49,7 @@ fn accuracy(json: &str) -> f64 {
 
 #[test]
 fn a_test_file_without_some_classes_is_scored_by_class_name() {
-    let dir = temp_dir("subset");
+    let dir = temp_dir("cli-data-subset");
     let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
     std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
     let rows = digit_rows();
@@ -100,6 +89,7 @@ fn a_test_file_without_some_classes_is_scored_by_class_name() {
     let (h_named, r_named) = predict("named.sbn", "sub-named.csv", "p-named.csv");
     let (h_none, r_none) = predict("named.sbn", "sub-nolabel.csv", "p-none.csv");
     assert_eq!(&h_named[..3], ["example", "label", "predicted"]);
+    assert_eq!(h_int[3], "p_0");
     assert_eq!(&h_none[..2], ["example", "predicted"], "no label column for data without labels");
     assert_eq!(h_named[3], "p_c0");
     assert_eq!(r_int.len(), subset.len());
@@ -123,7 +113,7 @@ fn a_test_file_without_some_classes_is_scored_by_class_name() {
 
 #[test]
 fn quoted_labels_and_unlabelled_idx_files() {
-    let dir = temp_dir("quoted");
+    let dir = temp_dir("cli-data-quoted");
     let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
     std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
     let rows = digit_rows();
@@ -186,7 +176,7 @@ fn quoted_labels_and_unlabelled_idx_files() {
 
 #[test]
 fn features_alone_predict_like_a_data_set() {
-    let dir = temp_dir("features");
+    let dir = temp_dir("cli-data-features");
     std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
     let out = dir.join("m.sbn");
     let (ok, _, err) = sbn(&["fit", dir.join("spec.toml").to_str().unwrap(), "--train", "embedded:digits", "--out", out.to_str().unwrap()]);
@@ -216,7 +206,7 @@ fn features_alone_predict_like_a_data_set() {
 
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let dir = temp_dir("pipe");
+    let dir = temp_dir("cli-data-pipe");
     std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
     let model = dir.join("m.sbn");
     let (ok, _, err) = sbn(&["fit", dir.join("spec.toml").to_str().unwrap(), "--train", "embedded:digits", "--out", model.to_str().unwrap()]);

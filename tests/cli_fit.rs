@@ -3,25 +3,14 @@
 //! no partial model file. Ctrl-C during `fit` (exit 130, the resume command, a bit-identical
 //! resumed run), no overwriting without `--force`, and one writer per model.
 
+mod common;
+
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sbn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
-    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    assert!(!e.contains("panicked"), "panic: {e}");
-    (out.status.success(), o, e)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sbn-cli-fit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+use common::cli::{sbn, temp_dir};
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -32,7 +21,7 @@ const SPEC: &str = "[network]\nhidden = [64]\nweights = \"bernoulli\"\n[objectiv
 
 #[test]
 fn fit_save_evaluate_round_trip_on_the_digits() {
-    let dir = temp_dir("round");
+    let dir = temp_dir("cli-fit-round");
     let spec = write(&dir, "spec.toml", SPEC);
     let model = dir.join("m.sbn");
     let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", model.to_str().unwrap()]);
@@ -56,7 +45,7 @@ fn fit_save_evaluate_round_trip_on_the_digits() {
 
 #[test]
 fn bad_specs_and_data_are_refused_without_a_model_file() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("cli-fit-bad");
     let model = dir.join("m.sbn");
     let m = model.to_str().unwrap();
     let cases: Vec<(String, Vec<&str>)> = vec![
@@ -102,7 +91,7 @@ fn network_logits(net: &sbn::model::Network) -> Vec<f64> {
 
 #[test]
 fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
-    let dir = temp_dir("init");
+    let dir = temp_dir("cli-fit-init");
     let det_spec = write(&dir, "det.toml", &SPEC.replace("beta = 0.01", "beta = 0.0").replace("epochs = 3", "epochs = 2\nestimator = \"st\"\npoint_weights = true"));
     let det = dir.join("det.sbn");
     let (ok, _, err) = sbn(&["fit", &det_spec, "--train", "embedded:digits", "--out", det.to_str().unwrap()]);
@@ -169,7 +158,7 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> std::process::E
 
 #[test]
 fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
-    let dir = temp_dir("interrupt");
+    let dir = temp_dir("cli-fit-interrupt");
     let (a, b) = (dir.join("a.sbn"), dir.join("b.sbn"));
     let (a_str, b_str) = (a.to_str().unwrap(), b.to_str().unwrap());
     let bin = env!("CARGO_BIN_EXE_sbn");
@@ -241,7 +230,7 @@ fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
 
 #[test]
 fn fit_refuses_to_overwrite_an_earlier_run_or_share_its_output() {
-    let dir = temp_dir("overwrite");
+    let dir = temp_dir("cli-fit-overwrite");
     let spec = write(&dir, "spec.toml", &SPEC.replace("epochs = 3", "epochs = 1"));
     let model = dir.join("m.sbn");
     let m = model.to_str().unwrap();

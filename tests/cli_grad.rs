@@ -1,17 +1,14 @@
 //! `sbn grad`: reproduces the reference file through the command line, and rejects bad input with a
 //! message naming the case and field, a non-zero exit and no panic.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
+use common::cli::sbn;
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
-
-fn sbn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sbn-cli-grad-{}", std::process::id()));

@@ -2,26 +2,13 @@
 //! packed export read back by `predict`, and bad input (input size, zero samples, corrupt or
 //! truncated packed file) refused with a clear message and a non-zero exit.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn sbn(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).output().unwrap();
-    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    assert!(!e.contains("panicked"), "panic: {e}");
-    (out.status.success(), o, e)
-}
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sbn-cli-predict-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+use common::cli::{sbn, temp_dir};
 #[test]
 fn predict_summary_export_and_bad_input() {
-    let dir = temp_dir();
+    let dir = temp_dir("cli-predict");
     let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
     std::fs::write(dir.join("spec.toml"), "[network]\nhidden = [40]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 2\nchunk = 16\n").unwrap();
     let (ok, _, err) = sbn(&["fit", &p("spec.toml"), "--train", "embedded:digits", "--out", &p("m.sbn")]);

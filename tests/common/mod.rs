@@ -1,6 +1,7 @@
 //! Helpers shared by the Monte Carlo estimator tests: draw statistics and small test problems.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod packed;
 
 use nalgebra::DMatrix;
