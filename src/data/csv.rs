@@ -248,9 +248,10 @@ mod tests {
         let ds = parse_csv(b"a,b\n1,2\n3,4\n", "t.csv", "t", &absent).unwrap();
         assert_eq!((ds.len(), ds.dim, ds.is_labelled()), (2, 2, false));
         // Exactly the model's inputs: no label column; one more: the last is the label.
-        let ds = parse_csv(b"1,2\n3,4\n", "t.csv", "t", &LoadOptions::predict(2)).unwrap();
+        let predict = LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(2), ..LoadOptions::default() };
+        let ds = parse_csv(b"1,2\n3,4\n", "t.csv", "t", &predict).unwrap();
         assert!(!ds.is_labelled());
-        let ds = parse_csv(b"1,2,0\n3,4,1\n", "t.csv", "t", &LoadOptions::predict(2)).unwrap();
+        let ds = parse_csv(b"1,2,0\n3,4,1\n", "t.csv", "t", &predict).unwrap();
         assert_eq!(ds.labels().unwrap(), [0, 1]);
         let required = LoadOptions { n_features: Some(2), ..LoadOptions::default() };
         let e = parse_csv(b"1,2\n3,4\n", "t.csv", "t", &required).unwrap_err().to_string();

@@ -7,11 +7,15 @@
 //! * [`scaling::InputScaling`]: the map from stored values to network inputs (one example per column).
 //! * [`toy`]: two moons and the PSA paper's 2-D toy.
 //! * [`augment::Augment`]: random translations and mirroring of training images.
+//! * [`classes`]: which of a fitted model's classes a label names ([`Dataset::labels_for`]).
+//! * [`origin::Origin`]: the file and line (or record) of every example, for messages.
 
 pub mod augment;
+pub mod classes;
 pub mod csv;
 pub mod embedded;
 pub mod idx;
+pub mod origin;
 pub mod scaling;
 pub mod toy;
 
@@ -24,6 +28,8 @@ use rand::seq::SliceRandom;
 
 use crate::error::{Result, SbnError};
 
+pub use classes::{class_of, list_classes};
+pub use origin::Origin;
 pub use scaling::InputScaling;
 
 /// The Fashion-MNIST class names, in label order.
@@ -95,64 +101,6 @@ struct Labels {
     numbered: bool,
 }
 
-/// Where the examples of a data set come from: a file and, per example, its 1-based line (CSV)
-/// or 0-based record (IDX), so that messages can point at the example in the user's file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Origin {
-    file: String,
-    unit: Unit,
-    /// The label column of a CSV file, e.g. "column 65 (`label`)".
-    label_field: Option<String>,
-    /// Position of every example in the file; `None` means example `n` is at position `n`.
-    positions: Option<Vec<usize>>,
-}
-
-/// What an [`Origin`]'s positions count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Unit {
-    /// 1-based lines of a text file.
-    Line,
-    /// 0-based records of an IDX file.
-    Record,
-    /// Examples of a data set made in memory.
-    Example,
-}
-
-impl Origin {
-    /// Examples made in memory (generators, grids, arrays passed to the library).
-    pub fn memory(name: &str) -> Origin {
-        Origin { file: name.to_string(), unit: Unit::Example, label_field: None, positions: None }
-    }
-
-    /// Records of an IDX file, example `n` at record `n`.
-    pub fn idx(file: &str) -> Origin {
-        Origin { file: file.to_string(), unit: Unit::Record, label_field: None, positions: None }
-    }
-
-    /// Lines of a CSV file, one per example; `label_field` names the label column.
-    pub fn csv(file: &str, lines: Vec<usize>, label_field: Option<String>) -> Origin {
-        Origin { file: file.to_string(), unit: Unit::Line, label_field, positions: Some(lines) }
-    }
-
-    /// The place of example `n` in messages: `file:line, column …`, `file, record n`, `name, example n`.
-    pub fn place(&self, n: usize) -> String {
-        let pos = self.positions.as_ref().map_or(n, |p| p[n]);
-        match self.unit {
-            Unit::Line => match &self.label_field {
-                Some(field) => format!("{}:{pos}, {field}", self.file),
-                None => format!("{}:{pos}", self.file),
-            },
-            Unit::Record => format!("{}, record {pos}", self.file),
-            Unit::Example => format!("{}, example {pos}", self.file),
-        }
-    }
-
-    fn subset(&self, indices: &[usize]) -> Origin {
-        let positions = Some(indices.iter().map(|&n| self.positions.as_ref().map_or(n, |p| p[n])).collect());
-        Origin { positions, ..self.clone() }
-    }
-}
-
 impl PartialEq for Dataset {
     fn eq(&self, other: &Self) -> bool {
         (&self.name, &self.features, self.dim, self.image_shape, &self.labels) == (&other.name, &other.features, other.dim, other.image_shape, &other.labels)
@@ -172,19 +120,6 @@ impl fmt::Debug for Dataset {
             .field("image_shape", &self.image_shape)
             .finish()
     }
-}
-
-/// Largest number of classes listed in full in a message.
-const CLASSES_SHOWN: usize = 20;
-
-/// `names` as a comma-separated list, shortened in the middle when long.
-pub fn list_classes(names: &[String]) -> String {
-    if names.len() <= CLASSES_SHOWN {
-        return names.join(", ");
-    }
-    let head = names[..CLASSES_SHOWN - 3].join(", ");
-    let tail = names[names.len() - 2..].join(", ");
-    format!("{head}, … ({} more), {tail}", names.len() - CLASSES_SHOWN + 1)
 }
 
 impl Dataset {
@@ -263,7 +198,7 @@ impl Dataset {
 
     /// The class index of every example; unlabelled data is an error saying that `purpose` needs labels.
     pub fn require_labels(&self, purpose: &str) -> Result<&[usize]> {
-        self.labels().ok_or_else(|| SbnError::invalid(&self.origin.file, format!("the data has no labels, and {purpose} needs them")))
+        self.labels().ok_or_else(|| SbnError::invalid(self.origin.file(), format!("the data has no labels, and {purpose} needs them")))
     }
 
     /// One name per class (empty for unlabelled data).
@@ -283,7 +218,7 @@ impl Dataset {
 
     /// The file (or name) the examples come from.
     pub fn source(&self) -> &str {
-        &self.origin.file
+        self.origin.file()
     }
 
     /// Whether the features are stored as bytes.
@@ -324,7 +259,7 @@ impl Dataset {
     /// [`class_of`]). A label the model does not know is an error naming the example's place, the
     /// label as written and the model's classes. Unlabelled data is an error too.
     pub fn labels_for(&self, classes: &[String]) -> Result<Vec<usize>> {
-        let labels = self.labels.as_ref().ok_or_else(|| SbnError::invalid(&self.origin.file, "the data has no labels"))?;
+        let labels = self.labels.as_ref().ok_or_else(|| SbnError::invalid(self.origin.file(), "the data has no labels"))?;
         let map: Vec<Option<usize>> = (0..labels.names.len()).map(|c| class_of(classes, &labels.written(c), Some(&labels.names[c]))).collect();
         labels
             .index
@@ -357,13 +292,13 @@ impl Dataset {
         let present = hist.iter().filter(|&&c| c > 0).count();
         if present < 2 {
             let only = labels.first().map_or(String::new(), |&c| format!(" (`{}`)", self.class_names()[c]));
-            return Err(SbnError::invalid(&self.origin.file, format!("the training data has only one class{only}; a classifier needs examples of at least two")));
+            return Err(SbnError::invalid(self.origin.file(), format!("the training data has only one class{only}; a classifier needs examples of at least two")));
         }
         let k = self.n_classes();
         if 2 * k > self.len().max(4) {
             let numbered = self.labels.as_ref().is_some_and(|l| l.numbered);
             let why = if numbered { format!("integer labels are class numbers, so labels up to {} make {k} classes ({present} of them with examples)", k - 1) } else { format!("{k} distinct labels") };
-            return Err(SbnError::invalid(&self.origin.file, format!("{why} for {} examples: more than one class per two examples; is the label column right (--label)?", self.len())));
+            return Err(SbnError::invalid(self.origin.file(), format!("{why} for {} examples: more than one class per two examples; is the label column right (--label)?", self.len())));
         }
         Ok(())
     }
@@ -406,22 +341,6 @@ impl Labels {
     fn written(&self, c: usize) -> String {
         if self.numbered { c.to_string() } else { self.names[c].clone() }
     }
-}
-
-/// The class among `classes` (a model's, in its order) that a label written as `written` names:
-/// the class of that name; for data whose labels are numbers with display names (IDX files of
-/// Fashion-MNIST), the class of that display name; and for a model whose classes are the
-/// Fashion-MNIST names, the number of the class in that data set's documentation (0 = T-shirt/top
-/// … 9 = Ankle boot), so its CSV and IDX files with numeric labels fit a model fitted on either.
-pub fn class_of(classes: &[String], written: &str, display: Option<&str>) -> Option<usize> {
-    if let Some(c) = classes.iter().position(|n| n == written) {
-        return Some(c);
-    }
-    if let Some(c) = display.and_then(|d| classes.iter().position(|n| n == d)) {
-        return Some(c);
-    }
-    let fashion = classes.len() == FASHION_CLASS_NAMES.len() && classes.iter().zip(FASHION_CLASS_NAMES).all(|(a, b)| a == b);
-    written.parse::<usize>().ok().filter(|&i| fashion && i < classes.len())
 }
 
 /// Which half of a standard train/test pair to read from a directory.
@@ -483,13 +402,6 @@ pub struct LoadOptions {
     /// columns has no label column (with [`LabelPolicy::IfPresent`]), or is an error saying so
     /// (with [`LabelPolicy::Required`]).
     pub n_features: Option<usize>,
-}
-
-impl LoadOptions {
-    /// Options that read labels when present, for a model with `n_features` inputs.
-    pub fn predict(n_features: usize) -> LoadOptions {
-        LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(n_features), ..LoadOptions::default() }
-    }
 }
 
 /// Load a data set from `path`:
