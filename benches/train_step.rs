@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use sbn::data::{self, InputScaling, Role};
+use sbn::data::{self, InputScaling, LoadOptions, Role};
 use sbn::estimator::{Estimator, EstimatorKind};
 use sbn::model::{Network, WeightKind};
 use sbn::model::init::{random_network, InitConfig};
@@ -87,16 +87,16 @@ fn images(batch: usize) -> (DMatrix<f64>, Vec<usize>) {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
     let ds = if fashion.is_dir() {
-        data::load(&fashion, Role::Train, None)
+        data::load(&fashion, &LoadOptions { role: Role::Train, ..LoadOptions::default() })
     } else {
         let vendored = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist10k-images-idx3-ubyte.gz");
-        data::load(&vendored, Role::Train, None)
+        data::load(&vendored, &LoadOptions::default())
     }
     .expect("benchmark images");
     eprintln!("train_step: the first {batch} images of {}", ds.name);
     let indices: Vec<usize> = (0..batch).collect();
     let x = InputScaling::fit(&ds).apply(&ds, &indices).expect("scaled images");
-    (x, ds.labels[..batch].to_vec())
+    (x, ds.labels().expect("labelled images")[..batch].to_vec())
 }
 
 criterion_group!(benches, bench);

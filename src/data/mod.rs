@@ -136,7 +136,7 @@ impl Dataset {
         if dim == 0 {
             return Err(SbnError::invalid(&name, "examples have no features"));
         }
-        if features.len() % dim != 0 {
+        if !features.len().is_multiple_of(dim) {
             return Err(SbnError::invalid(&name, format!("{} feature values are not whole examples of {dim} features", features.len())));
         }
         let origin = Origin::memory(&name);
