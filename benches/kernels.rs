@@ -15,11 +15,12 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, summary};
-use sbn::predict::{self, InputBatch, McConfig};
+use sbn::predict::{self, McConfig};
 
 const N: usize = 1024;
 const BATCH: usize = 256;

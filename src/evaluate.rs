@@ -4,13 +4,13 @@
 
 use nalgebra::DMatrix;
 
-use crate::data::{Dataset, Features};
+use crate::data::{Dataset, Features, InputBatch};
 use crate::error::{Result, SbnError};
 use crate::io::ModelFile;
 use crate::metrics::argmax;
 use crate::metrics::scores::Scores;
 use crate::model::{Network, Weights};
-use crate::predict::{predictive, InputBatch, McConfig};
+use crate::predict::{predictive, McConfig};
 use crate::predictive::Predictive;
 use crate::uncertainty::Uncertainty;
 

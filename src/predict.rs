@@ -9,15 +9,14 @@
 //!   uniforms from `rng(seed, s + 1, β)`, noise sample by noise sample, in the order of
 //!   `Network::forward` (layer by layer, example by example, unit by unit).
 
-use nalgebra::DMatrix;
 use rand::rngs::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use crate::error::{Result, SbnError};
-use crate::model::softmax::softmax_into;
+use crate::model::softmax::SoftmaxMean;
 use crate::model::{Layer, Network, RngDraws, WeightSample};
 use crate::packed::SampledNetwork;
-use crate::packed::sampled::Workspace;
+use crate::data::InputBatch;
 use crate::predictive::Predictive;
 
 /// Examples per parallel task.
@@ -49,76 +48,6 @@ pub struct McConfig {
 impl Default for McConfig {
     fn default() -> Self {
         McConfig { weight_samples: 16, noise_samples: 16, seed: 0, engine: Engine::Auto }
-    }
-}
-
-/// The inputs, one example after another.
-#[derive(Clone, Copy, Debug)]
-pub enum InputBatch<'a> {
-    /// 8-bit values `v` (e.g. pixels), `dim` per example, scaled by one affine map for every value:
-    /// `x⁰ = alpha·v + offset`. Kept as bytes so the packed engine can use bit planes.
-    Bytes { data: &'a [u8], dim: usize, alpha: f64, offset: f64 },
-    /// Real inputs `x⁰`, `d0 × B`, one example per column.
-    Real(&'a DMatrix<f64>),
-}
-
-impl<'a> InputBatch<'a> {
-    /// The inputs of a data set: bytes when the scaling is one affine map (so the packed engine
-    /// can use bit planes), scaled reals (kept in `storage`) otherwise.
-    pub fn from_dataset(ds: &'a crate::data::Dataset, scaling: &crate::data::InputScaling, storage: &'a mut Option<DMatrix<f64>>) -> Result<Self> {
-        use crate::data::{Features, InputScaling};
-        if let (Features::Bytes(data), &InputScaling::Affine { alpha, offset }) = (&ds.features, scaling) {
-            return Ok(InputBatch::Bytes { data, dim: ds.dim, alpha, offset });
-        }
-        Ok(InputBatch::Real(storage.insert(scaling.apply_all(ds)?)))
-    }
-}
-
-impl InputBatch<'_> {
-    /// Number of examples.
-    pub fn len(&self) -> usize {
-        match self {
-            InputBatch::Bytes { data, dim, .. } => data.len().checked_div(*dim).unwrap_or(0),
-            InputBatch::Real(x) => x.ncols(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Values per example.
-    pub fn dim(&self) -> usize {
-        match self {
-            InputBatch::Bytes { dim, .. } => *dim,
-            InputBatch::Real(x) => x.nrows(),
-        }
-    }
-
-    /// Checks the form and that examples have `d0` values.
-    pub fn check(&self, d0: usize) -> Result<()> {
-        if let InputBatch::Bytes { data, dim, alpha, offset } = *self {
-            if dim == 0 || data.len() % dim != 0 {
-                return Err(SbnError::invalid("inputs", format!("{} bytes are not whole examples of {dim} values", data.len())));
-            }
-            if !alpha.is_finite() || !offset.is_finite() {
-                return Err(SbnError::invalid("inputs", "the input scaling α, c must be finite"));
-            }
-        }
-        if self.dim() != d0 {
-            return Err(SbnError::invalid("inputs", format!("examples have {} values but the network takes {d0}", self.dim())));
-        }
-        Ok(())
-    }
-
-    /// Examples `range` as real inputs `x⁰` (`d0 × B`).
-    pub fn to_matrix(&self, range: std::ops::Range<usize>) -> DMatrix<f64> {
-        match *self {
-            InputBatch::Bytes { data, dim, alpha, offset } => {
-                DMatrix::from_iterator(dim, range.len(), data[range.start * dim..range.end * dim].iter().map(|&v| alpha * f64::from(v) + offset))
-            }
-            InputBatch::Real(x) => x.columns(range.start, range.len()).into_owned(),
-        }
     }
 }
 
@@ -195,23 +124,75 @@ pub fn predictive(net: &Network, inputs: InputBatch, config: &McConfig) -> Resul
     }
 }
 
-/// Runs `task(s, block range, rng)` → `p̄_s` of the block (row-major `[example][class]`) for every
-/// (weight sample, block) in parallel and assembles the record.
-fn assemble(
-    n: usize,
-    k: usize,
-    weight_samples: usize,
-    noise_samples: usize,
-    seed: u64,
-    task: impl Fn(usize, std::ops::Range<usize>, &mut Xoshiro256PlusPlus) -> Vec<f64> + Sync,
-) -> Predictive {
+/// A Monte Carlo engine: `S_w` weight samples of one network, each evaluated on blocks of
+/// examples with fresh activation noise. The packed and the float engine implement it, and
+/// [`run`] turns either into the predictive with the same seeding rule.
+pub trait McEngine: Sync {
+    /// `S_w`.
+    fn weight_samples(&self) -> usize;
+    /// The number of classes K.
+    fn n_classes(&self) -> usize;
+    /// `p̄_s` of the examples `range` of `inputs` for weight sample `s`: softmax outputs averaged
+    /// over `noise_samples` activation-noise samples drawn from `rng`, row-major `[example][class]`.
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64>;
+}
+
+/// Sampled networks on packed bits.
+pub struct PackedEngine<'a>(pub &'a [SampledNetwork]);
+
+impl McEngine for PackedEngine<'_> {
+    fn weight_samples(&self) -> usize {
+        self.0.len()
+    }
+
+    fn n_classes(&self) -> usize {
+        *self.0[0].dims().last().expect("dims are non-empty")
+    }
+
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+        self.0[s].noise_averaged_probabilities(inputs, range, noise_samples, rng)
+    }
+}
+
+/// Weight samples of a network evaluated in f64 ([`Network::forward`]).
+pub struct FloatEngine<'a> {
+    /// The network whose weights were sampled.
+    pub net: &'a Network,
+    /// Its weight samples.
+    pub samples: &'a [WeightSample],
+}
+
+impl McEngine for FloatEngine<'_> {
+    fn weight_samples(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn n_classes(&self) -> usize {
+        self.net.n_classes()
+    }
+
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+        let x0 = inputs.to_matrix(range.clone());
+        let mut mean = SoftmaxMean::new(self.net.n_classes(), range.len());
+        for _ in 0..noise_samples {
+            mean.add(&self.net.forward(&x0, &self.samples[s], &mut RngDraws(&mut *rng)).logits);
+        }
+        mean.finish()
+    }
+}
+
+/// The predictive of `engine` on `inputs` (checked by the caller): every (weight sample, block of
+/// [`BLOCK`] examples) in parallel, block `β` of weight sample `s` drawing its noise from stream
+/// `(s + 1, β)` of `seed`, so the result depends on the seed only, never on the thread count.
+pub fn run(engine: &impl McEngine, inputs: InputBatch, noise_samples: usize, seed: u64) -> Predictive {
+    let (n, k, weight_samples) = (inputs.len(), engine.n_classes(), engine.weight_samples());
     let blocks = n.div_ceil(BLOCK);
     let parts: Vec<Vec<f64>> = (0..weight_samples * blocks)
         .into_par_iter()
         .map(|id| {
             let (s, blk) = (id / blocks, id % blocks);
             let range = blk * BLOCK..((blk + 1) * BLOCK).min(n);
-            task(s, range, &mut stream_rng(seed, s as u64 + 1, blk as u64))
+            engine.block(s, &inputs, range, noise_samples, &mut stream_rng(seed, s as u64 + 1, blk as u64))
         })
         .collect();
     let mut out = Predictive::zeros(n, k, weight_samples, noise_samples);
@@ -226,14 +207,6 @@ fn assemble(
     out
 }
 
-/// Adds `softmax` of every column of `logits` to `acc` (`[example][class]`).
-fn add_softmax(logits: &DMatrix<f64>, acc: &mut [f64], p: &mut [f64]) {
-    for (col, a) in logits.column_iter().zip(acc.chunks_exact_mut(logits.nrows())) {
-        softmax_into(col.as_slice(), p);
-        a.iter_mut().zip(p.iter()).for_each(|(a, p)| *a += p);
-    }
-}
-
 /// The predictive of the packed engine for given sampled networks.
 pub fn predictive_packed(nets: &[SampledNetwork], inputs: InputBatch, noise_samples: usize, seed: u64) -> Result<Predictive> {
     check_counts(nets.len(), noise_samples)?;
@@ -242,19 +215,7 @@ pub fn predictive_packed(nets: &[SampledNetwork], inputs: InputBatch, noise_samp
         return Err(SbnError::invalid("sampled networks", "differ in their shapes"));
     }
     inputs.check(dims[0])?;
-    let k = *dims.last().expect("dims are non-empty");
-    Ok(assemble(inputs.len(), k, nets.len(), noise_samples, seed, |s, range, rng| {
-        let a1 = nets[s].first_preactivation(&inputs, range.clone());
-        let mut work = Workspace::default();
-        let mut acc = vec![0.0; range.len() * k];
-        let mut p = vec![0.0; k];
-        for _ in 0..noise_samples {
-            nets[s].noise_pass(&a1, rng, &mut work);
-            add_softmax(&work.logits, &mut acc, &mut p);
-        }
-        acc.iter_mut().for_each(|v| *v /= noise_samples as f64);
-        acc
-    }))
+    Ok(run(&PackedEngine(nets), inputs, noise_samples, seed))
 }
 
 /// The predictive of the float engine (`Network::forward`) for given weight samples.
@@ -264,16 +225,5 @@ pub fn predictive_float(net: &Network, samples: &[WeightSample], inputs: InputBa
     if samples.iter().any(|ws| ws.layers.len() != net.layers().len()) {
         return Err(SbnError::invalid("weight samples", "layer count differs from the network's"));
     }
-    let k = net.n_classes();
-    Ok(assemble(inputs.len(), k, samples.len(), noise_samples, seed, |s, range, rng| {
-        let x0 = inputs.to_matrix(range.clone());
-        let mut acc = vec![0.0; range.len() * k];
-        let mut p = vec![0.0; k];
-        for _ in 0..noise_samples {
-            let fwd = net.forward(&x0, &samples[s], &mut RngDraws(&mut *rng));
-            add_softmax(&fwd.logits, &mut acc, &mut p);
-        }
-        acc.iter_mut().for_each(|v| *v /= noise_samples as f64);
-        acc
-    }))
+    Ok(run(&FloatEngine { net, samples }, inputs, noise_samples, seed))
 }

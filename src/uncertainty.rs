@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
-use crate::metrics::{argmax, check_probabilities, check_rows};
+use crate::metrics::{argmax, check_probabilities};
 use crate::model::softmax::entropy;
 use crate::predictive::Predictive;
 
@@ -23,37 +23,10 @@ pub struct Uncertainty {
     pub model: Vec<f64>,
 }
 
-/// Checks a predictive's shape (at least one example, class and weight sample) and that every
-/// `p̄_s` is a probability vector.
-pub fn check_predictive(place: &str, p: &Predictive) -> Result<()> {
-    if p.n_examples == 0 || p.n_classes == 0 || p.weight_samples == 0 {
-        return Err(SbnError::invalid(
-            place,
-            format!(
-                "empty predictive ({} examples, {} classes, {} weight samples)",
-                p.n_examples, p.n_classes, p.weight_samples
-            ),
-        ));
-    }
-    if p.per_weight_sample.len() != p.n_examples * p.weight_samples * p.n_classes {
-        return Err(SbnError::invalid(
-            place,
-            format!(
-                "{} probabilities for {} examples × {} weight samples × {} classes",
-                p.per_weight_sample.len(),
-                p.n_examples,
-                p.weight_samples,
-                p.n_classes
-            ),
-        ));
-    }
-    check_rows(place, &p.per_weight_sample, p.n_classes)
-}
-
 impl Uncertainty {
     /// The split for every example of a predictive.
     pub fn from_predictive(p: &Predictive) -> Result<Uncertainty> {
-        check_predictive("uncertainty", p)?;
+        p.validate("uncertainty")?;
         let n = p.n_examples;
         let (mut total, mut data, mut model) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         for i in 0..n {
@@ -159,7 +132,7 @@ impl ScoreKind {
 pub fn scores(p: &Predictive, kind: ScoreKind) -> Result<Vec<f64>> {
     match kind {
         ScoreKind::MaxProbability => {
-            check_predictive("scores", p)?;
+            p.validate("scores")?;
             Ok((0..p.n_examples).map(|i| 1.0 - p.mean(i).iter().copied().fold(0.0, f64::max)).collect())
         }
         ScoreKind::Total => Ok(Uncertainty::from_predictive(p)?.total),

@@ -3,11 +3,12 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
+use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
-use sbn::predict::{self, Engine, InputBatch, McConfig};
+use sbn::predict::{self, Engine, McConfig};
 
 mod common;
 use common::packed::{assert_same_forward, bytes, rng, sym};

@@ -4,12 +4,13 @@
 
 use nalgebra::DMatrix;
 use rand::rngs::Xoshiro256PlusPlus;
+use sbn::data::InputBatch;
 use sbn::SbnError;
 use sbn::model::init::{InitConfig, LayerShape, random_layers};
 use sbn::model::noise::uniform;
 use sbn::model::{Conv2d, Network, WeightKind, Weights};
 use sbn::packed::{SampledNetwork, summary};
-use sbn::predict::{self, Engine, InputBatch, McConfig};
+use sbn::predict::{self, Engine, McConfig};
 
 mod common;
 use common::packed::{assert_same_forward, bytes, rng, sym};

@@ -7,10 +7,12 @@
 //! * [`scaling::InputScaling`]: the map from stored values to network inputs (one example per column).
 //! * [`toy`]: two moons and the PSA paper's 2-D toy.
 //! * [`augment::Augment`]: random translations and mirroring of training images.
+//! * [`InputBatch`]: the inputs of a Monte Carlo pass, as bytes or scaled reals.
 //! * [`classes`]: which of a fitted model's classes a label names ([`Dataset::labels_for`]).
 //! * [`origin::Origin`]: the file and line (or record) of every example, for messages.
 
 pub mod augment;
+pub mod batch;
 pub mod classes;
 pub mod csv;
 pub mod embedded;
@@ -28,6 +30,7 @@ use rand::seq::SliceRandom;
 
 use crate::error::{Result, SbnError};
 
+pub use batch::InputBatch;
 pub use classes::{class_of, list_classes};
 pub use origin::Origin;
 pub use scaling::InputScaling;

@@ -17,9 +17,8 @@ pub use scores::Scores;
 pub use selective::RiskCoverage;
 
 use crate::error::{Result, SbnError};
-
-/// How far a probability row may sum from 1 before it is rejected.
-pub const SUM_TOLERANCE: f64 = 1e-6;
+use crate::predictive::check_rows;
+pub use crate::predictive::SUM_TOLERANCE;
 
 /// Checks a probability matrix against its labels; returns the number of examples.
 ///
@@ -44,20 +43,6 @@ pub fn check_probabilities(place: &str, probs: &[f64], n_classes: usize, labels:
         return Err(SbnError::invalid(place, format!("label {y} of example {i} is not below n_classes = {n_classes}")));
     }
     Ok(n)
-}
-
-/// Checks that every row of `probs` is a probability vector (finite, in `[0, 1]`, sum 1 ± tol).
-pub(crate) fn check_rows(place: &str, probs: &[f64], n_classes: usize) -> Result<()> {
-    for (i, row) in probs.chunks(n_classes).enumerate() {
-        if let Some(p) = row.iter().find(|p| !p.is_finite() || **p < 0.0 || **p > 1.0 + SUM_TOLERANCE) {
-            return Err(SbnError::invalid(place, format!("row {i}: {p} is not a probability")));
-        }
-        let sum: f64 = row.iter().sum();
-        if (sum - 1.0).abs() > SUM_TOLERANCE {
-            return Err(SbnError::invalid(place, format!("row {i} sums to {sum}, not 1")));
-        }
-    }
-    Ok(())
 }
 
 /// Index of the largest entry (the first one on ties).

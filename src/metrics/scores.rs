@@ -92,7 +92,7 @@ impl Scores {
 
     /// Scores of the Monte Carlo mean `p̄` of a predictive, recording its sample counts.
     pub fn from_predictive(predictive: &Predictive, labels: &[usize]) -> Result<Scores> {
-        crate::uncertainty::check_predictive("scores", predictive)?;
+        predictive.validate("scores")?;
         let mut s = Scores::compute(&predictive.means(), predictive.n_classes, labels)?;
         s.weight_samples = Some(predictive.weight_samples);
         s.noise_samples = Some(predictive.noise_samples);

@@ -29,6 +29,37 @@ pub fn softmax(o: &[f64]) -> Vec<f64> {
     p
 }
 
+/// The mean of `softmax` over several logit matrices (`K × B`, one example per column): the
+/// Monte Carlo average over activation-noise samples, `[example][class]`.
+pub struct SoftmaxMean {
+    sum: Vec<f64>,
+    p: Vec<f64>,
+    count: usize,
+}
+
+impl SoftmaxMean {
+    /// An empty mean for `examples` columns of `classes` logits.
+    pub fn new(classes: usize, examples: usize) -> Self {
+        SoftmaxMean { sum: vec![0.0; classes * examples], p: vec![0.0; classes], count: 0 }
+    }
+
+    /// Adds `softmax` of every column of `logits`.
+    pub fn add(&mut self, logits: &nalgebra::DMatrix<f64>) {
+        for (col, a) in logits.column_iter().zip(self.sum.chunks_exact_mut(logits.nrows())) {
+            softmax_into(col.as_slice(), &mut self.p);
+            a.iter_mut().zip(&self.p).for_each(|(a, p)| *a += p);
+        }
+        self.count += 1;
+    }
+
+    /// The mean, row-major `[example][class]`.
+    pub fn finish(mut self) -> Vec<f64> {
+        let n = self.count.max(1) as f64;
+        self.sum.iter_mut().for_each(|v| *v /= n);
+        self.sum
+    }
+}
+
 /// The loss `ℓ(o, y) = logsumexp(o) − o_y`.
 #[inline]
 pub fn nll(o: &[f64], y: usize) -> f64 {

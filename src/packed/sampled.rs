@@ -29,7 +29,8 @@ use super::patches;
 use crate::error::{Result, SbnError};
 use crate::model::noise::{decide_states, uniform};
 use crate::model::{Conv2d, Layer, Network, WeightSample, Weights};
-use crate::predict::InputBatch;
+use crate::data::InputBatch;
+use crate::model::softmax::SoftmaxMean;
 
 /// A packed binary layer: the bits, their kernel layout, the scales γ and biases b.
 #[derive(Clone, Debug)]
@@ -75,7 +76,7 @@ pub struct PackedForward {
 
 /// Reusable buffers of the noise pass.
 #[derive(Debug, Default)]
-pub(crate) struct Workspace {
+struct Workspace {
     states: Vec<BitMatrix>,
     s: Vec<i32>,
     a: Vec<f64>,
@@ -218,6 +219,20 @@ impl SampledNetwork {
         WeightSample { layers: (0..self.layers.len()).map(|k| self.layer_bits(k).map(BitMatrix::to_rows_matrix)).collect() }
     }
 
+    /// `p̄_s` of the examples `range` of `input` (checked against the network): the softmax
+    /// outputs averaged over `noise_samples` activation-noise samples drawn from `rng`, row-major
+    /// `[example][class]`. The first layer's pre-activations are computed once for all of them.
+    pub fn noise_averaged_probabilities<R: Rng + ?Sized>(&self, input: &InputBatch, range: Range<usize>, noise_samples: usize, rng: &mut R) -> Vec<f64> {
+        let a1 = self.first_preactivation(input, range.clone());
+        let mut work = Workspace::default();
+        let mut mean = SoftmaxMean::new(*self.dims.last().expect("dims are non-empty"), range.len());
+        for _ in 0..noise_samples {
+            self.noise_pass(&a1, rng, &mut work);
+            mean.add(&work.logits);
+        }
+        mean.finish()
+    }
+
     /// Pre-activations `a¹` (`n1 × B`, units layout) of examples `range` of `input`; they do not
     /// depend on the activation noise. The input must have been checked against the network.
     pub fn first_preactivation(&self, input: &InputBatch, range: Range<usize>) -> DMatrix<f64> {
@@ -324,7 +339,7 @@ impl SampledNetwork {
     /// One noise sample on top of `a¹`: states of layers `1..L` drawn from `rng` (per layer,
     /// example by example, unit by unit: the order of `Network::forward`), logits into
     /// `work.logits`.
-    pub(crate) fn noise_pass<R: Rng + ?Sized>(&self, a1: &DMatrix<f64>, rng: &mut R, work: &mut Workspace) {
+    fn noise_pass<R: Rng + ?Sized>(&self, a1: &DMatrix<f64>, rng: &mut R, work: &mut Workspace) {
         let b = a1.ncols();
         let l_count = self.n_hidden();
         if work.states.len() != l_count || work.states.first().is_some_and(|s| s.rows() != b) {

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use super::init::data_dependent_init;
 use super::optim::Optimizer;
 use super::step::estimate_batch;
-use crate::data::{Dataset, InputScaling};
+use crate::data::{Dataset, InputBatch, InputScaling};
 use crate::error::{Result, SbnError};
 use crate::io::{ModelFile, TrainState};
 use crate::model::init::{random_layers, InitConfig, LayerShape};
 use crate::model::{BernoulliPrior, Network};
 use crate::objective::Objective;
-use crate::predict::{predictive, Engine, InputBatch, McConfig};
+use crate::predict::{predictive, Engine, McConfig};
 use crate::rng;
 use crate::spec::{ModelSpec, Schedule};
 

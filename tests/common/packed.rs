@@ -7,7 +7,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use sbn::model::noise::uniform;
 use sbn::model::{GivenDraws, Network, RngDraws};
 use sbn::packed::SampledNetwork;
-use sbn::predict::InputBatch;
+use sbn::data::InputBatch;
 
 pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)

@@ -8,7 +8,8 @@ use sbn::data::LabelPolicy;
 use sbn::evaluate::predict_dataset;
 use sbn::io::{write_atomic, ModelFile, PackedModelFile};
 use sbn::packed::{summary, SampledNetwork};
-use sbn::predict::{predictive_packed, InputBatch};
+use sbn::data::InputBatch;
+use sbn::predict::predictive_packed;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
