@@ -7,7 +7,8 @@ use sbn::data::toy::two_moons;
 use sbn::predict::{Engine, McConfig};
 use sbn::report::uncertainty_maps;
 use sbn::spec::ModelSpec;
-use sbn::train::{fit, FitOptions};
+use sbn::session::{fit, FitOptions};
+use sbn::train::{Flow, Observer, Trainer};
 
 const SPEC: &str = r#"
 [network]
@@ -28,11 +29,24 @@ weight_samples = 8
 noise_samples = 8
 "#;
 
+/// Prints every tenth epoch's validation scores: the training observer at its simplest.
+struct EveryTenthEpoch;
+
+impl Observer for EveryTenthEpoch {
+    fn epoch_end(&mut self, trainer: &Trainer) -> sbn::Result<Flow> {
+        let r = trainer.history().last().expect("an epoch has ended");
+        if r.epoch % 10 == 0 {
+            eprintln!("epoch {:>3}: validation accuracy {:.1}%, NLL {:.3}", r.epoch, 100.0 * r.valid_accuracy, r.valid_nll);
+        }
+        Ok(Flow::Continue)
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "toy-uncertainty".into()));
     let spec = ModelSpec::parse(SPEC, "toy spec")?;
     let (train, valid) = two_moons(600, 0.2, 1).split(0.2, 1);
-    let fitted = fit(&spec, &train, &valid, &FitOptions { progress: true, ..FitOptions::default() })?;
+    let fitted = fit(&spec, &train, &valid, &FitOptions::default(), &mut EveryTenthEpoch)?;
     let last = fitted.model.history.last().expect("epochs ran");
     println!("validation accuracy {:.1}%, NLL {:.3}", 100.0 * last.valid_accuracy, last.valid_nll);
     let config = McConfig { weight_samples: 32, noise_samples: 16, seed: 0, engine: Engine::Auto };

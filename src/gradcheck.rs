@@ -17,14 +17,14 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::data::toy::psa_paper_toy;
-use crate::data::{Dataset, InputScaling};
+use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
 use crate::estimator::{Estimator, EstimatorKind, Exact};
-use crate::model::init::{random_network, InitConfig};
 use crate::model::{Network, RngDraws};
 use crate::plot::{line_chart, LineChart, Series};
+use crate::checked::Checked;
 use crate::spec::ModelSpec;
-use crate::train::{fit, FitOptions};
+use crate::session::{fit, initial_network, FitOptions};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -174,7 +174,7 @@ pub const STUDY_ESTIMATORS: [EstimatorKind; 10] = [
 ];
 
 /// The spec of the toy study: 2-5-5-5-2, real weights, PSA, Adam, full-batch-ish steps.
-pub fn toy_spec(epochs: usize, seed: u64) -> ModelSpec {
+pub fn toy_spec(epochs: usize, seed: u64) -> Checked<ModelSpec> {
     let text = format!(
         "[network]\nhidden = [5, 5, 5]\nweights = \"real\"\n[objective]\nbeta = 0.0\n\
          [training]\nestimator = \"psa\"\nlr = 0.01\nschedule = \"constant\"\nbatch_size = 50\nepochs = {}\nseed = {seed}\nchunk = 50\n\
@@ -185,7 +185,7 @@ pub fn toy_spec(epochs: usize, seed: u64) -> ModelSpec {
 }
 
 /// The PSA paper's toy problem (`psa_paper_toy(200, seed)`) and a 2-5-5-5-2 real-weight network
-/// trained on it with PSA for `epochs` epochs via [`fit`] (0: the initialized network, as `fit`
+/// trained on it with PSA for `epochs` epochs via [`fit`](crate::session::fit) (0: the initialized network, as a fit
 /// initializes it). Returns the network, the scaled inputs (`2 × 200`), the labels, and the last
 /// epoch's validation accuracy on the same data (NaN for 0 epochs).
 pub fn toy_model(epochs: usize, seed: u64) -> Result<(Network, DMatrix<f64>, Vec<usize>, f64)> {
@@ -194,24 +194,14 @@ pub fn toy_model(epochs: usize, seed: u64) -> Result<(Network, DMatrix<f64>, Vec
     let scaling = InputScaling::fit(&data);
     let x = scaling.apply_all(&data)?;
     let (net, acc) = if epochs == 0 {
-        (initial_network(&spec, &data, &scaling)?, f64::NAN)
+        let shapes = spec.layer_shapes(data.dim, None, data.n_classes(), scaling.zero_input())?;
+        (initial_network(&spec, &shapes, &data, &scaling)?, f64::NAN)
     } else {
-        let outcome = fit(&spec, &data, &data, &FitOptions::default())?;
+        let outcome = fit(&spec, &data, &data, &FitOptions::default(), &mut ())?;
         let acc = outcome.model.history.last().map_or(f64::NAN, |r| r.valid_accuracy);
         (outcome.last, acc)
     };
     Ok((net, x, data.require_labels("the gradient study")?.to_vec(), acc))
-}
-
-/// The network `fit` starts from for `spec` on `data` (random, then data-dependent scales).
-fn initial_network(spec: &ModelSpec, data: &Dataset, scaling: &InputScaling) -> Result<Network> {
-    let t = &spec.training;
-    let init = InitConfig { logit_scale: spec.network.init_logit, weight_std: 1.0 };
-    let mut net = random_network(&spec.dims(data.dim, data.n_classes()), &spec.kinds(), init, &mut crate::rng::stream(t.seed, &[10]))?;
-    let n_init = data.len().min(512);
-    let idx: Vec<usize> = (0..n_init).map(|i| i * data.len() / n_init).collect();
-    crate::train::init::data_dependent_init(&mut net, &scaling.apply(data, &idx)?, crate::rng::stream_seed(t.seed, &[11]));
-    Ok(net)
 }
 
 /// Cosine of the M-sample mean against M, one chart per layer, one line per estimator (log x):

@@ -14,40 +14,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
+use crate::fitted::FittedModel;
 use crate::model::{Conv2d, Layer, Network, WeightKind};
 use crate::spec::ModelSpec;
-use crate::train::optim::{Moments, Optimizer};
-use crate::train::EpochRecord;
+use crate::train::optim::{Moments, OptimizerKind, OptimizerState};
+use crate::train::{EpochRecord, TrainState};
 
 const MAGIC: &[u8; 8] = b"SBNMODEL";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Everything a model file holds.
+/// Everything a model file holds: a fitted model, the spec that made it, and in checkpoints the
+/// state that `--resume` needs (the file's network is then the run's current one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelFile {
+    /// The spec of the fit.
     pub spec: ModelSpec,
-    pub scaling: InputScaling,
-    pub class_names: Vec<String>,
-    pub network: Network,
-    pub history: Vec<EpochRecord>,
-    /// Present in checkpoints: what `--resume` needs.
+    /// The network, input scaling, classes and history.
+    pub fitted: FittedModel,
+    /// Present in checkpoints.
     pub state: Option<TrainState>,
-}
-
-/// The state of an unfinished training run.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainState {
-    pub optimizer: Optimizer,
-    /// The next epoch and batch to run.
-    pub epoch: usize,
-    pub batch: usize,
-    /// Running sums of the current epoch (loss, KL, examples), so a resumed epoch reports the same.
-    pub running: [f64; 3],
-    /// The best network so far and its validation NLL.
-    pub best: Option<(f64, Network)>,
-    /// Seconds spent training before this checkpoint.
-    pub elapsed: f64,
 }
 
 /// A span of the payload.
@@ -72,7 +58,8 @@ struct LayerRecord {
 
 #[derive(Serialize, Deserialize)]
 struct StateRecord {
-    optimizer: crate::spec::OptimizerKind,
+    /// The spec's optimizer (kept for the format; the spec is what counts).
+    optimizer: OptimizerKind,
     step: u64,
     moments: Vec<(Slot, Slot)>,
     epoch: usize,
@@ -150,9 +137,10 @@ impl ModelFile {
     /// Serializes to bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut payload = Payload(Vec::new());
-        let layers = payload.put_network(&self.network);
+        let f = &self.fitted;
+        let layers = payload.put_network(&f.network);
         let state = self.state.as_ref().map(|s| StateRecord {
-            optimizer: s.optimizer.kind,
+            optimizer: self.spec.training.optimizer,
             step: s.optimizer.step,
             moments: s.optimizer.moments.iter().map(|m| (payload.put(&m.m), payload.put(&m.v))).collect(),
             epoch: s.epoch,
@@ -161,7 +149,7 @@ impl ModelFile {
             best: s.best.as_ref().map(|(score, net)| (*score, payload.put_network(net))),
             elapsed: s.elapsed,
         });
-        let header = Header { spec: self.spec.clone(), scaling: self.scaling.clone(), class_names: self.class_names.clone(), layers, history: self.history.clone(), state };
+        let header = Header { spec: self.spec.clone(), scaling: f.scaling.clone(), class_names: f.class_names.clone(), layers, history: f.history.clone(), state };
         let header = serde_json::to_vec(&header).expect("the header serializes");
         let mut out = Vec::with_capacity(32 + header.len() + 8 * payload.0.len());
         out.extend_from_slice(MAGIC);
@@ -218,8 +206,7 @@ impl ModelFile {
         let state = match header.state {
             None => None,
             Some(s) => {
-                let mut net_for_shapes = network.clone();
-                let fresh = Optimizer::new(s.optimizer, &mut net_for_shapes);
+                let fresh = OptimizerState::fresh(&network);
                 if fresh.moments.len() != s.moments.len() {
                     return Err(bad("optimizer state does not match the network".into()));
                 }
@@ -233,16 +220,14 @@ impl ModelFile {
                     None => None,
                     Some((score, layers)) => Some((score, payload.get_network(&layers, place)?)),
                 };
-                Some(TrainState { optimizer: Optimizer { kind: s.optimizer, step: s.step, moments }, epoch: s.epoch, batch: s.batch, running: s.running, best, elapsed: s.elapsed })
+                Some(TrainState { optimizer: OptimizerState { step: s.step, moments }, epoch: s.epoch, batch: s.batch, running: s.running, best, elapsed: s.elapsed })
             }
         };
-        if network.input_dim() != header.scaling.dim().unwrap_or(network.input_dim()) {
-            return Err(bad("input scaling and network disagree on the input size".into()));
-        }
-        if network.n_classes() != header.class_names.len() {
-            return Err(bad("class names and network disagree on the number of classes".into()));
-        }
-        Ok(ModelFile { spec: header.spec, scaling: header.scaling, class_names: header.class_names, network, history: header.history, state })
+        let fitted = FittedModel::new(network, header.scaling, header.class_names, header.history).map_err(|e| match e {
+            SbnError::Invalid { message, .. } => bad(message),
+            other => other,
+        })?;
+        Ok(ModelFile { spec: header.spec, fitted, state })
     }
 
     /// Reads a model file.

@@ -16,10 +16,12 @@
 //! * [`data`]: loaders, the embedded digits, input scaling, toy problems.
 //! * [`gradcase`] and [`gradcheck`]: the reference-vector case format and the gradient-quality study.
 
+pub mod checked;
 pub mod data;
 pub mod error;
 pub mod estimator;
 pub mod evaluate;
+pub mod fitted;
 pub mod gradcase;
 pub mod gradcheck;
 pub mod io;
@@ -34,6 +36,7 @@ pub mod predict;
 pub mod predictive;
 pub mod report;
 pub mod rng;
+pub mod session;
 pub mod simd;
 pub mod spec;
 pub mod train;

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::data::Dataset;
 use crate::error::{Result, SbnError};
 use crate::evaluate::{evaluate, predict_dataset};
-use crate::io::{write_atomic, ModelFile};
+use crate::fitted::FittedModel;
+use crate::io::write_atomic;
 use crate::metrics::calibration::{reliability, Binning, ReliabilityTable};
 use crate::metrics::ood::{ood_detection, OodScores};
 use crate::metrics::scores::{Scores, ECE_BINS};
@@ -18,7 +19,6 @@ use crate::metrics::top_label;
 use crate::plot::{self, LineChart, Series};
 use crate::predict::McConfig;
 use crate::predictive::Predictive;
-use crate::train::fit::posterior_spread;
 use crate::uncertainty::{scores, ScoreKind, Uncertainty, UncertaintySummary};
 
 /// OOD detection for one score.
@@ -84,7 +84,7 @@ pub fn sample_sweep(pred: &Predictive, labels: &[usize]) -> Result<Vec<SampleSwe
 }
 
 /// Training curves from a model file's history; an error when it has none.
-pub fn training_curves(model: &ModelFile, title: &str, dir: &Path) -> Result<()> {
+pub fn training_curves(model: &FittedModel, title: &str, dir: &Path) -> Result<()> {
     if model.history.is_empty() {
         return Err(SbnError::invalid("model file", "has no training history, so there are no training curves to draw"));
     }
@@ -102,7 +102,7 @@ pub fn training_curves(model: &ModelFile, title: &str, dir: &Path) -> Result<()>
 }
 
 /// Writes `metrics.json`, the plots and `summary.md` into `dir` and returns the metrics.
-pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
+pub fn write_report(model: &FittedModel, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
     if dir.is_file() {
         return Err(SbnError::invalid(dir.display().to_string(), "is a file; the report needs a folder"));
     }
@@ -118,7 +118,7 @@ pub fn write_report(model: &ModelFile, model_name: &str, data: &Dataset, ood: Op
     let ood_pred = ood.map(|o| predict_dataset(model, o, config)).transpose()?;
     let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
     let sweep = sample_sweep(&pred, &labels)?;
-    let (weight_entropy, uncertain_share) = posterior_spread(&model.network);
+    let (weight_entropy, uncertain_share) = model.network.posterior_spread();
     // Only now that every number is computed: a failed report leaves no folder behind.
     std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
 
@@ -220,7 +220,7 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
 
 /// The uncertainty split of `model` on an `nx × ny` grid over a 2-D input rectangle, row by row from
 /// the bottom (`values[iy * nx + ix]`), for maps of the data and model parts.
-pub fn uncertainty_grid(model: &ModelFile, x_range: (f64, f64), y_range: (f64, f64), nx: usize, ny: usize, config: &McConfig) -> Result<Uncertainty> {
+pub fn uncertainty_grid(model: &FittedModel, x_range: (f64, f64), y_range: (f64, f64), nx: usize, ny: usize, config: &McConfig) -> Result<Uncertainty> {
     if nx < 2 || ny < 2 {
         return Err(SbnError::invalid("grid", "needs at least 2 points per axis"));
     }
@@ -237,7 +237,7 @@ pub fn uncertainty_grid(model: &ModelFile, x_range: (f64, f64), y_range: (f64, f
 
 /// Heat maps of the data part and the model part over the plane, with the training points on top
 /// (`uncertainty_map_data` and `uncertainty_map_model` in `dir`). Returns the grid's split.
-pub fn uncertainty_maps(model: &ModelFile, train: &Dataset, x_range: (f64, f64), y_range: (f64, f64), config: &McConfig, dir: &Path) -> Result<Uncertainty> {
+pub fn uncertainty_maps(model: &FittedModel, train: &Dataset, x_range: (f64, f64), y_range: (f64, f64), config: &McConfig, dir: &Path) -> Result<Uncertainty> {
     if train.dim != 2 {
         return Err(SbnError::invalid(&train.name, format!("uncertainty maps need 2-D inputs, the data has {} features", train.dim)));
     }

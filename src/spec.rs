@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::augment::Augment;
+use crate::checked::Checked;
 use crate::error::{Result, SbnError};
-use crate::estimator::EstimatorKind;
 use crate::model::init::LayerShape;
 use crate::model::{Conv2d, WeightKind};
+use crate::train::TrainingConfig;
 
 /// A complete model spec.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,7 +19,7 @@ pub struct ModelSpec {
     #[serde(default)]
     pub objective: ObjectiveSpec,
     #[serde(default)]
-    pub training: TrainingSpec,
+    pub training: TrainingConfig,
     #[serde(default)]
     pub validation: ValidationSpec,
 }
@@ -86,49 +86,6 @@ pub struct ObjectiveSpec {
     pub prior_pi: f64,
 }
 
-/// How the logits of Bernoulli weights are updated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Adam on every parameter (θ included).
-    Adam,
-    /// Mirror descent on the logits (`θ ← θ − ε(N·ĝ_q + β(θ − θ_prior))`), Adam on the rest.
-    Mirror,
-}
-
-/// Learning-rate schedule over epochs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    Constant,
-    /// Cosine decay from the learning rate to 0 over the run.
-    Cosine,
-}
-
-/// Training settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainingSpec {
-    pub estimator: EstimatorKind,
-    pub optimizer: OptimizerKind,
-    /// Adam step size for real weights, scales and biases.
-    pub lr: f64,
-    /// Step size for the logits θ: Adam's under `adam`, `ε·N` (per-example scale) under `mirror`.
-    pub logit_lr: f64,
-    pub schedule: Schedule,
-    pub batch_size: usize,
-    pub epochs: usize,
-    pub seed: u64,
-    /// Examples per parallel chunk (fixed, so results do not depend on the thread count).
-    pub chunk: usize,
-    /// Train a deterministic binary network instead: every forward pass uses the weights at the
-    /// sign of their logits (latent weights, BinaryConnect-style), and the model file stores
-    /// that network. A reference point against the Bayesian posterior.
-    pub point_weights: bool,
-    /// Random translations / mirroring of the training images (`[training.augment]`).
-    pub augment: Augment,
-}
-
 /// Validation settings.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -157,24 +114,6 @@ impl Default for ObjectiveSpec {
     }
 }
 
-impl Default for TrainingSpec {
-    fn default() -> Self {
-        TrainingSpec {
-            estimator: EstimatorKind::Psa,
-            optimizer: OptimizerKind::Adam,
-            lr: 3e-3,
-            logit_lr: 1e-2,
-            schedule: Schedule::Cosine,
-            batch_size: 128,
-            epochs: 10,
-            seed: 1,
-            chunk: 64,
-            point_weights: false,
-            augment: Augment::default(),
-        }
-    }
-}
-
 impl Default for ValidationSpec {
     fn default() -> Self {
         ValidationSpec { fraction: 0.1, weight_samples: 8, noise_samples: 4 }
@@ -197,20 +136,30 @@ fn toml_error(text: &str, source: &str, e: &toml::de::Error) -> SbnError {
 
 impl ModelSpec {
     /// Reads and checks a spec file.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub fn load(path: &Path) -> Result<Checked<Self>> {
+        let source = path.display().to_string();
+        Self::read(path)?.check(&source)
+    }
+
+    /// Reads a spec file without checking its values (to change some first, then check).
+    pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| SbnError::io(path, e))?;
-        Self::parse(&text, &path.display().to_string())
+        Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses and checks a spec; `source` names it in errors.
-    pub fn parse(text: &str, source: &str) -> Result<Self> {
-        let spec: ModelSpec = toml::from_str(text).map_err(|e| toml_error(text, source, &e))?;
-        spec.check(source)?;
-        Ok(spec)
+    pub fn parse(text: &str, source: &str) -> Result<Checked<Self>> {
+        Self::from_toml(text, source)?.check(source)
     }
 
-    /// Checks values that the types do not.
-    pub fn check(&self, source: &str) -> Result<()> {
+    /// Parses a spec without checking its values; `source` names it in errors.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| toml_error(text, source, &e))
+    }
+
+    /// Checks values that the types do not, once: whatever takes a `Checked<ModelSpec>` relies on it.
+    /// `source` names the spec in errors, with the field (`spec.toml: network.hidden[1]`).
+    pub fn check(self, source: &str) -> Result<Checked<Self>> {
         let bad = |field: &str, msg: String| Err(SbnError::invalid(format!("{source}: {field}"), msg));
         if self.network.hidden.is_empty() && self.network.conv.is_empty() {
             return bad("network.hidden", "needs at least one binary layer".into());
@@ -245,17 +194,7 @@ impl ModelSpec {
         if !(self.objective.prior_pi > 0.0 && self.objective.prior_pi < 1.0) {
             return bad("objective.prior_pi", "must lie strictly between 0 and 1".into());
         }
-        let t = &self.training;
-        for (name, v) in [("training.lr", t.lr), ("training.logit_lr", t.logit_lr)] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(name, "must be a positive number".into());
-            }
-        }
-        for (name, v) in [("training.batch_size", t.batch_size), ("training.epochs", t.epochs), ("training.chunk", t.chunk)] {
-            if v == 0 {
-                return bad(name, "must be at least 1".into());
-            }
-        }
+        self.training.clone().check(source)?;
         let v = &self.validation;
         if !(0.0..1.0).contains(&v.fraction) {
             return bad("validation.fraction", "must lie in [0, 1)".into());
@@ -263,7 +202,7 @@ impl ModelSpec {
         if v.weight_samples == 0 || v.noise_samples == 0 {
             return bad("validation", "weight_samples and noise_samples must be at least 1".into());
         }
-        Ok(())
+        Ok(Checked::assume_checked(self))
     }
 
     /// Number of layers: convolutions, dense binary layers and the output layer.
@@ -335,8 +274,7 @@ mod tests {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let spec = ModelSpec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                spec.check(&path.display().to_string()).unwrap();
+                ModelSpec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 n += 1;
             }
         }
@@ -348,7 +286,7 @@ mod tests {
         let spec = ModelSpec::parse(MINIMAL, "m.toml").unwrap();
         assert_eq!(spec.kinds(), vec![WeightKind::Bernoulli; 3]);
         assert_eq!(spec.dims(64, 10), vec![64, 8, 4, 10]);
-        assert_eq!(spec.training.estimator, EstimatorKind::Psa);
+        assert_eq!(spec.training.estimator, crate::estimator::EstimatorKind::Psa);
     }
 
     #[test]

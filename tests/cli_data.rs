@@ -130,7 +130,7 @@ fn quoted_labels_and_unlabelled_idx_files() {
     std::fs::write(dir.join("sheet.csv"), text).unwrap();
     let (ok, _, err) = sbn(&["fit", &p("spec.toml"), "--train", &p("sheet.csv"), "--label", "digit", "--out", &p("m.sbn")]);
     assert!(ok, "{err}");
-    let model = sbn::io::ModelFile::load(&dir.join("m.sbn")).unwrap();
+    let model = sbn::io::ModelFile::load(&dir.join("m.sbn")).unwrap().fitted;
     assert!(model.class_names.contains(&"zero, round".to_string()) && model.class_names.contains(&"one \"stick\"".to_string()), "{:?}", model.class_names);
     let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", &p("sheet.csv"), "--label", "digit", "--weight-samples", "2", "--noise-samples", "2", "--out", &p("pred.csv")]);
     assert!(ok, "{err}");
@@ -181,7 +181,7 @@ fn features_alone_predict_like_a_data_set() {
     let out = dir.join("m.sbn");
     let (ok, _, err) = sbn(&["fit", dir.join("spec.toml").to_str().unwrap(), "--train", "embedded:digits", "--out", out.to_str().unwrap()]);
     assert!(ok, "{err}");
-    let model = sbn::io::ModelFile::load(&out).unwrap();
+    let model = sbn::io::ModelFile::load(&out).unwrap().fitted;
     let config = McConfig { weight_samples: 3, noise_samples: 2, seed: 5, engine: Engine::Auto };
     let digits = sbn::data::embedded::digits().subset(&(0..70).collect::<Vec<_>>());
     let features: Vec<f64> = (0..digits.len()).flat_map(|n| (0..64).map(move |i| (n, i))).map(|(n, i)| digits.feature(n, i)).collect();

@@ -76,7 +76,7 @@ fn bad_specs_and_data_are_refused_without_a_model_file() {
 
 /// The Bernoulli logits of every layer of a model file's network, in order.
 fn logits(path: &Path) -> Vec<f64> {
-    network_logits(&sbn::io::ModelFile::load(path).unwrap().network)
+    network_logits(&sbn::io::ModelFile::load(path).unwrap().fitted.network)
 }
 
 fn network_logits(net: &sbn::model::Network) -> Vec<f64> {
@@ -134,7 +134,7 @@ fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
 /// The model file without wall-clock times (epoch seconds, training time), which differ between runs.
 fn untimed(path: &Path) -> sbn::io::ModelFile {
     let mut m = sbn::io::ModelFile::load(path).unwrap();
-    m.history.iter_mut().for_each(|r| r.seconds = 0.0);
+    m.fitted.history.iter_mut().for_each(|r| r.seconds = 0.0);
     if let Some(s) = &mut m.state {
         s.elapsed = 0.0;
     }
@@ -167,7 +167,7 @@ fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
     let mut epochs = 40;
     let (spec, err) = loop {
         let spec = write(&dir, "spec.toml", &SPEC.replace("hidden = [64]", "hidden = [128]").replace("epochs = 3", &format!("epochs = {epochs}")));
-        for p in [b.clone(), sbn::train::fit::checkpoint_path(&b)] {
+        for p in [b.clone(), sbn::session::checkpoint_path(&b)] {
             let _ = std::fs::remove_file(p);
         }
         let mut child = Command::new(bin).args(["fit", &spec, "--train", "embedded:digits", "--out", b_str]).stderr(Stdio::piped()).spawn().unwrap();
@@ -214,8 +214,8 @@ fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
     // The exact command that continues the run.
     let hint = err.lines().skip_while(|l| !l.contains("Continue it with:")).nth(1).unwrap_or_else(|| panic!("no resume command: {err}"));
     assert_eq!(hint.trim(), format!("{bin} fit {spec} --train embedded:digits --out {b_str} --resume"), "{err}");
-    let ckpt = sbn::io::ModelFile::load(&sbn::train::fit::checkpoint_path(&b)).unwrap();
-    assert!(ckpt.history.len() < epochs, "the checkpoint is of a finished run");
+    let ckpt = sbn::io::ModelFile::load(&sbn::session::checkpoint_path(&b)).unwrap();
+    assert!(ckpt.fitted.history.len() < epochs, "the checkpoint is of a finished run");
     assert!(!sbn::io::lock_path(&b).exists(), "the lock file outlived the run");
     let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
     let (ok, _, err) = sbn(&words);
@@ -223,7 +223,7 @@ fn ctrl_c_saves_exits_130_and_the_resumed_run_equals_an_uninterrupted_one() {
     let (ok, _, err) = sbn(&["fit", &spec, "--train", "embedded:digits", "--out", a_str]);
     assert!(ok, "{err}");
     assert!(untimed(&a) == untimed(&b), "the resumed model differs from the uninterrupted one");
-    let ckpt = |p: &Path| untimed(&sbn::train::fit::checkpoint_path(p));
+    let ckpt = |p: &Path| untimed(&sbn::session::checkpoint_path(p));
     assert!(ckpt(&a) == ckpt(&b), "the resumed run's last state differs from the uninterrupted one's");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -234,7 +234,7 @@ fn fit_refuses_to_overwrite_an_earlier_run_or_share_its_output() {
     let spec = write(&dir, "spec.toml", &SPEC.replace("epochs = 3", "epochs = 1"));
     let model = dir.join("m.sbn");
     let m = model.to_str().unwrap();
-    let ckpt = sbn::train::fit::checkpoint_path(&model);
+    let ckpt = sbn::session::checkpoint_path(&model);
     let fit = |extra: &[&str]| sbn(&[&["fit", spec.as_str(), "--train", "embedded:digits", "--out", m], extra].concat());
     let (ok, _, err) = fit(&[]);
     assert!(ok, "{err}");

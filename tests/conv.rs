@@ -378,8 +378,8 @@ fn a_conv_spec_fits_saves_and_predicts_with_both_engines() {
     let dir = std::env::temp_dir().join(format!("sbn-conv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("conv.sbn");
-    let out = sbn::train::fit(&spec, &train, &valid, &sbn::train::FitOptions { out: Some(path.clone()), ..Default::default() }).unwrap();
-    let loaded = sbn::io::ModelFile::load(&path).unwrap();
+    let out = sbn::session::fit(&spec, &train, &valid, &sbn::session::FitOptions { out: Some(path.clone()), ..Default::default() }, &mut ()).unwrap();
+    let loaded = sbn::io::ModelFile::load(&path).unwrap().fitted;
     assert_eq!(loaded.network, out.model.network);
     let geometry: Vec<Option<Conv2d>> = loaded.network.layers().iter().map(|l| l.conv).collect();
     // 8×8×1 → 8×8×6 (the first layer pads with a zero pixel, the scaling's offset) → 4×4×8 → 16 → 10.

@@ -196,7 +196,7 @@ fn every_estimator_trains_from_a_spec() {
         );
         let spec = sbn::spec::ModelSpec::parse(&spec, "spec").unwrap();
         assert_eq!(spec.training.estimator, kind);
-        let out = sbn::train::fit(&spec, &train, &valid, &sbn::train::FitOptions::default()).unwrap();
+        let out = sbn::session::fit(&spec, &train, &valid, &sbn::session::FitOptions::default(), &mut ()).unwrap();
         let rec = &out.model.history[0];
         eprintln!("{kind}: train nll {:.4}, valid accuracy {:.3}", rec.train_nll, rec.valid_accuracy);
         assert!(rec.train_nll.is_finite() && rec.valid_nll.is_finite(), "{kind}: {rec:?}");

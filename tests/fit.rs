@@ -3,10 +3,15 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use sbn::data::embedded::digits;
+use sbn::fitted::FittedModel;
 use sbn::io::ModelFile;
 use sbn::spec::ModelSpec;
-use sbn::train::{fit, FitOptions};
+use sbn::session::{fit, FitOptions};
+
+use common::StopAfter;
 
 const SPEC: &str = r#"
 [network]
@@ -29,7 +34,7 @@ noise_samples = 2
 "#;
 
 /// The history without wall-clock times, which differ between runs.
-fn untimed(mut m: ModelFile) -> ModelFile {
+fn untimed(mut m: FittedModel) -> FittedModel {
     m.history.iter_mut().for_each(|r| r.seconds = 0.0);
     m
 }
@@ -53,14 +58,14 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     let spec = ModelSpec::parse(SPEC, "spec").unwrap();
     let (train, valid) = data();
     let dir = temp_dir("resume");
-    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }).unwrap();
+    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }, &mut ()).unwrap();
     assert!(whole.completed);
     // Interrupt in the middle of the first epoch, then resume from the checkpoint.
-    let opts = FitOptions { out: Some(dir.join("b.sbn")), stop_after_batches: Some(3), ..FitOptions::default() };
-    let part = fit(&spec, &train, &valid, &opts).unwrap();
+    let opts = FitOptions { out: Some(dir.join("b.sbn")), ..FitOptions::default() };
+    let part = fit(&spec, &train, &valid, &opts, &mut StopAfter(3)).unwrap();
     assert!(!part.completed);
     assert_ne!(part.last, whole.last);
-    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }).unwrap();
+    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }, &mut ()).unwrap();
     assert!(resumed.completed);
     assert_eq!(resumed.last, whole.last, "resumed run differs from the uninterrupted one");
     assert_eq!(resumed.model.history.len(), 2);
@@ -69,7 +74,8 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     }
     let a = ModelFile::load(&dir.join("a.sbn")).unwrap();
     let b = ModelFile::load(&dir.join("b.sbn")).unwrap();
-    assert_eq!(untimed(a), untimed(b));
+    assert_eq!(a.spec, b.spec);
+    assert_eq!(untimed(a.fitted), untimed(b.fitted));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -79,18 +85,20 @@ fn a_resumed_run_may_change_its_number_of_epochs_and_nothing_else() {
     let (train, valid) = data();
     let dir = temp_dir("extend");
     let out = Some(dir.join("m.sbn"));
-    let opts = FitOptions { out: out.clone(), stop_after_batches: Some(3), ..FitOptions::default() };
-    assert!(!fit(&spec, &train, &valid, &opts).unwrap().completed);
-    let mut other = spec.clone();
+    let opts = FitOptions { out: out.clone(), ..FitOptions::default() };
+    assert!(!fit(&spec, &train, &valid, &opts, &mut StopAfter(3)).unwrap().completed);
+    let mut other = spec.clone().into_inner();
     other.training.lr *= 2.0;
-    let err = fit(&other, &train, &valid, &FitOptions { out: out.clone(), resume: true, ..FitOptions::default() }).unwrap_err();
+    let other = other.check("spec").unwrap();
+    let err = fit(&other, &train, &valid, &FitOptions { out: out.clone(), resume: true, ..FitOptions::default() }, &mut ()).unwrap_err();
     assert!(err.to_string().contains("another spec"), "{err}");
-    let mut longer = spec.clone();
+    let mut longer = spec.clone().into_inner();
     longer.training.epochs = 3;
-    let resumed = fit(&longer, &train, &valid, &FitOptions { out, resume: true, ..FitOptions::default() }).unwrap();
+    let longer = longer.check("spec").unwrap();
+    let resumed = fit(&longer, &train, &valid, &FitOptions { out, resume: true, ..FitOptions::default() }, &mut ()).unwrap();
     assert!(resumed.completed);
     assert_eq!(resumed.model.history.len(), 3);
-    assert_eq!(resumed.model.spec.training.epochs, 3);
+    assert_eq!(ModelFile::load(&dir.join("m.sbn")).unwrap().spec.training.epochs, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -100,7 +108,7 @@ fn one_and_two_threads_give_the_same_model() {
     let (train, valid) = data();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| fit(&spec, &train, &valid, &FitOptions::default()).unwrap())
+        pool.install(|| fit(&spec, &train, &valid, &FitOptions::default(), &mut ()).unwrap())
     };
     let (one, two) = (run(1), run(2));
     assert_eq!(one.last, two.last);
@@ -113,16 +121,16 @@ fn model_files_round_trip_and_reject_corruption() {
     let (train, valid) = data();
     let dir = temp_dir("file");
     let path = dir.join("m.sbn");
-    let out = fit(&spec, &train, &valid, &FitOptions { out: Some(path.clone()), ..FitOptions::default() }).unwrap();
+    let out = fit(&spec, &train, &valid, &FitOptions { out: Some(path.clone()), ..FitOptions::default() }, &mut ()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let back = ModelFile::from_bytes(&bytes, "m.sbn").unwrap();
-    assert_eq!(back.spec, out.model.spec);
-    assert_eq!(back.scaling, out.model.scaling);
-    assert_eq!(back.network, out.model.network);
-    assert_eq!(back.history, out.model.history);
-    assert_eq!(back, out.model);
+    assert_eq!(back.spec, *spec);
+    assert_eq!(back.fitted.scaling, out.model.scaling);
+    assert_eq!(back.fitted.network, out.model.network);
+    assert_eq!(back.fitted.history, out.model.history);
+    assert_eq!(back.fitted, out.model);
     // A checkpoint carries the optimizer state and reads back equal too.
-    let ckpt = ModelFile::load(&sbn::train::fit::checkpoint_path(&path)).unwrap();
+    let ckpt = ModelFile::load(&sbn::session::checkpoint_path(&path)).unwrap();
     assert!(ckpt.state.is_some());
     assert_eq!(ModelFile::from_bytes(&ckpt.to_bytes(), "c").unwrap(), ckpt);
 
@@ -146,7 +154,7 @@ fn model_files_round_trip_and_reject_corruption() {
 fn point_weight_training_gives_a_deterministic_binary_network() {
     let spec = ModelSpec::parse(&SPEC.replace("chunk = 16", "chunk = 16\npoint_weights = true"), "spec").unwrap();
     let (train, valid) = data();
-    let out = fit(&spec, &train, &valid, &FitOptions::default()).unwrap();
+    let out = fit(&spec, &train, &valid, &FitOptions::default(), &mut ()).unwrap();
     for layer in out.model.network.layers() {
         assert!(layer.weight_param().iter().all(|t| t.abs() == 40.0), "weights not at the mode");
     }
@@ -165,12 +173,12 @@ fn augmented_training_resumes_exactly_and_changes_the_model() {
     assert_eq!(spec.training.augment, sbn::data::augment::Augment { shift: 1, flip: true });
     let (train, valid) = data();
     let dir = temp_dir("augment");
-    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }).unwrap();
-    let unaugmented = fit(&plain, &train, &valid, &FitOptions::default()).unwrap();
+    let whole = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("a.sbn")), ..FitOptions::default() }, &mut ()).unwrap();
+    let unaugmented = fit(&plain, &train, &valid, &FitOptions::default(), &mut ()).unwrap();
     assert_ne!(whole.last, unaugmented.last, "augmentation left training unchanged");
     // The shifts are drawn per batch, so a run interrupted mid-epoch resumes with the same draws.
-    fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), stop_after_batches: Some(3), ..FitOptions::default() }).unwrap();
-    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }).unwrap();
+    fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), ..FitOptions::default() }, &mut StopAfter(3)).unwrap();
+    let resumed = fit(&spec, &train, &valid, &FitOptions { out: Some(dir.join("b.sbn")), resume: true, ..FitOptions::default() }, &mut ()).unwrap();
     assert_eq!(resumed.last, whole.last, "resumed augmented run differs from the uninterrupted one");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -179,6 +187,6 @@ fn augmented_training_resumes_exactly_and_changes_the_model() {
 fn augmentation_of_data_without_an_image_shape_names_the_field() {
     let spec = ModelSpec::parse(&format!("{SPEC}[training.augment]\nshift = 2\n"), "spec").unwrap();
     let (train, valid) = sbn::data::toy::two_moons(200, 0.1, 3).split(0.2, 1);
-    let err = fit(&spec, &train, &valid, &FitOptions::default()).unwrap_err().to_string();
+    let err = fit(&spec, &train, &valid, &FitOptions::default(), &mut ()).unwrap_err().to_string();
     assert!(err.contains("training.augment") && err.contains("image"), "{err}");
 }

@@ -8,11 +8,11 @@ use sbn::data::embedded::digits;
 use sbn::data::toy::two_moons;
 use sbn::data::Dataset;
 use sbn::evaluate::predict_dataset;
-use sbn::io::ModelFile;
+use sbn::fitted::FittedModel;
 use sbn::predict::{Engine, McConfig};
 use sbn::report::{training_curves, uncertainty_grid, write_report};
 use sbn::spec::ModelSpec;
-use sbn::train::{fit, FitOptions};
+use sbn::session::{fit, FitOptions};
 use sbn::uncertainty::Uncertainty;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -22,8 +22,8 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn quick_model(spec: &str, train: &Dataset, valid: &Dataset) -> ModelFile {
-    fit(&ModelSpec::parse(spec, "spec").unwrap(), train, valid, &FitOptions::default()).unwrap().model
+fn quick_model(spec: &str, train: &Dataset, valid: &Dataset) -> FittedModel {
+    fit(&ModelSpec::parse(spec, "spec").unwrap(), train, valid, &FitOptions::default(), &mut ()).unwrap().model
 }
 
 const TOY_SPEC: &str = "[network]\nhidden = [32, 32]\nweights = \"bernoulli\"\n[objective]\nbeta = 1.0\n[training]\nlr = 0.01\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 60\nseed = 3\nchunk = 32\n[validation]\nfraction = 0.2\nweight_samples = 4\nnoise_samples = 4\n";

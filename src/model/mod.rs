@@ -1,10 +1,12 @@
-//! What an SBN is: layers, weight kinds, the logistic noise, the output loss and the prior.
+//! What an SBN is: layers, weight kinds, the logistic noise, the output loss, the prior and the
+//! posterior's mode, tempering and spread.
 
 pub mod conv;
 pub mod init;
 pub mod layer;
 pub mod network;
 pub mod noise;
+pub mod posterior;
 pub mod prior;
 pub mod softmax;
 

@@ -10,29 +10,139 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Result, SbnError};
 use crate::estimator::Gradient;
 use crate::model::Network;
-use crate::spec::OptimizerKind;
+
+/// Which optimizer a run uses (the `optimizer` of a spec's `[training]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam on every parameter (θ included).
+    Adam,
+    /// Mirror descent on the logits (`θ ← θ − ε(N·ĝ_q + β(θ − θ_prior))`), Adam on the rest.
+    Mirror,
+}
+
+impl OptimizerKind {
+    /// A fresh optimizer of this kind for `net`.
+    pub fn build(self, net: &Network) -> Box<dyn Optimizer> {
+        self.restore(OptimizerState::fresh(net)).expect("a fresh state fits its network")
+    }
+
+    /// An optimizer of this kind continuing from `state` (a checkpoint's).
+    pub fn restore(self, state: OptimizerState) -> Result<Box<dyn Optimizer>> {
+        Ok(match self {
+            OptimizerKind::Adam => Box::new(Adam { state }),
+            OptimizerKind::Mirror => Box::new(MirrorDescent { state }),
+        })
+    }
+}
+
+/// Updates a network's parameters from the gradient of `F`, one step at a time.
+pub trait Optimizer: Send {
+    /// Which optimizer this is.
+    fn kind(&self) -> OptimizerKind;
+
+    /// One update. `grad_q` is the gradient of `F` with Bernoulli entries in q space (the data
+    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. `lr` is the step size of
+    /// real weights, scales and biases, `logit_lr` that of the logits.
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64);
+
+    /// The state a checkpoint keeps.
+    fn state(&self) -> &OptimizerState;
+}
 
 /// Adam moments for one parameter block.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
+    /// First moment.
     pub m: Vec<f64>,
+    /// Second moment.
     pub v: Vec<f64>,
 }
 
-/// Optimizer state: Adam moments per parameter block (weights, scale, bias of every layer) and
-/// the step count.
+/// What an optimizer carries from step to step: Adam moments per parameter block (weights,
+/// scale, bias of every layer, in order) and the step count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Optimizer {
-    pub kind: OptimizerKind,
+pub struct OptimizerState {
+    /// Steps taken.
     pub step: u64,
+    /// Moments per parameter block.
     pub moments: Vec<Moments>,
+}
+
+impl OptimizerState {
+    /// Zero moments for every parameter block of `net`.
+    pub fn fresh(net: &Network) -> Self {
+        let moments = block_sizes(net).into_iter().map(|n| Moments { m: vec![0.0; n], v: vec![0.0; n] }).collect();
+        OptimizerState { step: 0, moments }
+    }
+
+    /// Checks that the moments have the shapes of `net`'s parameter blocks.
+    pub fn check(&self, net: &Network) -> Result<()> {
+        let sizes = block_sizes(net);
+        if sizes.len() != self.moments.len() || sizes.iter().zip(&self.moments).any(|(&n, m)| m.m.len() != n || m.v.len() != n) {
+            return Err(SbnError::invalid("optimizer state", "does not match the network's parameters"));
+        }
+        Ok(())
+    }
 }
 
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f64 = 1e-8;
+
+/// Adam (Kingma & Ba 2015) on every parameter, the logits with their own step size.
+pub struct Adam {
+    state: OptimizerState,
+}
+
+/// Mirror descent on the logits of Bernoulli weights, Adam on the other parameters.
+pub struct MirrorDescent {
+    state: OptimizerState,
+}
+
+impl Optimizer for Adam {
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Adam
+    }
+
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
+        update(&mut self.state, net, grad_q, grad_theta, lr, logit_lr, false);
+    }
+
+    fn state(&self) -> &OptimizerState {
+        &self.state
+    }
+}
+
+impl Optimizer for MirrorDescent {
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Mirror
+    }
+
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
+        update(&mut self.state, net, grad_q, grad_theta, lr, logit_lr, true);
+    }
+
+    fn state(&self) -> &OptimizerState {
+        &self.state
+    }
+}
+
+/// Sizes of the parameter blocks of a network, in the order of [`blocks_mut`].
+fn block_sizes(net: &Network) -> Vec<usize> {
+    let mut out = Vec::new();
+    for layer in net.layers() {
+        out.push(layer.n_weights());
+        if let Some(g) = layer.scale() {
+            out.push(g.len());
+        }
+        out.push(layer.bias.len());
+    }
+    out
+}
 
 /// The parameter blocks of a network, in the fixed order (per layer: weights, scale, bias).
 fn blocks_mut(net: &mut Network) -> Vec<(&mut [f64], bool)> {
@@ -64,37 +174,26 @@ fn grad_blocks(g: &Gradient) -> Vec<&[f64]> {
     out
 }
 
-impl Optimizer {
-    /// A fresh optimizer for `net`.
-    pub fn new(kind: OptimizerKind, net: &mut Network) -> Self {
-        let moments = blocks_mut(net).iter().map(|(b, _)| Moments { m: vec![0.0; b.len()], v: vec![0.0; b.len()] }).collect();
-        Optimizer { kind, step: 0, moments }
-    }
-
-    /// One update. `grad_q` is the gradient of `F` with Bernoulli entries in q space (the data
-    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. Adam steps with `lr`,
-    /// and with `logit_lr` for the logits; under mirror descent the logits instead step with
-    /// `logit_lr` along `grad_q`.
-    pub fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
-        self.step += 1;
-        let t = self.step as i32;
-        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
-        let mirror = self.kind == OptimizerKind::Mirror;
-        let gq = grad_blocks(grad_q);
-        let gt = grad_blocks(grad_theta);
-        for (((param, is_logit), mom), (gq, gt)) in blocks_mut(net).into_iter().zip(&mut self.moments).zip(gq.into_iter().zip(gt)) {
-            if mirror && is_logit {
-                for (p, g) in param.iter_mut().zip(gq) {
-                    *p -= logit_lr * g;
-                }
-                continue;
+/// One step of Adam on every block, except the logits under mirror descent, which step with
+/// `logit_lr` along the q-space gradient.
+fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64, mirror: bool) {
+    state.step += 1;
+    let t = state.step as i32;
+    let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+    let gq = grad_blocks(grad_q);
+    let gt = grad_blocks(grad_theta);
+    for (((param, is_logit), mom), (gq, gt)) in blocks_mut(net).into_iter().zip(&mut state.moments).zip(gq.into_iter().zip(gt)) {
+        if mirror && is_logit {
+            for (p, g) in param.iter_mut().zip(gq) {
+                *p -= logit_lr * g;
             }
-            let step = if is_logit { logit_lr } else { lr };
-            for (((p, g), m), v) in param.iter_mut().zip(gt).zip(mom.m.iter_mut()).zip(mom.v.iter_mut()) {
-                *m = BETA1 * *m + (1.0 - BETA1) * g;
-                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
-            }
+            continue;
+        }
+        let step = if is_logit { logit_lr } else { lr };
+        for (((p, g), m), v) in param.iter_mut().zip(gt).zip(mom.m.iter_mut()).zip(mom.v.iter_mut()) {
+            *m = BETA1 * *m + (1.0 - BETA1) * g;
+            *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+            *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
         }
     }
 }
@@ -114,7 +213,7 @@ mod tests {
         let mut g = Gradient::zeros(&net);
         g.layers[1].w[(0, 1)] = 0.3;
         g.layers[0].w[(1, 2)] = -2.0;
-        let mut opt = Optimizer::new(OptimizerKind::Adam, &mut net);
+        let mut opt = OptimizerKind::Adam.build(&net);
         opt.update(&mut net, &g, &g, 0.01, 0.01);
         let d1 = net.layers()[1].weight_param()[(0, 1)] - before.layers()[1].weight_param()[(0, 1)];
         let d0 = net.layers()[0].weight_param()[(1, 2)] - before.layers()[0].weight_param()[(1, 2)];
@@ -130,7 +229,7 @@ mod tests {
         let mut gq = Gradient::zeros(&net);
         gq.layers[0].w[(0, 0)] = 0.5;
         let gt = Gradient::zeros(&net);
-        let mut opt = Optimizer::new(OptimizerKind::Mirror, &mut net);
+        let mut opt = OptimizerKind::Mirror.build(&net);
         opt.update(&mut net, &gq, &gt, 0.01, 0.1);
         let d = net.layers()[0].weight_param()[(0, 0)] - before.layers()[0].weight_param()[(0, 0)];
         assert!((d + 0.05).abs() < 1e-15);

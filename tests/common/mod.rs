@@ -87,3 +87,23 @@ pub fn bumped(net: &Network, k: usize, idx: usize, c: f64) -> Network {
     }
     m
 }
+
+/// Stops a training run after `n` batches of this invocation, like an interruption (Ctrl-C).
+pub struct StopAfter(pub usize);
+
+impl sbn::train::Observer for StopAfter {
+    fn batch(&mut self, _: &sbn::train::Trainer) -> sbn::Result<sbn::train::Flow> {
+        self.0 = self.0.saturating_sub(1);
+        self.epoch_end_flow()
+    }
+
+    fn epoch_end(&mut self, _: &sbn::train::Trainer) -> sbn::Result<sbn::train::Flow> {
+        self.epoch_end_flow()
+    }
+}
+
+impl StopAfter {
+    fn epoch_end_flow(&self) -> sbn::Result<sbn::train::Flow> {
+        Ok(if self.0 == 0 { sbn::train::Flow::Stop } else { sbn::train::Flow::Continue })
+    }
+}

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use sbn::data::{self, Dataset, LabelColumn, LabelPolicy, LoadOptions, Role};
+use sbn::fitted::FittedModel;
 use sbn::io::ModelFile;
 
 /// The name that selects the embedded digits set instead of a file.
@@ -43,7 +44,7 @@ impl DataArgs {
     }
 
     /// Loads labelled data for `model`, its labels put in the model's class order by name.
-    pub fn load_for(&self, model: &ModelFile) -> Result<Dataset> {
+    pub fn load_for(&self, model: &FittedModel) -> Result<Dataset> {
         let mut data = load_data(&self.data, &self.options(LabelPolicy::Required, model.network.input_dim()))?;
         data.align_classes(&model.class_names)?;
         Ok(data)
@@ -82,15 +83,15 @@ pub struct McArgs {
 }
 
 impl McArgs {
-    /// Loads a model file, its posterior tempered by `--posterior-temperature`.
-    pub fn load_model(&self, path: &Path) -> Result<sbn::io::ModelFile> {
-        self.temper(sbn::io::ModelFile::load(path)?)
+    /// Loads the fitted model of a model file, its posterior tempered by `--posterior-temperature`.
+    pub fn load_model(&self, path: &Path) -> Result<FittedModel> {
+        self.temper(ModelFile::load(path)?.fitted)
     }
 
     /// `model` with its posterior tempered by `--posterior-temperature`.
-    pub fn temper(&self, mut model: sbn::io::ModelFile) -> Result<sbn::io::ModelFile> {
+    pub fn temper(&self, mut model: FittedModel) -> Result<FittedModel> {
         if self.posterior_temperature != 1.0 {
-            model.network = sbn::evaluate::posterior_tempered(&model.network, self.posterior_temperature).context("--posterior-temperature")?;
+            model.network = model.network.posterior_tempered(self.posterior_temperature).context("--posterior-temperature")?;
         }
         Ok(model)
     }

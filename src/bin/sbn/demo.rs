@@ -9,7 +9,9 @@ use sbn::data::embedded::digits;
 use sbn::predict::{Engine, McConfig};
 use sbn::report::write_report;
 use sbn::spec::ModelSpec;
-use sbn::train::{fit, FitOptions};
+use sbn::session::{fit, FitOptions};
+
+use crate::progress::{ctrl_c_flag, Progress};
 
 /// The digits spec, built into the binary.
 const DIGITS_SPEC: &str = include_str!("../../../models/digits.toml");
@@ -25,18 +27,23 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut spec = ModelSpec::parse(DIGITS_SPEC, "models/digits.toml (built in)")?;
+    let source = "models/digits.toml (built in)";
+    let mut spec = ModelSpec::from_toml(DIGITS_SPEC, source)?;
     if let Some(e) = args.epochs {
         anyhow::ensure!(e >= 1, "--epochs {e}: must be at least 1");
         spec.training.epochs = e;
     }
+    let spec = spec.check(source)?;
     let seed = spec.training.seed;
     let (train_all, test) = digits().split(0.2, seed);
     let (train, valid) = train_all.split(spec.validation.fraction, seed);
     eprintln!("sbn demo: a fully binary Bayesian SBN {:?} on the embedded digits", spec.dims(train.dim, train.n_classes()));
     eprintln!("train {} / validation {} / test {} examples; {} epochs of {}", train.len(), valid.len(), test.len(), spec.training.epochs, spec.training.estimator);
     let model_path = args.out.join("model.sbn");
-    let outcome = fit(&spec, &train, &valid, &FitOptions { progress: true, out: Some(model_path.clone()), ..FitOptions::default() })?;
+    let mut progress = Progress::new(ctrl_c_flag()?);
+    let outcome = fit(&spec, &train, &valid, &FitOptions { out: Some(model_path.clone()), ..FitOptions::default() }, &mut progress)?;
+    progress.finish(outcome.completed);
+    anyhow::ensure!(outcome.completed, "interrupted; run `sbn demo` again to start over");
     let config = McConfig { weight_samples: 16, noise_samples: 8, seed: 0, engine: Engine::Auto };
     let m = write_report(&outcome.model, "digits-sbn", &test, None, &config, &args.out)?;
     let s = &m.scores;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use sbn::evaluate::{evaluate, posterior_mode};
+use sbn::evaluate::evaluate;
 
 use crate::common::{DataArgs, McArgs};
 
@@ -27,7 +27,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut model = args.mc.load_model(&args.model)?;
     if args.posterior_mode {
-        model.network = posterior_mode(&model.network);
+        model.network = model.network.posterior_mode();
     }
     let data = args.data.load_for(&model)?;
     let (_, scores) = evaluate(&model, &data, &args.mc.config_for(&model.network, data.len())?)?;

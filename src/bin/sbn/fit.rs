@@ -6,17 +6,15 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sbn::data::{LoadOptions, Role};
 use sbn::io::{ModelFile, OutputLock};
 use sbn::spec::ModelSpec;
-use sbn::train::fit::checkpoint_path;
-use sbn::train::{fit, FitOptions};
+use sbn::session::{checkpoint_path, fit, FitOptions};
 
 use crate::common::{label_column, load_data};
+use crate::progress::{ctrl_c_flag, Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -77,7 +75,7 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 pub fn run(args: Args) -> Result<()> {
-    let mut spec = ModelSpec::load(&args.spec)?;
+    let mut spec = ModelSpec::read(&args.spec)?;
     // Overrides are checked here, so that a bad value is blamed on its flag, not on the spec file.
     if let Some(e) = args.epochs {
         anyhow::ensure!(e >= 1, "--epochs {e}: must be at least 1");
@@ -96,7 +94,7 @@ pub fn run(args: Args) -> Result<()> {
             other => other.into(),
         })?;
     }
-    spec.check(&args.spec.display().to_string())?;
+    let spec = spec.check(&args.spec.display().to_string())?;
     // Before any work: no second writer, and no earlier run's results lost by accident.
     if args.out.is_dir() {
         anyhow::bail!("--out {}: is a folder; give the model's file name", args.out.display());
@@ -119,30 +117,23 @@ pub fn run(args: Args) -> Result<()> {
         None => train_all.split(spec.validation.fraction, spec.training.seed),
     };
     eprintln!("training on {} ({} examples, {} features, {} classes), validating on {} examples", train.name, train.len(), train.dim, train.n_classes(), valid.len());
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        eprintln!("\nstopping after this batch (Ctrl-C again to abort without saving)");
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    })
-    .context("cannot install the Ctrl-C handler")?;
     let init = match &args.init {
         Some(path) => {
             let mut model = ModelFile::load(path)?;
             // A checkpoint: the best network of its run as trained (for a point-weight run, its
             // latent logits; the model file holds only their signs).
             if let Some((_, best)) = model.state.take().and_then(|s| s.best) {
-                model.network = best;
+                model.fitted.network = best;
             }
-            model.network = sbn::evaluate::posterior_tempered(&model.network, args.init_temperature).context("--init-temperature")?;
+            model.fitted.network = model.fitted.network.posterior_tempered(args.init_temperature).context("--init-temperature")?;
             Some((path.display().to_string(), model))
         }
         None => None,
     };
-    let opts = FitOptions { progress: true, out: Some(args.out.clone()), resume: args.resume, stop: Some(stop), init, ..FitOptions::default() };
-    let outcome = fit(&spec, &train, &valid, &opts)?;
+    let mut progress = Progress::new(ctrl_c_flag()?);
+    let options = FitOptions { out: Some(args.out.clone()), resume: args.resume, init };
+    let outcome = fit(&spec, &train, &valid, &options, &mut progress)?;
+    progress.finish(outcome.completed);
     let last = outcome.model.history.last();
     if outcome.completed {
         if let Some(r) = last {

@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
         .collect::<Result<_>>()?;
     let (net, x, y) = match &args.model {
         Some(path) => {
-            let file = ModelFile::load(path).with_context(|| format!("cannot load {}", path.display()))?;
+            let file = ModelFile::load(path).with_context(|| format!("cannot load {}", path.display()))?.fitted;
             let data = psa_paper_toy(PSA_TOY_DEFAULT_N, args.seed);
             let x = file.scaling.apply_all(&data)?;
             let (d0, k) = (file.network.input_dim(), file.network.n_classes());

@@ -25,6 +25,7 @@ mod fit;
 mod grad;
 mod gradcheck;
 mod predict;
+mod progress;
 mod report;
 
 use std::process::ExitCode;

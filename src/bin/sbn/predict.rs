@@ -48,7 +48,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
     let place = args.model.display().to_string();
     let packed = PackedModelFile::sniff(&bytes);
-    let model = if packed { None } else { Some(args.mc.temper(ModelFile::from_bytes(&bytes, &place)?)?) };
+    let model = if packed { None } else { Some(args.mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?) };
     let packed = if packed { Some(PackedModelFile::from_bytes(&bytes, &place)?) } else { None };
     let (n_features, class_names) = match (&model, &packed) {
         (Some(m), _) => (m.network.input_dim(), m.class_names.clone()),
@@ -123,7 +123,7 @@ pub struct SummaryArgs {
 }
 
 pub fn show_summary(args: SummaryArgs) -> Result<()> {
-    let model = ModelFile::load(&args.model)?;
+    let model = ModelFile::load(&args.model)?.fitted;
     out!("{}", summary(&model.network));
     Ok(())
 }
@@ -142,7 +142,7 @@ pub struct ExportArgs {
 
 pub fn export(args: ExportArgs) -> Result<()> {
     ensure_not_an_input("--out", &args.out, &[&args.model])?;
-    let model = ModelFile::load(&args.model)?;
+    let model = ModelFile::load(&args.model)?.fitted;
     let network = match args.sample_seed {
         Some(seed) => SampledNetwork::sample(&model.network, &mut sbn::rng::stream(seed, &[]))?,
         None => SampledNetwork::most_likely(&model.network)?,
