@@ -46,7 +46,29 @@ fn parse_case(v: &Value, place: &str) -> Result<GradCase> {
     };
     let place = format!("{place} ('{name}')");
     let field = |key: &str| obj.get(key).ok_or_else(|| SbnError::invalid(&place, format!("missing field '{key}'")));
-    let params = field("params")?;
+    let net = parse_network(field("params")?, &place)?;
+    let dims = net.dims();
+    if let Some(d) = obj.get("dims") {
+        let given: Vec<usize> = array(d, &format!("{place}: dims"))?.iter().map(|v| v.as_u64().map(|u| u as usize)).collect::<Option<_>>().ok_or_else(|| SbnError::invalid(format!("{place}: dims"), "expected non-negative integers"))?;
+        if given != dims {
+            return Err(SbnError::invalid(format!("{place}: dims"), format!("says {given:?} but params give {dims:?}")));
+        }
+    }
+    let x_rows = matrix(field("x0")?, &format!("{place}: x0"))?; // [B][d0]
+    if x_rows.ncols() != dims[0] {
+        return Err(SbnError::invalid(format!("{place}: x0"), format!("rows have {} inputs but W[0] takes {}", x_rows.ncols(), dims[0])));
+    }
+    let x0 = x_rows.transpose();
+    let y = parse_labels(field("y")?, x0.ncols(), *dims.last().expect("dims"), &place)?;
+    let uniforms = match obj.get("uniforms") {
+        None | Some(Value::Null) => None,
+        Some(u) => Some(parse_uniforms(u, &dims, x0.ncols(), &place)?),
+    };
+    Ok(GradCase { name, net, x0, y, uniforms })
+}
+
+/// The real-weight network of `params` (`W` and `b`, one entry per layer).
+fn parse_network(params: &Value, place: &str) -> Result<Network> {
     let w_list = params.get("W").ok_or_else(|| SbnError::invalid(format!("{place}: params"), "missing field 'W'"))?;
     let b_list = params.get("b").ok_or_else(|| SbnError::invalid(format!("{place}: params"), "missing field 'b'"))?;
     let w_arr = array(w_list, &format!("{place}: params.W"))?;
@@ -70,59 +92,48 @@ fn parse_case(v: &Value, place: &str) -> Result<GradCase> {
             }
         layers.push(Layer::real(w, b));
     }
-    let net = Network::new(layers).map_err(|e| SbnError::invalid(&place, e.to_string()))?;
-    let dims = net.dims();
-    if let Some(d) = obj.get("dims") {
-        let given: Vec<usize> = array(d, &format!("{place}: dims"))?.iter().map(|v| v.as_u64().map(|u| u as usize)).collect::<Option<_>>().ok_or_else(|| SbnError::invalid(format!("{place}: dims"), "expected non-negative integers"))?;
-        if given != dims {
-            return Err(SbnError::invalid(format!("{place}: dims"), format!("says {given:?} but params give {dims:?}")));
-        }
-    }
-    let x_rows = matrix(field("x0")?, &format!("{place}: x0"))?; // [B][d0]
-    if x_rows.ncols() != dims[0] {
-        return Err(SbnError::invalid(format!("{place}: x0"), format!("rows have {} inputs but W[0] takes {}", x_rows.ncols(), dims[0])));
-    }
-    let x0 = x_rows.transpose();
-    let batch = x0.ncols();
-    let y_arr = array(field("y")?, &format!("{place}: y"))?;
+    Network::new(layers).map_err(|e| SbnError::invalid(place, e.to_string()))
+}
+
+/// The `batch` class indices of `y`, each below `n_classes`.
+fn parse_labels(y: &Value, batch: usize, n_classes: usize, place: &str) -> Result<Vec<usize>> {
+    let y_arr = array(y, &format!("{place}: y"))?;
     if y_arr.len() != batch {
         return Err(SbnError::invalid(format!("{place}: y"), format!("has {} labels but x0 has {batch} rows", y_arr.len())));
     }
-    let n_classes = *dims.last().expect("dims");
-    let y = y_arr
+    y_arr
         .iter()
         .enumerate()
         .map(|(n, v)| match v.as_u64() {
             Some(c) if (c as usize) < n_classes => Ok(c as usize),
             _ => Err(SbnError::invalid(format!("{place}: y[{n}]"), format!("expected a class index in 0..{n_classes}, got {v}"))),
         })
-        .collect::<Result<Vec<_>>>()?;
-    let uniforms = match obj.get("uniforms") {
-        None | Some(Value::Null) => None,
-        Some(u) => {
-            let u_arr = array(u, &format!("{place}: uniforms"))?;
-            if u_arr.len() != net.n_hidden() {
-                return Err(SbnError::invalid(format!("{place}: uniforms"), format!("has {} layers but the net has {} binary layers", u_arr.len(), net.n_hidden())));
+        .collect()
+}
+
+/// The unit uniforms of every binary layer (`batch × units` in the file), transposed to the
+/// network's layout (`units × batch`).
+fn parse_uniforms(u: &Value, dims: &[usize], batch: usize, place: &str) -> Result<Vec<DMatrix<f64>>> {
+    let u_arr = array(u, &format!("{place}: uniforms"))?;
+    let n_hidden = dims.len() - 2;
+    if u_arr.len() != n_hidden {
+        return Err(SbnError::invalid(format!("{place}: uniforms"), format!("has {} layers but the net has {n_hidden} binary layers", u_arr.len())));
+    }
+    u_arr
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let f = format!("{place}: uniforms[{k}]");
+            let m = matrix(m, &f)?;
+            if m.shape() != (batch, dims[k + 1]) {
+                return Err(SbnError::invalid(&f, format!("is {}×{} but should be {batch}×{} (batch × units)", m.nrows(), m.ncols(), dims[k + 1])));
             }
-            let mats = u_arr
-                .iter()
-                .enumerate()
-                .map(|(k, m)| {
-                    let f = format!("{place}: uniforms[{k}]");
-                    let m = matrix(m, &f)?;
-                    if m.shape() != (batch, dims[k + 1]) {
-                        return Err(SbnError::invalid(&f, format!("is {}×{} but should be {batch}×{} (batch × units)", m.nrows(), m.ncols(), dims[k + 1])));
-                    }
-                    if m.iter().any(|&u| !(0.0..=1.0).contains(&u)) {
-                        return Err(SbnError::invalid(&f, "uniforms must lie in [0, 1]"));
-                    }
-                    Ok(m.transpose())
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Some(mats)
-        }
-    };
-    Ok(GradCase { name, net, x0, y, uniforms })
+            if m.iter().any(|&u| !(0.0..=1.0).contains(&u)) {
+                return Err(SbnError::invalid(&f, "uniforms must lie in [0, 1]"));
+            }
+            Ok(m.transpose())
+        })
+        .collect()
 }
 
 fn array<'a>(v: &'a Value, place: &str) -> Result<&'a Vec<Value>> {

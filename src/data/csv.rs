@@ -99,38 +99,7 @@ impl<'a> LineCounter<'a> {
 pub fn parse_csv(bytes: &[u8], file: &str, name: &str, options: &LoadOptions) -> Result<Dataset> {
     let rows = records(bytes, file)?;
     let first = rows.first().ok_or_else(|| SbnError::invalid(format!("{file}:1"), "empty file: no data rows"))?;
-    let ncols = first.fields.len();
-    let is_number = |f: &str| f.parse::<f64>().is_ok();
-    let at = |line: usize| format!("{file}:{line}");
-
-    // Label column (None: every column is a feature) and header.
-    let label = match (&options.label_column, options.labels) {
-        (Some(_), LabelPolicy::Absent) => return Err(SbnError::invalid(file, "a label column was named, but the data was to be read without labels")),
-        (None, LabelPolicy::Absent) => None,
-        (None, LabelPolicy::IfPresent) if options.n_features == Some(ncols) => None,
-        (None, LabelPolicy::Required) if options.n_features == Some(ncols) => {
-            return Err(SbnError::invalid(at(first.line), format!("{ncols} columns, exactly the model's inputs: the file has no label column, and labels are needed here")));
-        }
-        (Some(LabelColumn::Name(wanted)), _) => match first.fields.iter().position(|f| f == wanted) {
-            Some(c) => Some(c),
-            None => {
-                let looks_header = first.fields.iter().any(|f| !is_number(f));
-                let msg = if looks_header { format!("label column `{wanted}` not found in the header (columns: {})", first.fields.join(", ")) } else { format!("label column `{wanted}` requested by name, but the file has no header") };
-                return Err(SbnError::invalid(at(first.line), msg));
-            }
-        },
-        (Some(LabelColumn::Index(c)), _) => {
-            let c = *c;
-            if c >= ncols {
-                return Err(SbnError::invalid(at(first.line), format!("label column index {c} (0-based) out of range: the file has {ncols} columns")));
-            }
-            Some(c)
-        }
-        (None, _) => Some(ncols - 1),
-    };
-    if label.is_some() && ncols < 2 {
-        return Err(SbnError::invalid(at(first.line), format!("{ncols} column; need at least one feature column and one label column")));
-    }
+    let label = label_column(first, options, file)?;
     let named_label = matches!(options.label_column, Some(LabelColumn::Name(_)));
     let has_header = named_label || first.fields.iter().enumerate().any(|(k, f)| Some(k) != label && !is_number(f));
     let header: Option<&[String]> = has_header.then_some(first.fields.as_slice());
@@ -140,63 +109,109 @@ pub fn parse_csv(bytes: &[u8], file: &str, name: &str, options: &LoadOptions) ->
     };
     let data_rows = &rows[usize::from(has_header)..];
     if data_rows.is_empty() {
-        return Err(SbnError::invalid(at(first.line + 1), "no data rows after the header"));
+        return Err(SbnError::invalid(format!("{file}:{}", first.line + 1), "no data rows after the header"));
     }
-
-    let dim = ncols - usize::from(label.is_some());
-    let mut values: Vec<f64> = Vec::new();
-    values.try_reserve_exact(data_rows.len().saturating_mul(dim)).map_err(|_| SbnError::invalid(file, format!("{} rows of {dim} features do not fit in memory", data_rows.len())))?;
-    let mut raw_labels: Vec<&str> = Vec::with_capacity(if label.is_some() { data_rows.len() } else { 0 });
-    for row in data_rows {
-        if row.fields.len() != ncols {
-            // A quote that is never closed swallows the line ends after it into one field.
-            if let Some(f) = row.fields.iter().find(|f| f.contains('\n')) {
-                let lines = f.matches('\n').count() + 1;
-                return Err(SbnError::invalid(at(row.line), format!("unterminated quote: a quoted field starting on this line runs over {lines} lines")));
-            }
-            return Err(SbnError::invalid(at(row.line), format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line)));
-        }
-        for (c, f) in row.fields.iter().enumerate() {
-            if Some(c) == label {
-                if f.is_empty() {
-                    return Err(SbnError::invalid(format!("{file}:{}, {}", row.line, col_name(c)), "empty label"));
-                }
-                raw_labels.push(f);
-                continue;
-            }
-            let v: f64 = f.parse().map_err(|_| SbnError::invalid(format!("{file}:{}, {}", row.line, col_name(c)), if f.is_empty() { "empty field".to_string() } else { format!("non-numeric value `{f}`") }))?;
-            if !v.is_finite() {
-                return Err(SbnError::invalid(format!("{file}:{}, {}", row.line, col_name(c)), format!("non-finite value `{f}`")));
-            }
-            values.push(v);
-        }
-    }
-
+    let (values, raw_labels) = read_fields(data_rows, first, label, &col_name, file)?;
+    let dim = first.fields.len() - usize::from(label.is_some());
     let all_bytes = values.iter().all(|&v| v.fract() == 0.0 && (0.0..=255.0).contains(&v));
     let features = if all_bytes { Features::Bytes(values.iter().map(|&v| v as u8).collect()) } else { Features::Real(values) };
     let lines = data_rows.iter().map(|r| r.line).collect();
     let ds = Dataset::unlabelled(name, features, dim)?.with_origin(Origin::csv(file, lines, label.map(col_name)));
-    let Some(label_col) = label else {
-        return Ok(ds);
-    };
+    match label {
+        None => Ok(ds),
+        Some(c) => with_labels(ds, &raw_labels, data_rows, &col_name(c), file),
+    }
+}
 
-    // Labels: integers are class numbers; any non-numeric label makes them all names.
-    if raw_labels.iter().all(|s| is_number(s)) {
-        let mut index = Vec::with_capacity(raw_labels.len());
-        for (n, s) in raw_labels.iter().enumerate() {
+fn is_number(f: &str) -> bool {
+    f.parse::<f64>().is_ok()
+}
+
+/// The label column of a file whose first row is `first` (`None`: every column is a feature).
+fn label_column(first: &Row, options: &LoadOptions, file: &str) -> Result<Option<usize>> {
+    let ncols = first.fields.len();
+    let at = || format!("{file}:{}", first.line);
+    let label = match (&options.label_column, options.labels) {
+        (Some(_), LabelPolicy::Absent) => return Err(SbnError::invalid(file, "a label column was named, but the data was to be read without labels")),
+        (None, LabelPolicy::Absent) => None,
+        (None, LabelPolicy::IfPresent) if options.n_features == Some(ncols) => None,
+        (None, LabelPolicy::Required) if options.n_features == Some(ncols) => {
+            return Err(SbnError::invalid(at(), format!("{ncols} columns, exactly the model's inputs: the file has no label column, and labels are needed here")));
+        }
+        (Some(LabelColumn::Name(wanted)), _) => match first.fields.iter().position(|f| f == wanted) {
+            Some(c) => Some(c),
+            None => {
+                let looks_header = first.fields.iter().any(|f| !is_number(f));
+                let msg = if looks_header { format!("label column `{wanted}` not found in the header (columns: {})", first.fields.join(", ")) } else { format!("label column `{wanted}` requested by name, but the file has no header") };
+                return Err(SbnError::invalid(at(), msg));
+            }
+        },
+        (Some(LabelColumn::Index(c)), _) if *c >= ncols => {
+            return Err(SbnError::invalid(at(), format!("label column index {c} (0-based) out of range: the file has {ncols} columns")));
+        }
+        (Some(LabelColumn::Index(c)), _) => Some(*c),
+        (None, _) => Some(ncols - 1),
+    };
+    if label.is_some() && ncols < 2 {
+        return Err(SbnError::invalid(at(), format!("{ncols} column; need at least one feature column and one label column")));
+    }
+    Ok(label)
+}
+
+/// The feature values (row-major) and the label fields of `rows`, each row as wide as `first`.
+fn read_fields<'r>(rows: &'r [Row], first: &Row, label: Option<usize>, col_name: &dyn Fn(usize) -> String, file: &str) -> Result<(Vec<f64>, Vec<&'r str>)> {
+    let ncols = first.fields.len();
+    let dim = ncols - usize::from(label.is_some());
+    let mut values: Vec<f64> = Vec::new();
+    values.try_reserve_exact(rows.len().saturating_mul(dim)).map_err(|_| SbnError::invalid(file, format!("{} rows of {dim} features do not fit in memory", rows.len())))?;
+    let mut raw_labels: Vec<&str> = Vec::with_capacity(if label.is_some() { rows.len() } else { 0 });
+    for row in rows {
+        if row.fields.len() != ncols {
+            // A quote that is never closed swallows the line ends after it into one field.
+            if let Some(f) = row.fields.iter().find(|f| f.contains('\n')) {
+                let lines = f.matches('\n').count() + 1;
+                return Err(SbnError::invalid(format!("{file}:{}", row.line), format!("unterminated quote: a quoted field starting on this line runs over {lines} lines")));
+            }
+            return Err(SbnError::invalid(format!("{file}:{}", row.line), format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line)));
+        }
+        for (c, f) in row.fields.iter().enumerate() {
+            let place = || format!("{file}:{}, {}", row.line, col_name(c));
+            if Some(c) == label {
+                if f.is_empty() {
+                    return Err(SbnError::invalid(place(), "empty label"));
+                }
+                raw_labels.push(f);
+                continue;
+            }
+            let v: f64 = f.parse().map_err(|_| SbnError::invalid(place(), if f.is_empty() { "empty field".to_string() } else { format!("non-numeric value `{f}`") }))?;
+            if !v.is_finite() {
+                return Err(SbnError::invalid(place(), format!("non-finite value `{f}`")));
+            }
+            values.push(v);
+        }
+    }
+    Ok((values, raw_labels))
+}
+
+/// `ds` with the labels `raw` (one per row of `rows`, from the column `column`): integers are
+/// class numbers; any non-numeric label makes them all names.
+fn with_labels(ds: Dataset, raw: &[&str], rows: &[Row], column: &str, file: &str) -> Result<Dataset> {
+    if raw.iter().all(|s| is_number(s)) {
+        let mut index = Vec::with_capacity(raw.len());
+        for (n, s) in raw.iter().enumerate() {
             let v: f64 = s.parse().expect("checked numeric");
             if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_INTEGER_LABEL as f64) {
-                return Err(SbnError::invalid(format!("{file}:{}, {}", data_rows[n].line, col_name(label_col)), format!("label `{s}` is not a class number (a non-negative integer up to {MAX_INTEGER_LABEL}); write names if the labels are not numbers")));
+                return Err(SbnError::invalid(format!("{file}:{}, {column}", rows[n].line), format!("label `{s}` is not a class number (a non-negative integer up to {MAX_INTEGER_LABEL}); write names if the labels are not numbers")));
             }
             index.push(v as usize);
         }
         let k = index.iter().max().map_or(0, |&m| m + 1);
         ds.with_labels(index, (0..k).map(|c| c.to_string()).collect(), true)
     } else {
-        let mut names: Vec<String> = raw_labels.iter().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
         names.sort_unstable();
         names.dedup();
-        let index = raw_labels.iter().map(|s| names.binary_search_by(|n| n.as_str().cmp(s)).expect("name present")).collect();
+        let index = raw.iter().map(|s| names.binary_search_by(|n| n.as_str().cmp(s)).expect("name present")).collect();
         ds.with_labels(index, names, false)
     }
 }
