@@ -20,7 +20,7 @@ use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, summary};
-use sbn::predict::{self, McConfig};
+use sbn::montecarlo::{self, McConfig};
 
 const N: usize = 1024;
 const BATCH: usize = 256;
@@ -83,23 +83,23 @@ fn end_to_end(c: &mut Criterion) {
     let images: Vec<u8> = (0..BATCH * 784).map(|_| (uniform(&mut r) * 256.0) as u8).collect();
     let input = InputBatch::Bytes { data: &images, dim: 784, alpha: 1.0 / 255.0, offset: 0.0 };
     let cfg = McConfig { weight_samples: 4, noise_samples: 8, seed: 7, ..McConfig::default() };
-    let nets = predict::sample_networks(&net, &cfg).unwrap();
+    let nets = montecarlo::sample_networks(&net, &cfg).unwrap();
     let samples: Vec<_> = nets.iter().map(|n| n.weight_sample()).collect();
     let count = (BATCH * cfg.weight_samples * cfg.noise_samples) as f64;
 
     let mut g = c.benchmark_group("mc_predictive_784-1024-1024-10_b256_sw4_sz8");
     g.sample_size(10);
     g.throughput(Throughput::Elements(count as u64));
-    g.bench_function("packed", |b| b.iter(|| predict::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap()));
-    g.bench_function("float", |b| b.iter(|| predict::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap()));
-    g.bench_function("packed_with_weight_sampling", |b| b.iter(|| predict::predictive(&net, input, &cfg).unwrap()));
+    g.bench_function("packed", |b| b.iter(|| montecarlo::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap()));
+    g.bench_function("float", |b| b.iter(|| montecarlo::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap()));
+    g.bench_function("packed_with_weight_sampling", |b| b.iter(|| montecarlo::predictive(&net, input, &cfg).unwrap()));
     g.finish();
 
-    let packed = median_secs(5, || drop(predict::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap()));
-    let float = median_secs(3, || drop(predict::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap()));
+    let packed = median_secs(5, || drop(montecarlo::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap()));
+    let float = median_secs(3, || drop(montecarlo::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap()));
     let agree = {
-        let a = predict::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap();
-        let b = predict::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap();
+        let a = montecarlo::predictive_packed(&nets, input, cfg.noise_samples, cfg.seed).unwrap();
+        let b = montecarlo::predictive_float(&net, &samples, input, cfg.noise_samples, cfg.seed).unwrap();
         a.per_weight_sample.iter().zip(&b.per_weight_sample).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
     };
     println!("\n[e2e] 784-1024-1024-10, 256 byte images, S_w = 4, S_z = 8, {} rayon threads (medians):", rayon::current_num_threads());

@@ -5,7 +5,7 @@
 //! `cargo run --release --example estimator_study [-- DRAWS [EPOCHS...]]`
 //! (defaults: 1000 draws, stages after 0, 20 and 200 epochs).
 
-use sbn::gradcheck::{gradcheck, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
+use sbn::gradient_study::{gradcheck, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
 use sbn::Estimator;
 
 fn main() -> sbn::Result<()> {

@@ -4,7 +4,7 @@
 //! `cargo run --release --example toy_uncertainty [OUT_DIR]` (default `toy-uncertainty/`).
 
 use sbn::data::toy::two_moons;
-use sbn::predict::{Engine, McConfig};
+use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::uncertainty_maps;
 use sbn::spec::ModelSpec;
 use sbn::session::{fit, FitOptions};

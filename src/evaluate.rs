@@ -9,7 +9,7 @@ use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
 use crate::metrics::argmax;
 use crate::metrics::scores::Scores;
-use crate::predict::{predictive, McConfig};
+use crate::montecarlo::{predictive, McConfig};
 use crate::predictive::Predictive;
 use crate::uncertainty::Uncertainty;
 

@@ -17,7 +17,7 @@ use crate::metrics::scores::{Scores, ECE_BINS};
 use crate::metrics::selective::RiskCoverage;
 use crate::metrics::top_label;
 use crate::plot::{self, LineChart, Series};
-use crate::predict::McConfig;
+use crate::montecarlo::McConfig;
 use crate::predictive::Predictive;
 use crate::uncertainty::{scores, ScoreKind, Uncertainty, UncertaintySummary};
 

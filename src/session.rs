@@ -15,7 +15,7 @@ use crate::io::ModelFile;
 use crate::model::init::{random_layers, InitConfig, LayerShape};
 use crate::model::{BernoulliPrior, Network};
 use crate::objective::Objective;
-use crate::predict::{predictive, Engine, McConfig};
+use crate::montecarlo::{predictive, Engine, McConfig};
 use crate::rng;
 use crate::spec::ModelSpec;
 use crate::train::data_init::data_dependent_init;
@@ -68,7 +68,7 @@ pub fn fit(spec: &Checked<ModelSpec>, train: &Dataset, valid: &Dataset, options:
 
     let v = &spec.validation;
     let valid_config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed: 0, engine: Engine::Auto };
-    crate::predict::check_memory(trainer.network(), valid.len(), &valid_config, &format!("validation.weight_samples = {}", v.weight_samples))?;
+    crate::montecarlo::check_memory(trainer.network(), valid.len(), &valid_config, &format!("validation.weight_samples = {}", v.weight_samples))?;
     let mut storage = None;
     let valid_inputs = InputBatch::from_dataset(valid, &scaling, &mut storage)?;
     let ckpt = options.out.as_deref().map(checkpoint_path);

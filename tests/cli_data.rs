@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use sbn::data::{Dataset, Features};
 use sbn::evaluate::{predict_dataset, predict_features};
-use sbn::predict::{Engine, McConfig};
+use sbn::montecarlo::{Engine, McConfig};
 
 use common::cli::{sbn, temp_dir};
 const SPEC: &str = "[network]\nhidden = [32]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 2\nchunk = 16\n";

@@ -3,7 +3,7 @@
 //! sampled states, PSA value and gradients, ST, Hard-ST, and the exact expected loss and gradient.
 
 use sbn::estimator::EstimatorKind;
-use sbn::gradcase::parse_cases;
+use sbn::reference_cases::parse_cases;
 use sbn::model::GivenDraws;
 use serde_json::Value;
 

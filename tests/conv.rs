@@ -370,7 +370,7 @@ noise_samples = 2
 
 #[test]
 fn a_conv_spec_fits_saves_and_predicts_with_both_engines() {
-    use sbn::predict::{predictive, Engine, McConfig};
+    use sbn::montecarlo::{predictive, Engine, McConfig};
     let spec = sbn::spec::ModelSpec::parse(CONV_SPEC, "spec").unwrap();
     let all = sbn::data::embedded::digits();
     let idx: Vec<usize> = (0..all.len()).step_by(3).collect();

@@ -85,7 +85,7 @@ fn one_binary_layer_psa_is_unbiased_everywhere() {
 fn the_reference_three_hidden_layer_case() {
     // The network and batch of the conformance case `mlp_3hidden` (the PSA paper's setting).
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
-    let cases = sbn::gradcase::parse_cases(&std::fs::read_to_string(file).unwrap(), file).unwrap();
+    let cases = sbn::reference_cases::parse_cases(&std::fs::read_to_string(file).unwrap(), file).unwrap();
     let case = cases.iter().find(|c| c.name == "mlp_3hidden").unwrap();
     check_net(&case.net, &case.x0, &case.y, 40_000, 7);
 }

@@ -169,7 +169,7 @@ fn flat(v: &Value) -> Vec<f64> {
 fn reinforce_without_baseline_reproduces_the_reference_vectors() {
     let text = std::fs::read_to_string(REFERENCE).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
-    let cases = sbn::gradcase::parse_cases(&text, REFERENCE).unwrap();
+    let cases = sbn::reference_cases::parse_cases(&text, REFERENCE).unwrap();
     for (case, want) in cases.iter().zip(doc["cases"].as_array().unwrap()) {
         let got = case.run(&[EstimatorKind::ReinforceNb], 0).unwrap();
         let (got, want) = (&got["reinforce-nb"], &want["reinforce_no_baseline"]);
@@ -217,7 +217,7 @@ fn names_round_trip() {
 
 #[test]
 fn gradcheck_reports_the_exact_estimator_as_perfect_and_writes_charts() {
-    use sbn::gradcheck::{gradcheck, plot_report, GradcheckConfig};
+    use sbn::gradient_study::{gradcheck, plot_report, GradcheckConfig};
     use WeightKind::Real;
     let (net, x, y) = problem(&[2, 3, 2, 2], &[Real, Real, Real], 3, 3);
     let estimators = vec![EstimatorKind::Exact.build(), EstimatorKind::Arm.build()];

@@ -159,9 +159,9 @@ fn point_weight_training_gives_a_deterministic_binary_network() {
         assert!(layer.weight_param().iter().all(|t| t.abs() == 40.0), "weights not at the mode");
     }
     // Every weight sample is the same network: the per-sample predictives agree exactly.
-    let config = sbn::predict::McConfig { weight_samples: 3, noise_samples: 2, seed: 4, engine: sbn::predict::Engine::Auto };
+    let config = sbn::montecarlo::McConfig { weight_samples: 3, noise_samples: 2, seed: 4, engine: sbn::montecarlo::Engine::Auto };
     let pred = sbn::evaluate::predict_dataset(&out.model, &valid, &config).unwrap();
-    let a = sbn::predict::sample_networks(&out.model.network, &config).unwrap();
+    let a = sbn::montecarlo::sample_networks(&out.model.network, &config).unwrap();
     assert!(a.windows(2).all(|w| w[0].weight_sample().layers == w[1].weight_sample().layers));
     assert_eq!(pred.weight_samples, 3);
 }

@@ -8,7 +8,7 @@ use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
-use sbn::predict::{self, Engine, McConfig};
+use sbn::montecarlo::{self, Engine, McConfig};
 
 mod common;
 use common::packed::{assert_same_forward, bytes, rng, sym};
@@ -101,8 +101,8 @@ proptest! {
             InputBatch::Real(&x)
         };
         let cfg = McConfig { weight_samples: 2, noise_samples: 3, seed, engine: Engine::Packed };
-        let packed = predict::predictive(&net, input, &cfg).unwrap();
-        let float = predict::predictive(&net, input, &McConfig { engine: Engine::Float, ..cfg }).unwrap();
+        let packed = montecarlo::predictive(&net, input, &cfg).unwrap();
+        let float = montecarlo::predictive(&net, input, &McConfig { engine: Engine::Float, ..cfg }).unwrap();
         prop_assert_eq!(packed.n_examples, batch + 33);
         let worst = packed.per_weight_sample.iter().zip(&float.per_weight_sample).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         prop_assert!(worst <= 1e-12, "predictives differ by {}", worst);
@@ -115,7 +115,7 @@ fn predictive_does_not_depend_on_thread_count() {
     let data = bytes(100 * 30, 12);
     let input = InputBatch::Bytes { data: &data, dim: 30, alpha: 1.0 / 255.0, offset: 0.0 };
     let cfg = McConfig { weight_samples: 3, noise_samples: 2, seed: 5, engine: Engine::Auto };
-    let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| predict::predictive(&net, input, &cfg).unwrap());
+    let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| montecarlo::predictive(&net, input, &cfg).unwrap());
     assert_eq!(run(1), run(2));
 }
 
@@ -125,13 +125,13 @@ fn bad_requests_are_errors() {
     let data = bytes(40, 2);
     let cfg = McConfig::default();
     let wrong_dim = InputBatch::Bytes { data: &data, dim: 8, alpha: 1.0, offset: 0.0 };
-    assert!(predict::predictive(&net, wrong_dim, &cfg).is_err());
+    assert!(montecarlo::predictive(&net, wrong_dim, &cfg).is_err());
     let ragged = InputBatch::Bytes { data: &data[..35], dim: 10, alpha: 1.0, offset: 0.0 };
-    assert!(predict::predictive(&net, ragged, &cfg).is_err());
+    assert!(montecarlo::predictive(&net, ragged, &cfg).is_err());
     let ok = InputBatch::Bytes { data: &data, dim: 10, alpha: 1.0, offset: 0.0 };
-    assert!(predict::predictive(&net, ok, &McConfig { weight_samples: 0, ..cfg }).is_err());
-    assert!(predict::predictive(&net, ok, &McConfig { noise_samples: 0, ..cfg }).is_err());
-    assert!(predict::predictive(&net, ok, &cfg).is_ok());
+    assert!(montecarlo::predictive(&net, ok, &McConfig { weight_samples: 0, ..cfg }).is_err());
+    assert!(montecarlo::predictive(&net, ok, &McConfig { noise_samples: 0, ..cfg }).is_err());
+    assert!(montecarlo::predictive(&net, ok, &cfg).is_ok());
     // A real hidden layer after the first cannot be packed: Packed refuses, Auto falls back.
     let mut r = rng(3);
     let layers = vec![
@@ -141,8 +141,8 @@ fn bad_requests_are_errors() {
     ];
     let mixed = Network::new(layers).unwrap();
     assert!(SampledNetwork::check(&mixed).is_err());
-    assert!(predict::predictive(&mixed, ok, &McConfig { engine: Engine::Packed, ..cfg }).is_err());
-    assert!(predict::predictive(&mixed, ok, &McConfig { engine: Engine::Auto, ..cfg }).is_ok());
+    assert!(montecarlo::predictive(&mixed, ok, &McConfig { engine: Engine::Packed, ..cfg }).is_err());
+    assert!(montecarlo::predictive(&mixed, ok, &McConfig { engine: Engine::Auto, ..cfg }).is_ok());
 }
 
 #[test]
@@ -158,8 +158,8 @@ fn export_round_trip_preserves_predictions() {
             let b = back.forward(&input, 0..9, &mut rng(24)).unwrap();
             assert_eq!(a.states, b.states);
             assert_eq!(a.logits, b.logits);
-            let pa = predict::predictive_packed(std::slice::from_ref(&sn), input, 3, 9).unwrap();
-            let pb = predict::predictive_packed(&[back], input, 3, 9).unwrap();
+            let pa = montecarlo::predictive_packed(std::slice::from_ref(&sn), input, 3, 9).unwrap();
+            let pb = montecarlo::predictive_packed(&[back], input, 3, 9).unwrap();
             assert_eq!(pa, pb);
         }
     }

@@ -10,7 +10,7 @@ use sbn::model::init::{InitConfig, LayerShape, random_layers};
 use sbn::model::noise::uniform;
 use sbn::model::{Conv2d, Network, WeightKind, Weights};
 use sbn::packed::{SampledNetwork, summary};
-use sbn::predict::{self, Engine, McConfig};
+use sbn::montecarlo::{self, Engine, McConfig};
 
 mod common;
 use common::packed::{assert_same_forward, bytes, rng, sym};
@@ -139,9 +139,9 @@ fn predictive_packed_equals_float_and_auto_packs() {
     let data = bytes(n * net.input_dim(), 301);
     let input = InputBatch::Bytes { data: &data, dim: net.input_dim(), alpha: 1.0 / 255.0, offset: -0.5 };
     let cfg = McConfig { weight_samples: 2, noise_samples: 2, seed: 302, engine: Engine::Packed };
-    let packed = predict::predictive(&net, input, &cfg).unwrap();
-    let float = predict::predictive(&net, input, &McConfig { engine: Engine::Float, ..cfg }).unwrap();
-    let auto = predict::predictive(&net, input, &McConfig { engine: Engine::Auto, ..cfg }).unwrap();
+    let packed = montecarlo::predictive(&net, input, &cfg).unwrap();
+    let float = montecarlo::predictive(&net, input, &McConfig { engine: Engine::Float, ..cfg }).unwrap();
+    let auto = montecarlo::predictive(&net, input, &McConfig { engine: Engine::Auto, ..cfg }).unwrap();
     let worst = packed.per_weight_sample.iter().zip(&float.per_weight_sample).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst <= 1e-12, "predictives differ by {worst}");
     assert_eq!(auto, packed);
@@ -182,8 +182,8 @@ fn unpackable_convolutions_are_refused_with_a_fallback() {
     let data = bytes(2 * net.input_dim(), 501);
     let input = InputBatch::Bytes { data: &data, dim: net.input_dim(), alpha: 1.0 / 255.0, offset: 0.0 };
     let cfg = McConfig { weight_samples: 1, noise_samples: 1, seed: 0, engine: Engine::Packed };
-    assert!(predict::predictive(&net, input, &cfg).is_err());
-    assert!(predict::predictive(&net, input, &McConfig { engine: Engine::Auto, ..cfg }).is_ok());
+    assert!(montecarlo::predictive(&net, input, &cfg).is_err());
+    assert!(montecarlo::predictive(&net, input, &McConfig { engine: Engine::Auto, ..cfg }).is_ok());
     // A real-weight hidden convolution.
     let mut r = rng(502);
     let kinds = [WeightKind::Bernoulli, WeightKind::Real, WeightKind::Bernoulli, WeightKind::Bernoulli, WeightKind::Bernoulli, WeightKind::Bernoulli];

@@ -9,7 +9,7 @@ use sbn::data::toy::two_moons;
 use sbn::data::Dataset;
 use sbn::evaluate::predict_dataset;
 use sbn::fitted::FittedModel;
-use sbn::predict::{Engine, McConfig};
+use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::{training_curves, uncertainty_grid, write_report};
 use sbn::spec::ModelSpec;
 use sbn::session::{fit, FitOptions};

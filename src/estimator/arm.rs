@@ -23,7 +23,7 @@
 use nalgebra::DMatrix;
 
 use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
-use super::sampled::{chain_rule, loss_grad, losses, run_from, weight_uniforms, weights_in_use, Recording};
+use super::replay::{chain_rule, loss_grad, losses, run_from, weight_uniforms, weights_in_use, Recording};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::{sample_state, sigmoid};

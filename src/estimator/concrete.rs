@@ -25,7 +25,7 @@
 use nalgebra::DMatrix;
 
 use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
-use super::sampled::{loss_grad, losses, weight_uniforms, Recording};
+use super::replay::{loss_grad, losses, weight_uniforms, Recording};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::{Result, SbnError};
 use crate::model::noise::{logit, sigmoid, sigmoid_prime};

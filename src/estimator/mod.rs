@@ -12,7 +12,7 @@ pub mod exact;
 pub mod gradient;
 pub mod psa;
 pub mod reinforce;
-mod sampled;
+mod replay;
 pub mod st;
 
 use std::fmt;

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use nalgebra::DMatrix;
 
 use super::gradient::{outer_mean, scale_grad, column_mean, Gradient, LayerGrad};
-use super::sampled::{chain_rule, loss_grad, losses};
+use super::replay::{chain_rule, loss_grad, losses};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid;

@@ -97,8 +97,8 @@ impl McArgs {
     }
 
     /// The library's Monte Carlo settings; zero samples or an unknown engine are errors.
-    pub fn config(&self) -> Result<sbn::predict::McConfig> {
-        use sbn::predict::Engine;
+    pub fn config(&self) -> Result<sbn::montecarlo::McConfig> {
+        use sbn::montecarlo::Engine;
         if self.weight_samples == 0 || self.noise_samples == 0 {
             anyhow::bail!("--weight-samples and --noise-samples must be at least 1");
         }
@@ -108,14 +108,14 @@ impl McArgs {
             "float" => Engine::Float,
             other => anyhow::bail!("--engine: unknown engine '{other}'; expected auto, packed or float"),
         };
-        Ok(sbn::predict::McConfig { weight_samples: self.weight_samples, noise_samples: self.noise_samples, seed: self.seed, engine })
+        Ok(sbn::montecarlo::McConfig { weight_samples: self.weight_samples, noise_samples: self.noise_samples, seed: self.seed, engine })
     }
 
     /// The Monte Carlo settings for predicting `n_examples` examples with `net`, after checking
     /// that the predictive fits in memory (an error naming `--weight-samples` otherwise).
-    pub fn config_for(&self, net: &sbn::Network, n_examples: usize) -> Result<sbn::predict::McConfig> {
+    pub fn config_for(&self, net: &sbn::Network, n_examples: usize) -> Result<sbn::montecarlo::McConfig> {
         let config = self.config()?;
-        sbn::predict::check_memory(net, n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
+        sbn::montecarlo::check_memory(net, n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
         Ok(config)
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sbn::data::embedded::digits;
-use sbn::predict::{Engine, McConfig};
+use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::write_report;
 use sbn::spec::ModelSpec;
 use sbn::session::{fit, FitOptions};

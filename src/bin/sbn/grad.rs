@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sbn::estimator::EstimatorKind;
-use sbn::gradcase::parse_cases;
+use sbn::reference_cases::parse_cases;
 use serde_json::json;
 
 #[derive(clap::Args)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sbn::data::toy::{psa_paper_toy, PSA_TOY_DEFAULT_N};
 use sbn::estimator::{EstimatorKind, Relaxation, Relaxed};
-use sbn::gradcheck::{gradcheck, plot_report, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
+use sbn::gradient_study::{gradcheck, plot_report, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
 use sbn::io::ModelFile;
 use sbn::Estimator;
 

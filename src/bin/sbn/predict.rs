@@ -9,7 +9,7 @@ use sbn::evaluate::predict_dataset;
 use sbn::io::{write_atomic, ModelFile, PackedModelFile};
 use sbn::packed::{summary, SampledNetwork};
 use sbn::data::InputBatch;
-use sbn::predict::predictive_packed;
+use sbn::montecarlo::predictive_packed;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
@@ -171,12 +171,12 @@ pub struct BenchArgs {
 /// `sbn bench-predict`: the MC predictive's throughput, packed engine against the float path on
 /// the same sampled networks, in one run.
 pub fn bench(args: BenchArgs) -> Result<()> {
-    use sbn::predict::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
+    use sbn::montecarlo::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
     use std::time::Instant;
     let model = args.mc.load_model(&args.model)?;
     let data = load_features(&args.data, model.network.input_dim())?;
     let config = McConfig { engine: Engine::Packed, ..args.mc.config_for(&model.network, data.len())? };
-    sbn::predict::check_memory(&model.network, args.float_examples.min(data.len()), &McConfig { engine: Engine::Float, ..config }, &format!("--weight-samples {}", config.weight_samples))?;
+    sbn::montecarlo::check_memory(&model.network, args.float_examples.min(data.len()), &McConfig { engine: Engine::Float, ..config }, &format!("--weight-samples {}", config.weight_samples))?;
     let samples = config.weight_samples as f64 * config.noise_samples as f64;
     let rate = |n: usize, secs: f64| n as f64 * samples / secs;
     let mut storage = None;
@@ -186,7 +186,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let packed = predictive_packed(&nets, inputs, config.noise_samples, config.seed)?;
     let packed_secs = started.elapsed().as_secs_f64();
     // Whole blocks of examples, so that both paths draw the same noise for the shared images.
-    let m = (args.float_examples.min(data.len()) / sbn::predict::BLOCK).max(1) * sbn::predict::BLOCK;
+    let m = (args.float_examples.min(data.len()) / sbn::montecarlo::BLOCK).max(1) * sbn::montecarlo::BLOCK;
     let m = m.min(data.len());
     let subset = data.subset(&(0..m).collect::<Vec<_>>());
     let mut storage = None;
