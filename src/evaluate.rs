@@ -21,7 +21,7 @@ pub fn predict_dataset(model: &FittedModel, ds: &Dataset, config: &McConfig) -> 
         return Err(SbnError::invalid(ds.source(), "the data set is empty"));
     }
     if ds.dim != model.network.input_dim() {
-        return Err(SbnError::invalid(ds.source(), format!("examples have {} features but the model takes {}", ds.dim, model.network.input_dim())));
+        return Err(SbnError::InputSize { place: ds.source().to_string(), found: ds.dim, expected: model.network.input_dim() });
     }
     let mut storage: Option<DMatrix<f64>> = None;
     let inputs = InputBatch::from_dataset(ds, &model.scaling, &mut storage)?;

@@ -110,11 +110,11 @@ fn start<'d>(spec: &Checked<ModelSpec>, data: TrainingData<'d>, shapes: &[LayerS
         let mut written = file.spec.clone();
         written.training.epochs = spec.training.epochs;
         if &written != &**spec {
-            return Err(SbnError::invalid(place, "checkpoint was written for another spec (only training.epochs may differ)"));
+            return Err(SbnError::mismatch(place, "checkpoint was written for another spec (only training.epochs may differ)"));
         }
         let f = file.fitted;
         if &f.scaling != data.scaling() || f.input_dim() != train.dim || f.class_names != train.class_names() {
-            return Err(SbnError::invalid(place, "checkpoint was written for other training data"));
+            return Err(SbnError::mismatch(place, "checkpoint was written for other training data"));
         }
         let state = file.state.ok_or_else(|| SbnError::invalid(&place, "not a checkpoint (no training state)"))?;
         return Trainer::from_state(config, objective, f.network, f.history, state, data);
@@ -146,13 +146,13 @@ fn init_network(spec: &ModelSpec, data: &TrainingData, name: &str, file: &ModelF
     network.init_logit = spec.network.init_logit;
     let f = &file.fitted;
     if network != spec.network || f.input_dim() != train.dim {
-        return Err(SbnError::invalid(name, "has another architecture ([network] of its spec differs from this spec's, apart from init_logit)"));
+        return Err(SbnError::mismatch(name, "has another architecture ([network] of its spec differs from this spec's, apart from init_logit)"));
     }
     if &f.scaling != data.scaling() {
-        return Err(SbnError::invalid(name, "was fitted on other training data (its input scaling differs)"));
+        return Err(SbnError::mismatch(name, "was fitted on other training data (its input scaling differs)"));
     }
     if f.class_names != train.class_names() {
-        return Err(SbnError::invalid(name, format!("was fitted on other classes ({}) than the training data's ({})", list_classes(&f.class_names), list_classes(train.class_names()))));
+        return Err(SbnError::mismatch(name, format!("was fitted on other classes ({}) than the training data's ({})", list_classes(&f.class_names), list_classes(train.class_names()))));
     }
     Ok(f.network.clone())
 }

@@ -198,6 +198,8 @@ fn features_alone_predict_like_a_data_set() {
     assert_eq!(one.class(0), sbn::metrics::argmax(&one.probabilities(0)));
     // Not whole examples, or not finite: errors.
     assert!(predict_features(&model, &features[..63], &config).unwrap_err().to_string().contains("64 inputs"));
+    let other = Dataset::unlabelled("other", Features::Bytes(vec![0; 10]), 5).unwrap();
+    assert!(matches!(predict_dataset(&model, &other, &config), Err(sbn::SbnError::InputSize { found: 5, expected: 64, .. })));
     let mut nan = features[..64].to_vec();
     nan[5] = f64::NAN;
     assert!(predict_features(&model, &nan, &config).unwrap_err().to_string().contains("feature 5"));

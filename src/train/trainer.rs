@@ -185,7 +185,7 @@ impl<'d> Trainer<'d> {
         let y: Vec<usize> = idx.iter().map(|&i| self.data.labels[i]).collect();
         let est = estimate_batch(&self.net, &x, &y, self.estimator.as_ref(), rng::stream_seed(t.seed, &[2, epoch as u64, b as u64]), t.chunk, t.point_weights)?;
         if !est.loss.is_finite() {
-            return Err(SbnError::invalid("training", format!("the loss became {} in epoch {} batch {b}; lower the learning rate", est.loss, epoch + 1)));
+            return Err(SbnError::Divergence { epoch: epoch + 1, batch: b, loss: est.loss });
         }
         let mut grad_q = est.grad;
         self.objective.add_kl_gradient(&self.net, &mut grad_q);

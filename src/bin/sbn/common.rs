@@ -57,7 +57,7 @@ pub fn load_features(path: &str, n_features: usize) -> Result<Dataset> {
     let options = LoadOptions { labels: LabelPolicy::IfPresent, n_features: Some(n_features), ..LoadOptions::default() };
     let data = load_data(path, &options)?.without_labels();
     if data.dim != n_features {
-        anyhow::bail!("{}: examples have {} features but the model takes {n_features}", data.source(), data.dim);
+        return Err(sbn::SbnError::InputSize { place: data.source().to_string(), found: data.dim, expected: n_features }.into());
     }
     Ok(data)
 }

@@ -68,7 +68,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
                 bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
             }
             if data.dim != n_features {
-                bail!("{}: examples have {} features but the model takes {n_features}", data.source(), data.dim);
+                return Err(sbn::SbnError::InputSize { place: data.source().to_string(), found: data.dim, expected: n_features }.into());
             }
             let mut storage = None;
             let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
