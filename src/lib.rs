@@ -16,6 +16,9 @@
 //! * [`data`]: loaders, the embedded digits, input scaling, toy problems.
 //! * [`gradcase`] and [`gradcheck`]: the reference-vector case format and the gradient-quality study.
 
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod checked;
 pub mod data;
 pub mod error;
@@ -26,7 +29,7 @@ pub mod reference_cases;
 pub mod gradient_study;
 pub mod io;
 pub mod limits;
-pub mod linalg;
+pub(crate) mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod objective;
@@ -35,9 +38,9 @@ pub mod plot;
 pub mod montecarlo;
 pub mod predictive;
 pub mod report;
-pub mod rng;
+pub(crate) mod rng;
 pub mod session;
-pub mod simd;
+pub(crate) mod simd;
 pub mod spec;
 pub mod train;
 pub mod uncertainty;

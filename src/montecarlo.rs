@@ -61,6 +61,12 @@ pub fn sample_weights(net: &Network, config: &McConfig) -> Vec<WeightSample> {
     (0..config.weight_samples).map(|s| net.sample_weights(&mut RngDraws(&mut stream_rng(config.seed, 0, s as u64)))).collect()
 }
 
+/// One network drawn from the posterior of `net` with `seed`, packed (what `sbn export
+/// --sample-seed` writes).
+pub fn sample_network(net: &Network, seed: u64) -> Result<SampledNetwork> {
+    SampledNetwork::sample(net, &mut crate::rng::stream(seed, &[]))
+}
+
 /// The same `S_w` weight samples as [`sample_weights`], packed.
 pub fn sample_networks(net: &Network, config: &McConfig) -> Result<Vec<SampledNetwork>> {
     SampledNetwork::check(net)?;

@@ -1,6 +1,6 @@
 //! Vectorizable elementwise math (exp, sigmoid) and run-time CPU dispatch.
 //!
-//! The bodies are plain Rust that the compiler vectorizes; [`dispatch!`](crate::dispatch) compiles
+//! The bodies are plain Rust that the compiler vectorizes; `dispatch!` compiles
 //! a body again with AVX-512 or AVX2 enabled and picks the widest one the CPU has at run time, so
 //! one build runs on any x86-64 and elsewhere. No fused multiply-adds are introduced, so every
 //! variant gives bit-identical results.
@@ -9,7 +9,6 @@
 ///
 /// `dispatch!(|args| body)` evaluates `body` inside `#[target_feature]` functions for AVX-512
 /// and AVX2 on x86-64, falling back to the baseline build.
-#[macro_export]
 macro_rules! dispatch {
     ($body:expr) => {{
         #[cfg(target_arch = "x86_64")]
@@ -38,6 +37,7 @@ macro_rules! dispatch {
         }
     }};
 }
+pub(crate) use dispatch;
 
 /// True when the CPU has the AVX-512 subsets the kernels use.
 #[cfg(target_arch = "x86_64")]
@@ -157,7 +157,7 @@ pub fn sigmoid(a: f64) -> f64 {
 
 /// Replaces every value `t` by `σ(t)`.
 pub fn sigmoid_in_place(v: &mut [f64]) {
-    crate::dispatch!(v.iter_mut().for_each(|t| *t = sigmoid(*t)))
+    crate::simd::dispatch!(v.iter_mut().for_each(|t| *t = sigmoid(*t)))
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ pub const MARGIN: f64 = 1e-9;
 /// falls between (probability ≈ 2M per unit), the layer is settled by the exact rule.
 pub fn decide_states(a: &[f64], u: &[f64], out: &mut [u64]) {
     let mut unsure = 0u64;
-    crate::dispatch!({
+    crate::simd::dispatch!({
         for ((word, a), u) in out.iter_mut().zip(a.chunks(64)).zip(u.chunks(64)) {
             let (mut w, mut near) = (0u64, 0u64);
             for (i, (&a, &u)) in a.iter().zip(u).enumerate() {

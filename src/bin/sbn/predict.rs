@@ -144,7 +144,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
     ensure_not_an_input("--out", &args.out, &[&args.model])?;
     let model = ModelFile::load(&args.model)?.fitted;
     let network = match args.sample_seed {
-        Some(seed) => SampledNetwork::sample(&model.network, &mut sbn::rng::stream(seed, &[]))?,
+        Some(seed) => sbn::montecarlo::sample_network(&model.network, seed)?,
         None => SampledNetwork::most_likely(&model.network)?,
     };
     let file = PackedModelFile { scaling: model.scaling, class_names: model.class_names, network };

@@ -31,7 +31,7 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
     let n_out = w.nrows();
     let batch = x.ncols();
     // e^{−a} with a clamped so that it stays finite in f32 (σ is saturated beyond).
-    let e_neg_a: Vec<f32> = crate::dispatch!(a.iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
+    let e_neg_a: Vec<f32> = crate::simd::dispatch!(a.iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
     let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
     let r32: Vec<f32> = r.iter().map(|&v| v as f32).collect();
     let two_gamma: Vec<f32> = gamma.iter().map(|&g| 2.0 * g as f32).collect();
@@ -40,7 +40,7 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
         .into_par_iter()
         .map(|blk| {
             let units = blk * JB..(blk * JB + JB).min(n_out);
-            crate::dispatch!({
+            crate::simd::dispatch!({
                 let plus = plus_masks(w, units.clone());
                 let block = Block { x, levels: levels.as_ref(), units: units.clone(), n_out, two_gamma: &two_gamma[units.clone()], plus: &plus };
                 block.sums(&e_neg_a, &p32, &r32)
@@ -50,7 +50,7 @@ pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a
     let inv_b = 1.0 / batch as f64;
     let mut dq = DMatrix::zeros(n_out, w.ncols());
     dq.as_mut_slice().par_chunks_mut(n_out).zip(w.as_slice().par_chunks(n_out)).enumerate().for_each(|(i, (dq, w))| {
-        crate::dispatch!(for ((dq, w), acc) in dq.chunks_mut(JB).zip(w.chunks(JB)).zip(&sums) {
+        crate::simd::dispatch!(for ((dq, w), acc) in dq.chunks_mut(JB).zip(w.chunks(JB)).zip(&sums) {
             for ((d, &w), &v) in dq.iter_mut().zip(w).zip(&acc[i * JB..]) {
                 *d = -w * v * inv_b;
             }

@@ -94,7 +94,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         let (xn, an) = (xn.as_slice(), an.as_slice());
         let s_col = &mut s.as_mut_slice()[n * n_last..(n + 1) * n_last];
         let vy = &vt.as_slice()[yn * n_last..][..n_last];
-        let rho_sum = crate::dispatch!({
+        let rho_sum = crate::simd::dispatch!({
             z.iter_mut().for_each(|z| *z = 0.0);
             for k in 0..n_classes {
                 let at = k * n_last..(k + 1) * n_last;
@@ -111,7 +111,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         tmp.iter_mut().zip(rho.iter().zip(s_col.iter())).for_each(|(t, (r, s))| *t = r * s);
         value += f0 + simd::sum(&tmp);
         // g_i,k = p_k e^{…}/Z_i − [k = y]; Σ_i ρ_i g_i,k and Σ_n ρ_i x_i g_i,k.
-        crate::dispatch!(for k in 0..n_classes {
+        crate::simd::dispatch!(for k in 0..n_classes {
             let on_y = if k == yn { 1.0 } else { 0.0 };
             let at = k * n_last..(k + 1) * n_last;
             flipped_gradients(on_y, &rz, &rho, xn, &pe.as_slice()[at.clone()], &mut flip_corr_t.as_mut_slice()[at], &mut tmp);
@@ -212,7 +212,7 @@ fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x
     let c_mean = column_mean(c);
     let mut dq = crate::linalg::mul_tr(h, x);
     let inv_b = -1.0 / h.ncols() as f64;
-    crate::dispatch!(for (dq, w) in dq.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
+    crate::simd::dispatch!(for (dq, w) in dq.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
         for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean.as_slice()) {
             *d = *d * inv_b - w * c;
         }
@@ -295,7 +295,7 @@ fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &[f64], p: &DMatri
     fn columns(m: &DMatrix<f64>) -> std::slice::ChunksExact<'_, f64> {
         m.as_slice().chunks_exact(m.nrows())
     }
-    crate::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(a.chunks_exact(rows).zip(columns(p))).zip(columns(r)) {
+    crate::simd::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(a.chunks_exact(rows).zip(columns(p))).zip(columns(r)) {
         for j in 0..rows {
             let e = simd::exp(-a[j]);
             let d_plus = 1.0 / (1.0 + e * t_minus[j]) - p[j];
@@ -328,7 +328,7 @@ fn real_flip_sensitivities(w: &DMatrix<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>,
         for i in 0..n_in {
             let t = if x[(i, n)] > 0.0 { e2w.column(i) } else { e2w_neg.column(i) };
             let t = t.as_slice();
-            s_col[i] = crate::dispatch!(flip_sum(ea, t, pn, rn));
+            s_col[i] = crate::simd::dispatch!(flip_sum(ea, t, pn, rn));
         }
     });
     s
