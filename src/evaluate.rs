@@ -31,6 +31,30 @@ pub fn predict_dataset(model: &FittedModel, ds: &Dataset, config: &McConfig) -> 
 /// The predictive and its scores on labelled data. The labels are matched to the model's classes
 /// by name ([`Dataset::labels_for`]), so a file that lacks some classes, or orders them otherwise,
 /// is scored right; a label the model does not know is an error.
+///
+/// ```
+/// # use rand::SeedableRng;
+/// use sbn::data::{Dataset, Features, InputScaling};
+/// use sbn::evaluate::evaluate;
+/// # use sbn::fitted::FittedModel;
+/// # use sbn::model::init::{random_network, InitConfig};
+/// use sbn::montecarlo::McConfig;
+///
+/// # fn main() -> sbn::Result<()> {
+/// # let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// # let net = random_network(&[2, 8, 3], &[sbn::WeightKind::Bernoulli; 2], InitConfig::default(), &mut rng)?;
+/// # let model = FittedModel::new(net, InputScaling::Affine { alpha: 1.0, offset: 0.0 }, vec!["ant".into(), "bee".into(), "cat".into()], Vec::new())?;
+/// // A model of classes ant, bee, cat; a test file with only bee and cat, which it numbers 0 and 1.
+/// let test = Dataset::new("test", Features::Real(vec![0.5, -1.0, 2.0, 0.0]), 2, vec![0, 1], vec!["bee".into(), "cat".into()])?;
+/// assert_eq!(test.labels_for(&model.class_names)?, vec![1, 2]);
+/// let (_, scores) = evaluate(&model, &test, &McConfig::default())?;
+/// assert_eq!(scores.n_examples, 2);
+/// // A label the model does not know is an error naming it.
+/// let odd = Dataset::new("odd", Features::Real(vec![0.0, 0.0]), 2, vec![0], vec!["dog".into()])?;
+/// assert!(evaluate(&model, &odd, &McConfig::default()).unwrap_err().to_string().contains("`dog`"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn evaluate(model: &FittedModel, ds: &Dataset, config: &McConfig) -> Result<(Predictive, Scores)> {
     let labels = ds.labels_for(&model.class_names)?;
     let pred = predict_dataset(model, ds, config)?;
@@ -66,6 +90,30 @@ impl Prediction {
 ///
 /// Values that are all integers in 0..=255 are treated as bytes, exactly as the loaders store
 /// them, so a byte-data model sees the inputs it was fitted on.
+///
+/// ```
+/// # use rand::SeedableRng;
+/// # use sbn::data::InputScaling;
+/// use sbn::evaluate::predict_features;
+/// # use sbn::fitted::FittedModel;
+/// # use sbn::model::init::{random_network, InitConfig};
+/// use sbn::montecarlo::McConfig;
+///
+/// # fn main() -> sbn::Result<()> {
+/// # let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// # let net = random_network(&[3, 8, 2], &[sbn::WeightKind::Bernoulli; 2], InitConfig::default(), &mut rng)?;
+/// # let model = FittedModel::new(net, InputScaling::Affine { alpha: 0.01, offset: -1.0 }, vec!["no".into(), "yes".into()], Vec::new())?;
+/// // A model of 3 inputs: one example, then two more in one slice.
+/// let one = predict_features(&model, &[12.0, 200.0, 7.0], &McConfig::default())?;
+/// let p = one.probabilities(0);
+/// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+/// let (total, data, model_part) = (one.uncertainty.total[0], one.uncertainty.data[0], one.uncertainty.model[0]);
+/// assert!((total - data - model_part).abs() < 1e-12);
+/// let two = predict_features(&model, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &McConfig::default())?;
+/// assert_eq!(two.predictive.n_examples, 2);
+/// # Ok(())
+/// # }
+/// ```
 pub fn predict_features(model: &FittedModel, features: &[f64], config: &McConfig) -> Result<Prediction> {
     let dim = model.network.input_dim();
     if let Some(i) = features.iter().position(|v| !v.is_finite()) {

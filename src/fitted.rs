@@ -9,6 +9,41 @@ use crate::model::Network;
 use crate::train::EpochRecord;
 
 /// A network with its input scaling, classes and training history.
+///
+/// A model made in code (here untrained), predicted with its Monte Carlo predictive, and its most
+/// likely network packed at one bit per weight:
+///
+/// ```
+/// use rand::SeedableRng;
+/// use sbn::data::{Dataset, Features, InputBatch, InputScaling};
+/// use sbn::evaluate::predict_dataset;
+/// use sbn::fitted::FittedModel;
+/// use sbn::model::init::{random_network, InitConfig};
+/// use sbn::montecarlo::{predictive_packed, McConfig};
+/// use sbn::packed::SampledNetwork;
+/// use sbn::uncertainty::Uncertainty;
+/// use sbn::WeightKind;
+///
+/// # fn main() -> sbn::Result<()> {
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let net = random_network(&[4, 8, 3], &[WeightKind::Bernoulli; 2], InitConfig::default(), &mut rng)?;
+/// let classes = vec!["ant".to_string(), "bee".to_string(), "cat".to_string()];
+/// let model = FittedModel::new(net, InputScaling::Affine { alpha: 0.5, offset: -1.0 }, classes, Vec::new())?;
+///
+/// let data = Dataset::unlabelled("two examples", Features::Bytes(vec![0, 1, 2, 3, 4, 3, 2, 1]), 4)?;
+/// let config = McConfig { weight_samples: 8, noise_samples: 4, ..McConfig::default() };
+/// let predictive = predict_dataset(&model, &data, &config)?;
+/// let split = Uncertainty::from_predictive(&predictive)?;
+/// assert!(split.model.iter().all(|&m| m > -1e-12)); // the mutual information is not negative
+///
+/// let packed = SampledNetwork::most_likely(&model.network)?;
+/// let mut storage = None;
+/// let inputs = InputBatch::from_dataset(&data, &model.scaling, &mut storage)?;
+/// let one_network = predictive_packed(&[packed], inputs, 4, 0)?;
+/// assert_eq!(one_network.weight_samples, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct FittedModel {
     /// The network: weights, or for Bernoulli layers the logits θ of `q = σ(θ)`.

@@ -56,6 +56,37 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// Fits a network of shape `spec` on `train`, validating on `valid` after every epoch, and
 /// reports to `observer` (`&mut ()` for nobody).
+///
+/// An observer that stops the run after its first epoch, and the run resumed from its checkpoint:
+///
+/// ```
+/// use sbn::data::embedded::digits;
+/// use sbn::session::{fit, FitOptions};
+/// use sbn::spec::ModelSpec;
+/// use sbn::train::{Flow, Observer, Trainer};
+///
+/// struct FirstEpochOnly;
+///
+/// impl Observer for FirstEpochOnly {
+///     fn epoch_end(&mut self, trainer: &Trainer) -> sbn::Result<Flow> {
+///         println!("epoch {}: validation NLL {:.3}", trainer.epoch(), trainer.history()[0].valid_nll);
+///         Ok(Flow::Stop)
+///     }
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let spec = ModelSpec::parse("[network]\nhidden = [16]\nweights = \"bernoulli\"\n[training]\nepochs = 3\nbatch_size = 64\n", "spec")?;
+/// let (train, valid) = digits().split(0.2, 1);
+/// let dir = std::env::temp_dir().join(format!("sbn-doc-fit-{}", std::process::id()));
+/// let options = FitOptions { out: Some(dir.join("m.sbn")), ..FitOptions::default() };
+/// let first = fit(&spec, &train, &valid, &options, &mut FirstEpochOnly)?;
+/// assert!(!first.completed && first.model.history.len() == 1);
+/// let all = fit(&spec, &train, &valid, &FitOptions { resume: true, ..options }, &mut ())?;
+/// assert!(all.completed && all.model.history.len() == 3);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn fit(spec: &Checked<ModelSpec>, train: &Dataset, valid: &Dataset, options: &FitOptions, observer: &mut dyn Observer) -> Result<FitOutcome> {
     let valid_labels = check_data(train, valid)?;
     let scaling = InputScaling::fit(train);

@@ -261,6 +261,23 @@ impl ModelSpec {
     }
 }
 
+/// Specs built in code: the same types a TOML spec deserializes into.
+impl ModelSpec {
+    /// A spec of `network` with the default objective, training and validation settings
+    /// (change the public fields, then [`ModelSpec::check`]).
+    pub fn new(network: NetworkSpec) -> Self {
+        ModelSpec { network, objective: ObjectiveSpec::default(), training: TrainingConfig::default(), validation: ValidationSpec::default() }
+    }
+}
+
+impl NetworkSpec {
+    /// Dense stochastic binary layers of widths `hidden` and an output layer, every layer's
+    /// weights of kind `weights`, Bernoulli logits starting at `|θ| = 2`.
+    pub fn dense(hidden: &[usize], weights: WeightKind) -> Self {
+        NetworkSpec { conv: Vec::new(), hidden: hidden.to_vec(), image: None, weights: KindList::All(weights), init_logit: default_init_logit() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

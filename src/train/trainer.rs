@@ -76,6 +76,30 @@ pub struct TrainState {
 }
 
 /// A training run in progress.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use sbn::data::{embedded::digits, InputScaling};
+/// use sbn::model::init::{random_network, InitConfig};
+/// use sbn::model::BernoulliPrior;
+/// use sbn::objective::Objective;
+/// use sbn::train::{Trainer, TrainingConfig, TrainingData};
+/// use sbn::WeightKind;
+///
+/// # fn main() -> sbn::Result<()> {
+/// let data = digits();
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let net = random_network(&[64, 16, 10], &[WeightKind::Bernoulli; 2], InitConfig::default(), &mut rng)?;
+/// let config = TrainingConfig { epochs: 2, batch_size: 128, ..TrainingConfig::default() }.check("config")?;
+/// let objective = Objective { beta: 0.01, n_train: data.len(), prior: BernoulliPrior::new(0.5)? };
+/// let mut trainer = Trainer::new(config, objective, net, TrainingData::new(&data, InputScaling::fit(&data), None)?);
+/// trainer.step()?; // one minibatch
+/// assert_eq!((trainer.epoch(), trainer.batch()), (0, 1));
+/// assert!(trainer.run(&mut ())?); // the rest, nobody watching
+/// assert_eq!(trainer.history().len(), 2);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Trainer<'d> {
     config: Checked<TrainingConfig>,
     objective: Objective,
