@@ -93,7 +93,8 @@ impl Layer {
         }
     }
 
-    pub fn weight_param_mut(&mut self) -> &mut DMatrix<f64> {
+    #[cfg(test)]
+    pub(crate) fn weight_param_mut(&mut self) -> &mut DMatrix<f64> {
         match &mut self.weights {
             Weights::Real { w } => w,
             Weights::Bernoulli { logits, .. } => logits,

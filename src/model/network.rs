@@ -6,7 +6,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Layer, WeightKind};
+use super::layer::{Layer};
 use super::noise::{sample_states, uniform};
 use crate::error::{Result, SbnError};
 
@@ -172,11 +172,6 @@ impl Network {
         self.output().n_out()
     }
 
-    /// True when no layer has Bernoulli weights.
-    pub fn is_deterministic(&self) -> bool {
-        self.layers.iter().all(|l| l.kind() == WeightKind::Real)
-    }
-
     /// Draws the weights of every Bernoulli layer (`W_ji = +1` iff `u < σ(θ_ji)`).
     pub fn sample_weights(&self, draws: &mut dyn Draws) -> WeightSample {
         let layers = self
@@ -245,20 +240,6 @@ impl Network {
         let l = self.n_hidden();
         let (out_s, logits) = self.layers[l].preactivation(self.weights_in_use(ws, l), &hidden[l - 1].x);
         ForwardSample { x0, weights: ws, hidden, out_s, logits }
-    }
-
-    /// Logits with every hidden unit replaced by its mean `2σ(a) − 1` and every weight by its mean:
-    /// the deterministic "mean network" (used for initialization and diagnostics, not prediction).
-    pub fn mean_field_logits(&self, x0: &DMatrix<f64>) -> DMatrix<f64> {
-        let mut x = x0.clone();
-        for (k, layer) in self.layers.iter().enumerate() {
-            let (_, a) = layer.preactivation(&layer.mean_weights(), &x);
-            if k == self.n_hidden() {
-                return a;
-            }
-            x = a.map(|a| 2.0 * super::noise::sigmoid(a) - 1.0);
-        }
-        unreachable!("the output layer returns")
     }
 }
 

@@ -77,7 +77,10 @@ pub fn bumped(net: &Network, k: usize, idx: usize, c: f64) -> Network {
     let n_w = layer.n_weights();
     let n_g = layer.scale().map_or(0, |g| g.len());
     if idx < n_w {
-        layer.weight_param_mut().as_mut_slice()[idx] += c;
+        match &mut layer.weights {
+            Weights::Real { w } => w.as_mut_slice()[idx] += c,
+            Weights::Bernoulli { logits, .. } => logits.as_mut_slice()[idx] += c,
+        }
     } else if idx < n_w + n_g {
         if let Weights::Bernoulli { scale, .. } = &mut layer.weights {
             scale[idx - n_w] += c;
