@@ -19,8 +19,7 @@ use sbn::model::noise::sigmoid;
 use sbn::model::softmax::{nll, softmax};
 use sbn::model::{Conv2d, GivenDraws, Network, WeightKind, WeightSample, Weights};
 
-mod common;
-use common::{bumped, norm};
+use crate::common::{bumped, norm};
 
 /// One edge of the unfolded network: unit `j` reads input `i` (`None`: a padded tap, the
 /// constant `pad`) through entry `(c, κ)` of the layer's weight matrix.
@@ -333,7 +332,7 @@ fn exact_conv_gradient_matches_finite_differences() {
 fn psa_on_a_tiny_conv_net_is_unbiased_where_the_theory_says() {
     let (net, x, y) = tiny();
     let exact: Vec<Vec<f64>> = Exact::default().compute(&net, &x, &y).unwrap().grad.layers.iter().map(|l| l.flatten()).collect();
-    let stats = common::monte_carlo(&net, &x, &y, &Psa, 40_000, 11);
+    let stats = crate::common::monte_carlo(&net, &x, &y, &Psa, 40_000, 11);
     // The output layer and the last binary layer (one position: no weight sharing) are unbiased.
     for k in [1, 2] {
         let se = norm(&stats.stderr[k]);

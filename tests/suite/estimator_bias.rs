@@ -10,11 +10,10 @@ use nalgebra::DMatrix;
 use sbn::estimator::{EstimatorKind, Exact, Gradient};
 use sbn::model::{Network, WeightKind};
 
-mod common;
-use common::{norm, McStats};
+use crate::common::{norm, McStats};
 
 fn monte_carlo(net: &Network, x: &DMatrix<f64>, y: &[usize], kind: EstimatorKind, draws: usize, seed: u64) -> McStats {
-    common::monte_carlo(net, x, y, kind.build().as_ref(), draws, seed)
+    crate::common::monte_carlo(net, x, y, kind.build().as_ref(), draws, seed)
 }
 
 fn rel_bias(mean: &[f64], exact: &[f64]) -> f64 {
@@ -28,7 +27,7 @@ fn exact_layers(net: &Network, x: &DMatrix<f64>, y: &[usize]) -> Vec<Vec<f64>> {
 }
 
 fn problem(dims: &[usize], kinds: &[WeightKind], weight_std: f64, batch: usize, seed: u64) -> (Network, DMatrix<f64>, Vec<usize>) {
-    common::problem(dims, kinds, weight_std, (0.9, 0.2), batch, seed)
+    crate::common::problem(dims, kinds, weight_std, (0.9, 0.2), batch, seed)
 }
 
 /// Every component of the layers `unbiased` lies within 4.5 standard errors of the exact value;
@@ -114,7 +113,7 @@ fn exact_gradient_matches_finite_differences_of_the_exact_loss() {
     for k in 0..net.layers().len() {
         let flat = grad.layers[k].flatten();
         for idx in 0..flat.len() {
-            let bump = |c: f64| common::bumped(&net, k, idx, c);
+            let bump = |c: f64| crate::common::bumped(&net, k, idx, c);
             let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
             assert!((fd - flat[idx]).abs() < 1e-7, "layer {k} parameter {idx}: finite difference {fd}, exact {}", flat[idx]);
         }

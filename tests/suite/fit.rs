@@ -3,15 +3,13 @@
 
 use std::path::PathBuf;
 
-mod common;
-
 use sbn::data::embedded::digits;
 use sbn::fitted::FittedModel;
 use sbn::io::ModelFile;
 use sbn::spec::ModelSpec;
 use sbn::session::{fit, FitOptions};
 
-use common::StopAfter;
+use crate::common::StopAfter;
 
 const SPEC: &str = r#"
 [network]

@@ -2,10 +2,8 @@
 //! packed export read back by `predict`, and bad input (input size, zero samples, corrupt or
 //! truncated packed file) refused with a clear message and a non-zero exit.
 
-mod common;
 
-
-use common::cli::{sbn, temp_dir};
+use crate::common::cli::{sbn, temp_dir};
 #[test]
 fn predict_summary_export_and_bad_input() {
     let dir = temp_dir("cli-predict");

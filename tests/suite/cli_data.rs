@@ -2,8 +2,6 @@
 //! classes is scored as the model's classes say), data without labels, quoted CSV fields, the
 //! features-only library entry point, and output into a closed pipe.
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -12,7 +10,7 @@ use sbn::data::{Dataset, Features};
 use sbn::evaluate::{predict_dataset, predict_features};
 use sbn::montecarlo::{Engine, McConfig};
 
-use common::cli::{sbn, temp_dir};
+use crate::common::cli::{sbn, temp_dir};
 const SPEC: &str = "[network]\nhidden = [32]\nweights = \"bernoulli\"\n[objective]\nbeta = 0.01\n[training]\nlr = 0.003\nlogit_lr = 0.1\nbatch_size = 32\nepochs = 2\nchunk = 16\n";
 
 /// The embedded digits as CSV rows: 64 pixel values and the class number.

@@ -10,8 +10,7 @@ use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
 use sbn::montecarlo::{self, Engine, McConfig};
 
-mod common;
-use common::packed::{assert_same_forward, bytes, rng, sym};
+use crate::common::packed::{assert_same_forward, bytes, rng, sym};
 
 /// A random network `dims` with Bernoulli binary layers after the first; the first and the output
 /// layer real or Bernoulli as asked.

@@ -1,13 +1,11 @@
 //! `sbn grad`: reproduces the reference file through the command line, and rejects bad input with a
 //! message naming the case and field, a non-zero exit and no panic.
 
-mod common;
-
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-use common::cli::sbn;
+use crate::common::cli::sbn;
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
 
 fn temp_file(name: &str, text: &str) -> PathBuf {

@@ -12,8 +12,7 @@ use sbn::model::{Conv2d, Network, WeightKind, Weights};
 use sbn::packed::{SampledNetwork, summary};
 use sbn::montecarlo::{self, Engine, McConfig};
 
-mod common;
-use common::packed::{assert_same_forward, bytes, rng, sym};
+use crate::common::packed::{assert_same_forward, bytes, rng, sym};
 
 fn below(r: &mut Xoshiro256PlusPlus, n: usize) -> usize {
     ((uniform(r) * n as f64) as usize).min(n - 1)

@@ -3,14 +3,12 @@
 //! no partial model file. Ctrl-C during `fit` (exit 130, the resume command, a bit-identical
 //! resumed run), no overwriting without `--force`, and one writer per model.
 
-mod common;
-
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{sbn, temp_dir};
+use crate::common::cli::{sbn, temp_dir};
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

@@ -14,11 +14,10 @@ use serde_json::Value;
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/psa_reference_vectors.json");
 
-mod common;
-use common::{monte_carlo, norm};
+use crate::common::{monte_carlo, norm};
 
 fn problem(dims: &[usize], kinds: &[WeightKind], batch: usize, seed: u64) -> (Network, DMatrix<f64>, Vec<usize>) {
-    common::problem(dims, kinds, 1.0, (1.8, 0.4), batch, seed)
+    crate::common::problem(dims, kinds, 1.0, (1.8, 0.4), batch, seed)
 }
 
 /// Every component of every layer within 4.5 standard errors of the exact gradient, with
@@ -78,7 +77,7 @@ fn assert_matches_finite_differences(net: &Network, grad: &Gradient, loss: &dyn 
     for k in 0..net.layers().len() {
         let flat = grad.layers[k].flatten();
         for (idx, &analytic) in flat.iter().enumerate() {
-            let bump = |c: f64| common::bumped(net, k, idx, c);
+            let bump = |c: f64| crate::common::bumped(net, k, idx, c);
             let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
             assert!((fd - analytic).abs() < tol * (1.0 + fd.abs()), "layer {k} parameter {idx}: finite difference {fd}, analytic {analytic}");
         }
