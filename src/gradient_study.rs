@@ -1,4 +1,4 @@
-//! Gradient quality of the estimators against the exact gradient (BENCHMARKS.md §1): for one
+//! Gradient quality of the estimators (docs/math.md §4) against the exact gradient: for one
 //! network and batch, `R` single-sample estimates per estimator, and per layer
 //! * relative bias `‖mean ĝ − g‖ / ‖g‖`,
 //! * variance: mean squared deviation from the mean, summed over the layer's parameters,

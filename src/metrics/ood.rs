@@ -1,4 +1,4 @@
-//! Out-of-distribution detection (BENCHMARKS.md §4): OOD examples are the positives and a higher
+//! Out-of-distribution detection (docs/math.md §8): OOD examples are the positives and a higher
 //! score means "more OOD" (e.g. entropy, mutual information, 1 − max probability).
 
 use serde::{Deserialize, Serialize};

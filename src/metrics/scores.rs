@@ -1,5 +1,5 @@
 //! Proper scoring rules and accuracy on a probability matrix, and the [`Scores`] bundle reported
-//! for every benchmark (BENCHMARKS.md §3).
+//! for every benchmark (docs/math.md §8).
 
 use serde::{Deserialize, Serialize};
 
