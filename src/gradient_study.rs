@@ -1,4 +1,4 @@
-//! Gradient quality of the estimators against the exact gradient (BENCHMARKS.md §1): for one
+//! Gradient quality of the estimators (docs/math.md §4) against the exact gradient: for one
 //! network and batch, `R` single-sample estimates per estimator, and per layer
 //! * relative bias `‖mean ĝ − g‖ / ‖g‖`,
 //! * variance: mean squared deviation from the mean, summed over the layer's parameters,
@@ -33,6 +33,7 @@ pub struct GradcheckConfig {
     pub draws: usize,
     /// Sample counts `M` of the averaged estimates (those above `R` are skipped).
     pub group_sizes: Vec<usize>,
+    /// Seed of the draws: estimator `e` (in the order given) samples from stream `(seed, e)`.
     pub seed: u64,
 }
 
@@ -47,9 +48,11 @@ impl Default for GradcheckConfig {
 pub struct LayerStats {
     /// Layer index (binary layers from 0, the output layer last).
     pub layer: usize,
+    /// Number of parameters of the layer (entries of `w`, `γ` and `b` together).
     pub n_params: usize,
     /// `‖g‖` of the exact gradient.
     pub exact_norm: f64,
+    /// `‖mean ĝ − g‖ / ‖g‖` (NaN when `g = 0`).
     pub relative_bias: f64,
     /// `Σ_params mean (ĝ − mean ĝ)²`.
     pub variance: f64,
@@ -62,23 +65,32 @@ pub struct LayerStats {
 /// One estimator's results.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EstimatorStats {
+    /// The estimator's name (as in the spec and on the command line, e.g. `psa`).
     pub estimator: String,
+    /// Per-layer statistics, binary layers first, the output layer last.
     pub layers: Vec<LayerStats>,
     /// Mean estimator value (its estimate of the expected loss).
     pub mean_value: f64,
+    /// Wall-clock time of the estimator's `R` draws, in seconds.
     pub seconds: f64,
 }
 
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GradcheckReport {
+    /// Widths of the network, input `d0` first and classes `K` last ([`Network::dims`]).
     pub dims: Vec<usize>,
+    /// Examples in the batch (`B`).
     pub examples: usize,
+    /// Single-sample estimates per estimator (`R`).
     pub draws: usize,
+    /// The sample counts `M` measured: those of the config between 1 and `R`.
     pub group_sizes: Vec<usize>,
+    /// Seed of the draws (see [`GradcheckConfig::seed`]).
     pub seed: u64,
     /// The exact expected batch-mean loss.
     pub exact_loss: f64,
+    /// One entry per estimator, in the order given.
     pub estimators: Vec<EstimatorStats>,
 }
 
@@ -185,7 +197,7 @@ pub fn toy_spec(epochs: usize, seed: u64) -> Checked<ModelSpec> {
 }
 
 /// The PSA paper's toy problem (`psa_paper_toy(200, seed)`) and a 2-5-5-5-2 real-weight network
-/// trained on it with PSA for `epochs` epochs via [`fit`](crate::session::fit) (0: the initialized network, as a fit
+/// trained on it with PSA for `epochs` epochs via [`fit`] (0: the initialized network, as a fit
 /// initializes it). Returns the network, the scaled inputs (`2 × 200`), the labels, and the last
 /// epoch's validation accuracy on the same data (NaN for 0 epochs).
 pub fn toy_model(epochs: usize, seed: u64) -> Result<(Network, DMatrix<f64>, Vec<usize>, f64)> {

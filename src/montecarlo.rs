@@ -41,7 +41,9 @@ pub struct McConfig {
     pub weight_samples: usize,
     /// `S_z` per weight sample.
     pub noise_samples: usize,
+    /// Seed of every draw (the streams are listed in the module docs).
     pub seed: u64,
+    /// Which engine evaluates the samples; both see the same draws (docs/math.md §6).
     pub engine: Engine,
 }
 

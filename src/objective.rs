@@ -13,6 +13,7 @@ pub struct Objective {
     pub beta: f64,
     /// Number of training examples `N`.
     pub n_train: usize,
+    /// The prior `p(W_ji = +1) = π` of the Bernoulli weights.
     pub prior: BernoulliPrior,
 }
 

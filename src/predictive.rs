@@ -8,7 +8,9 @@ use crate::error::{Result, SbnError};
 /// `p̄_s(y | x_n)` for `n < n_examples`, `s < weight_samples`, `y < n_classes`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Predictive {
+    /// Number of examples `N`.
     pub n_examples: usize,
+    /// Number of classes `K`.
     pub n_classes: usize,
     /// `S_w`, the number of weight samples.
     pub weight_samples: usize,

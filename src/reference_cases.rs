@@ -13,10 +13,13 @@ use crate::model::{Layer, GivenDraws, Network, RngDraws};
 /// One case: a real-weight network, a batch, and (optionally) the uniforms of its sample.
 #[derive(Clone, Debug)]
 pub struct GradCase {
+    /// The case's `name` in the file, repeated in the output.
     pub name: String,
+    /// The real-weight network of the case's `params` (`W[k]`, `b[k]`).
     pub net: Network,
     /// Inputs, `d0 × B` (one example per column).
     pub x0: DMatrix<f64>,
+    /// Labels, one class index per example.
     pub y: Vec<usize>,
     /// `uniforms[k]`, `n_k × B`: one uniform per binary unit.
     pub uniforms: Option<Vec<DMatrix<f64>>>,

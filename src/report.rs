@@ -24,7 +24,9 @@ use crate::uncertainty::{scores, ScoreKind, Uncertainty, UncertaintySummary};
 /// OOD detection for one score.
 #[derive(Clone, Debug, Serialize)]
 pub struct OodRow {
+    /// The score's name ([`ScoreKind::name`]).
     pub score: &'static str,
+    /// AUROC, AUPR and FPR at 95 % TPR of that score.
     #[serde(flatten)]
     pub result: OodScores,
 }
@@ -32,26 +34,40 @@ pub struct OodRow {
 /// Accuracy and NLL of the predictive built from the first `weight_samples` weight samples.
 #[derive(Clone, Debug, Serialize)]
 pub struct SampleSweepRow {
+    /// The number of weight samples used, `S_w`.
     pub weight_samples: usize,
+    /// `S_z` per weight sample (the predictive's, the same in every row).
     pub noise_samples: usize,
+    /// Accuracy of that predictive.
     pub accuracy: f64,
+    /// Its NLL (nats per example).
     pub nll: f64,
 }
 
 /// Everything `metrics.json` holds.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportMetrics {
+    /// The model's name, as given to [`write_report`].
     pub model: String,
+    /// The name of the data set evaluated.
     pub data: String,
+    /// The scores of the MC predictive `p̄` on the data.
     pub scores: Scores,
+    /// Top-label reliability table, [`ECE_BINS`] equal-width bins (the reliability diagram's).
     pub reliability: ReliabilityTable,
+    /// Area under the risk–coverage curve, confidence `max_k p̄_k`.
     pub aurc: f64,
+    /// Mean total, data and model uncertainty (nats): overall, per class, on hits and misses.
     pub uncertainty: UncertaintySummary,
+    /// OOD detection for every score of [`ScoreKind::ALL`], when OOD data was given.
     pub ood: Option<Vec<OodRow>>,
+    /// The name of the OOD data set, when one was given.
     pub ood_data: Option<String>,
+    /// Accuracy and NLL from the first 1, 2, 4, … and all `S_w` weight samples.
     pub sample_sweep: Vec<SampleSweepRow>,
-    /// Mean weight entropy (nats) and the share of weights with q in (0.05, 0.95).
+    /// Mean binary entropy of the Bernoulli weights' `q` (nats; 0 without Bernoulli weights).
     pub weight_entropy: f64,
+    /// Share of Bernoulli weights with `0.05 < q < 0.95` (0 without Bernoulli weights).
     pub uncertain_share: f64,
 }
 

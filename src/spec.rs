@@ -15,11 +15,15 @@ use crate::train::TrainingConfig;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// `[network]`: the architecture (required).
     pub network: NetworkSpec,
+    /// `[objective]`: `β` and the prior `π`.
     #[serde(default)]
     pub objective: ObjectiveSpec,
+    /// `[training]`: estimator, optimizer, step sizes and schedule, batches, epochs, seed.
     #[serde(default)]
     pub training: TrainingConfig,
+    /// `[validation]`: held-out share and the MC predictive's `S_w`, `S_z`.
     #[serde(default)]
     pub validation: ValidationSpec,
 }
@@ -49,8 +53,11 @@ pub struct NetworkSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConvSpec {
+    /// Output channels `C_out`.
     pub channels: usize,
+    /// Kernel side.
     pub kernel: usize,
+    /// Step between output positions along both axes; default 1.
     #[serde(default = "default_stride")]
     pub stride: usize,
     /// Padding on every side; default `kernel / 2` ("same" size at stride 1).
@@ -72,7 +79,9 @@ fn default_pad_value() -> f64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, expecting = "a weight kind, \"real\" or \"bernoulli\", or a list of them (one per layer)")]
 pub enum KindList {
+    /// The same kind for every layer, output layer included.
     All(WeightKind),
+    /// One kind per layer: convolutions, dense binary layers, then the output layer.
     PerLayer(Vec<WeightKind>),
 }
 
@@ -80,8 +89,10 @@ pub enum KindList {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectiveSpec {
+    /// KL weight `β ≥ 0`; default 1 (the ELBO), 0 for the expected loss alone.
     #[serde(default = "default_beta")]
     pub beta: f64,
+    /// Prior `π = p(W_ji = +1)` of every Bernoulli weight, in `(0, 1)`; default ½.
     #[serde(default = "default_pi")]
     pub prior_pi: f64,
 }
@@ -255,7 +266,8 @@ impl ModelSpec {
         Ok([h, w, c])
     }
 
-    /// `[d0, n1, …, nL, K]` for data with `input_dim` features and `n_classes` classes.
+    /// `[d0, n1, …, nL, K]` for data with `input_dim` features and `n_classes` classes: the dense
+    /// widths only, convolutions are not listed (see [`layer_shapes`](Self::layer_shapes) for those).
     pub fn dims(&self, input_dim: usize, n_classes: usize) -> Vec<usize> {
         std::iter::once(input_dim).chain(self.network.hidden.iter().copied()).chain(std::iter::once(n_classes)).collect()
     }

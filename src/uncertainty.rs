@@ -18,8 +18,11 @@ use crate::predictive::Predictive;
 /// Per-example total, data and model uncertainty (nats).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Uncertainty {
+    /// `H[p̄]` per example.
     pub total: Vec<f64>,
+    /// `(1/S_w) Σ_s H[p̄_s]` per example (expected entropy, aleatoric).
     pub data: Vec<f64>,
+    /// `total − data` per example (mutual information `I(y; W | x)`, epistemic).
     pub model: Vec<f64>,
 }
 
@@ -87,19 +90,26 @@ impl Uncertainty {
 /// Mean total, data and model uncertainty over `count` examples (all 0 when `count = 0`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartMeans {
+    /// Number of examples averaged over.
     pub count: usize,
+    /// Mean total uncertainty.
     pub total: f64,
+    /// Mean data part.
     pub data: f64,
+    /// Mean model part.
     pub model: f64,
 }
 
 /// Where the uncertainty sits: overall, per true class, and on hits vs misses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UncertaintySummary {
+    /// Over all examples.
     pub overall: PartMeans,
     /// Indexed by true class.
     pub by_class: Vec<PartMeans>,
+    /// Over the examples whose prediction is the label.
     pub correct: PartMeans,
+    /// Over the examples whose prediction is not the label.
     pub incorrect: PartMeans,
 }
 
@@ -108,8 +118,11 @@ pub struct UncertaintySummary {
 pub enum ScoreKind {
     /// `1 − max_k p̄_k`.
     MaxProbability,
+    /// Total uncertainty `H[p̄]`.
     Total,
+    /// Data part, `(1/S_w) Σ_s H[p̄_s]`.
     Data,
+    /// Model part, the mutual information `total − data`.
     Model,
 }
 

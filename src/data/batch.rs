@@ -11,7 +11,16 @@ use crate::error::{Result, SbnError};
 pub enum InputBatch<'a> {
     /// 8-bit values `v` (e.g. pixels), `dim` per example, scaled by one affine map for every value:
     /// `x⁰ = alpha·v + offset`. Kept as bytes so the packed engine can use bit planes.
-    Bytes { data: &'a [u8], dim: usize, alpha: f64, offset: f64 },
+    Bytes {
+        /// The stored values, `dim` per example, examples one after another.
+        data: &'a [u8],
+        /// Values per example (`d0`).
+        dim: usize,
+        /// Scale `α` of the affine map.
+        alpha: f64,
+        /// Offset `c` of the affine map.
+        offset: f64,
+    },
     /// Real inputs `x⁰`, `d0 × B`, one example per column.
     Real(&'a DMatrix<f64>),
 }
@@ -36,6 +45,7 @@ impl InputBatch<'_> {
         }
     }
 
+    /// True when there are no examples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

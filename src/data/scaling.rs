@@ -15,9 +15,19 @@ pub const MIN_STD: f64 = 1e-8;
 pub enum InputScaling {
     /// `x = alpha · v + offset`, the same map for every feature. For byte data this keeps the first
     /// layer exactly computable on the bit planes of `v` (the packed engine relies on it).
-    Affine { alpha: f64, offset: f64 },
+    Affine {
+        /// Scale `α` (4/max when fitted on bytes).
+        alpha: f64,
+        /// Offset `c` (−2 when fitted on bytes).
+        offset: f64,
+    },
     /// `x_i = (v_i − mean_i) / std_i`, per feature (real-valued data).
-    Standardize { mean: Vec<f64>, std: Vec<f64> },
+    Standardize {
+        /// Per-feature mean of the training data.
+        mean: Vec<f64>,
+        /// Per-feature population standard deviation, floored at [`MIN_STD`].
+        std: Vec<f64>,
+    },
 }
 
 impl InputScaling {

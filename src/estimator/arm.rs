@@ -59,10 +59,12 @@ impl Antithetic {
 /// The ARM / DisARM estimator.
 #[derive(Clone, Copy, Debug)]
 pub struct Arm {
+    /// ARM or DisARM.
     pub form: Antithetic,
 }
 
 impl Arm {
+    /// The estimator with the given antithetic combination.
     pub fn new(form: Antithetic) -> Self {
         Arm { form }
     }

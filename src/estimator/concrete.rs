@@ -46,7 +46,9 @@ pub enum Relaxation {
 /// Concrete or ST-Gumbel with temperature `tau`.
 #[derive(Clone, Copy, Debug)]
 pub struct Relaxed {
+    /// Concrete (relaxed forward) or ST-Gumbel (hard forward, relaxed backward).
     pub mode: Relaxation,
+    /// Temperature `τ > 0` of the relaxation.
     pub tau: f64,
 }
 
@@ -64,7 +66,9 @@ impl Relaxed {
 /// Bernoulli layers).
 #[derive(Clone, Debug)]
 pub struct RelaxNoise {
+    /// Unit noise `z = logit(u)` of hidden layer `k`, `n_k × B`.
     pub units: Vec<DMatrix<f64>>,
+    /// Weight noise `z_w` of layer `k` (output layer included), shape of `W^k`; `None` for real layers.
     pub weights: Vec<Option<DMatrix<f64>>>,
 }
 

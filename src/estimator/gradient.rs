@@ -18,6 +18,7 @@ pub struct LayerGrad {
 /// Gradient for a whole network, layer by layer (binary layers, then the output layer).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gradient {
+    /// One entry per layer, in the network's order.
     pub layers: Vec<LayerGrad>,
 }
 

@@ -46,6 +46,7 @@ pub struct Reinforce {
 }
 
 impl Reinforce {
+    /// The estimator with the given baseline; a running mean starts at `c = 0` with no calls seen.
     pub fn new(baseline: Baseline) -> Self {
         Reinforce { baseline, state: Mutex::new((0.0, 0)) }
     }

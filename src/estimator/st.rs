@@ -47,6 +47,7 @@ pub struct StraightThrough {
 }
 
 impl StraightThrough {
+    /// The estimator with the given surrogate `∂x/∂a`.
     pub fn new(surrogate: Surrogate) -> Self {
         StraightThrough { surrogate }
     }

@@ -22,7 +22,9 @@ pub struct Bin {
     /// Equal-width: the bin edges. Equal-mass: the smallest and largest confidence in the bin
     /// (both equal to the previous bin's upper bound, or 0, when empty).
     pub lower: f64,
+    /// Upper end of the bin, in the same sense as `lower`.
     pub upper: f64,
+    /// Number of pairs in the bin (`n_b`).
     pub count: usize,
     /// Mean outcome (fraction correct) in the bin.
     pub accuracy: f64,
@@ -33,9 +35,11 @@ pub struct Bin {
 /// The binned pairs: what ECE, MCE and the reliability diagram are computed from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityTable {
+    /// How the pairs were binned.
     pub binning: Binning,
     /// Total number of pairs.
     pub n: usize,
+    /// One row per bin, lowest confidences first; empty bins included.
     pub bins: Vec<Bin>,
 }
 

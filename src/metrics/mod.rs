@@ -1,4 +1,4 @@
-//! Predictive-quality metrics (BENCHMARKS.md §3–4): proper scores, calibration, selective
+//! Predictive-quality metrics (docs/math.md §8): proper scores, calibration, selective
 //! prediction and out-of-distribution detection.
 //!
 //! Every metric takes plain slices so it can score any model; probabilities are row-major

@@ -1,4 +1,4 @@
-//! Out-of-distribution detection (BENCHMARKS.md §4): OOD examples are the positives and a higher
+//! Out-of-distribution detection (docs/math.md §8): OOD examples are the positives and a higher
 //! score means "more OOD" (e.g. entropy, mutual information, 1 − max probability).
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,9 @@ use crate::error::{Result, SbnError};
 /// Detection quality of one score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OodScores {
+    /// Number of in-distribution examples (the negatives).
     pub n_in: usize,
+    /// Number of OOD examples (the positives).
     pub n_ood: usize,
     /// `P(s_ood > s_in) + ½ P(s_ood = s_in)`.
     pub auroc: f64,

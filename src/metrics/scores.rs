@@ -1,5 +1,5 @@
 //! Proper scoring rules and accuracy on a probability matrix, and the [`Scores`] bundle reported
-//! for every benchmark (BENCHMARKS.md §3).
+//! for every benchmark (docs/math.md §8).
 
 use serde::{Deserialize, Serialize};
 
@@ -53,19 +53,26 @@ pub fn brier(probs: &[f64], n_classes: usize, labels: &[usize]) -> Result<f64> {
 /// [`ECE_BINS`] equal-width bins, `ece_equal_mass` the same number of equal-mass bins.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
+    /// Number of examples scored (`N`).
     pub n_examples: usize,
+    /// Fraction of examples whose arg-max class is the label.
     pub accuracy: f64,
     /// Nats, probabilities floored at [`PROB_FLOOR`].
     pub nll: f64,
     /// Sum over classes, averaged over examples (range `[0, 2]`).
     pub brier: f64,
+    /// Top-label expected calibration error, equal-width bins.
     pub ece: f64,
+    /// Top-label expected calibration error, equal-mass bins.
     pub ece_equal_mass: f64,
+    /// Maximum calibration error over non-empty equal-width bins.
     pub mce: f64,
+    /// ECE of each class's probability against its indicator, averaged over the classes.
     pub classwise_ece: f64,
     /// `S_w` and `S_z` of the predictive scored, when it came from one (reports must state them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_samples: Option<usize>,
+    /// `S_z`, as `weight_samples`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_samples: Option<usize>,
 }

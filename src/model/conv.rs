@@ -28,14 +28,17 @@ pub const MAX_SIZE: usize = 1 << 16;
 /// A square-kernel 2-D convolution with stride and constant padding.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conv2d {
-    /// Input height, width and channels.
+    /// Input height `H`.
     pub in_h: usize,
+    /// Input width `W`.
     pub in_w: usize,
+    /// Input channels `C_in`.
     pub in_c: usize,
     /// Output channels (the rows of `W`).
     pub out_c: usize,
     /// Kernel side.
     pub kernel: usize,
+    /// Step between output positions, the same along both axes.
     pub stride: usize,
     /// Pixels of padding on every side.
     pub pad: usize,
@@ -68,10 +71,12 @@ impl Conv2d {
         Ok(())
     }
 
+    /// Output height, `(H + 2·pad − kernel)/stride + 1` rounded down.
     pub fn out_h(&self) -> usize {
         (self.in_h + 2 * self.pad - self.kernel) / self.stride + 1
     }
 
+    /// Output width, `(W + 2·pad − kernel)/stride + 1` rounded down.
     pub fn out_w(&self) -> usize {
         (self.in_w + 2 * self.pad - self.kernel) / self.stride + 1
     }

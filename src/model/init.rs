@@ -28,7 +28,14 @@ impl Default for InitConfig {
 /// The shape of one layer to create.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LayerShape {
-    Dense { n_in: usize, n_out: usize },
+    /// A dense layer, `W` of shape `n_out × n_in`.
+    Dense {
+        /// Inputs of the layer (`n_{k−1}`).
+        n_in: usize,
+        /// Units of the layer (`n_k`).
+        n_out: usize,
+    },
+    /// A convolution of the given geometry.
     Conv(Conv2d),
 }
 

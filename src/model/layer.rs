@@ -27,14 +27,23 @@ impl std::fmt::Display for WeightKind {
     }
 }
 
-/// The weight parameters of a layer, shape `[n_out, n_in]` (row = output unit).
+/// The weight parameters of a layer, shape `[n_out, n_in]` (row = output unit) for a dense layer,
+/// `[C_out, kernel²·C_in]` (row = output channel) for a convolution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Weights {
     /// `a = W x + b`.
-    Real { w: DMatrix<f64> },
+    Real {
+        /// The weights `W`.
+        w: DMatrix<f64>,
+    },
     /// `a = γ ⊙ (W x) + b` with `W_ji ~ Bernoulli(σ(θ_ji))` on ±1.
-    Bernoulli { logits: DMatrix<f64>, scale: DVector<f64> },
+    Bernoulli {
+        /// The logits `θ`, `q = σ(θ)`.
+        logits: DMatrix<f64>,
+        /// The per-unit scale `γ`, one entry per row of `θ`.
+        scale: DVector<f64>,
+    },
 }
 
 /// A layer: weights, bias and, for a convolution, its geometry. Hidden layers feed the sign
@@ -45,8 +54,11 @@ pub enum Weights {
 /// weights, scales and biases.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
+    /// `W` (real) or `θ` and `γ` (Bernoulli).
     pub weights: Weights,
+    /// The bias `b`, one entry per row of the weights.
     pub bias: DVector<f64>,
+    /// The geometry when the layer is a convolution; `None` for a dense layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conv: Option<Conv2d>,
 }
@@ -78,6 +90,7 @@ impl Layer {
         Ok(self)
     }
 
+    /// Real or Bernoulli weights.
     pub fn kind(&self) -> WeightKind {
         match self.weights {
             Weights::Real { .. } => WeightKind::Real,
@@ -93,6 +106,7 @@ impl Layer {
         }
     }
 
+    /// The weight matrix parameter, mutable: `W` (real) or `θ` (Bernoulli).
     #[cfg(test)]
     pub(crate) fn weight_param_mut(&mut self) -> &mut DMatrix<f64> {
         match &mut self.weights {

@@ -42,7 +42,9 @@ impl<R: Rng + ?Sized> Draws for RngDraws<'_, R> {
 /// shape of `W^k`.
 #[derive(Clone, Debug, Default)]
 pub struct GivenDraws {
+    /// Unit uniforms of hidden layer `k`, `n_k × B`.
     pub units: Vec<DMatrix<f64>>,
+    /// Weight uniforms of layer `k` (output layer included), shape of `W^k`; `None` for real layers.
     pub weights: Vec<Option<DMatrix<f64>>>,
 }
 
@@ -59,6 +61,7 @@ impl Draws for GivenDraws {
 /// One draw of the weights: the ±1 matrix of each Bernoulli layer, `None` for real layers.
 #[derive(Clone, Debug)]
 pub struct WeightSample {
+    /// The sampled `W ∈ {±1}` of layer `k` (output layer last), `None` for real layers.
     pub layers: Vec<Option<DMatrix<f64>>>,
 }
 
@@ -78,8 +81,11 @@ pub struct HiddenSample {
 /// The record of one forward sample: everything an estimator needs for its backward pass.
 #[derive(Clone, Debug)]
 pub struct ForwardSample<'a> {
+    /// The real input `x⁰`, `d0 × B`.
     pub x0: &'a DMatrix<f64>,
+    /// The weight sample the pass used.
     pub weights: &'a WeightSample,
+    /// One record per binary layer, in order (`hidden[k]` for `layers[k]`).
     pub hidden: Vec<HiddenSample>,
     /// `S° = W° x^L` for a Bernoulli output layer.
     pub out_s: Option<DMatrix<f64>>,
@@ -140,6 +146,7 @@ impl Network {
         Ok(Network { layers })
     }
 
+    /// The layers: binary layers, then the output layer.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
@@ -164,10 +171,12 @@ impl Network {
         std::iter::once(self.layers[0].n_in()).chain(self.layers.iter().map(Layer::n_out)).collect()
     }
 
+    /// Input features `d0`.
     pub fn input_dim(&self) -> usize {
         self.layers[0].n_in()
     }
 
+    /// Classes `K` (units of the output layer).
     pub fn n_classes(&self) -> usize {
         self.output().n_out()
     }

@@ -14,8 +14,11 @@ use crate::error::{Result, SbnError};
 /// A point drawn on the map, coloured by its class `label`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabelledPoint {
+    /// Horizontal coordinate, in the units of `x_range`.
     pub x: f64,
+    /// Vertical coordinate, in the units of `y_range`.
     pub y: f64,
+    /// Class of the point: its palette colour and its legend entry.
     pub label: usize,
 }
 
@@ -24,15 +27,23 @@ pub struct LabelledPoint {
 /// `iy = 0` at the bottom (`y_range.0`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeatMap {
+    /// Title above the figure.
     pub title: String,
+    /// Label of the horizontal axis.
     pub x_label: String,
+    /// Label of the vertical axis.
     pub y_label: String,
     /// Colour-bar label, e.g. "model uncertainty (nats)".
     pub value_label: String,
+    /// Horizontal extent `(left, right)` of the rectangle, finite with left < right.
     pub x_range: (f64, f64),
+    /// Vertical extent `(bottom, top)` of the rectangle, finite with bottom < top.
     pub y_range: (f64, f64),
+    /// Cells along x.
     pub nx: usize,
+    /// Cells along y.
     pub ny: usize,
+    /// The `nx · ny` cell values, row by row from the bottom (`values[iy * nx + ix]`); finite.
     pub values: Vec<f64>,
     /// Drawn on top; points outside the rectangle are skipped.
     pub points: Vec<LabelledPoint>,

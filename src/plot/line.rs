@@ -16,18 +16,24 @@ use crate::error::{Result, SbnError};
 /// One named curve; `y[i]` belongs to the chart's `x[i]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Series {
+    /// Legend entry of the curve.
     pub name: String,
+    /// The values, one per entry of the chart's `x`; finite.
     pub y: Vec<f64>,
 }
 
 /// A line chart description.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LineChart {
+    /// Title above the figure.
     pub title: String,
+    /// Label of the horizontal axis.
     pub x_label: String,
+    /// Label of the vertical axis.
     pub y_label: String,
     /// Shared x values (positive when `log_x`).
     pub x: Vec<f64>,
+    /// The curves, at least one, styled by [`series_style`] in this order.
     pub series: Vec<Series>,
     /// Log-scaled x axis (e.g. MC sample counts 1, 2, 4, …).
     pub log_x: bool,

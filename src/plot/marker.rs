@@ -12,12 +12,19 @@ use super::{DrawResult, SeriesStyle};
 /// A marker shape. [`Marker::ALL`] is the order in which series receive them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Marker {
+    /// A filled disc.
     Circle,
+    /// A filled square.
     Square,
+    /// A filled triangle pointing up.
     TriangleUp,
+    /// A filled square standing on a corner.
     Diamond,
+    /// Two diagonal strokes, `×`.
     Cross,
+    /// A horizontal and a vertical stroke, `+`.
     Plus,
+    /// A filled triangle pointing down.
     TriangleDown,
 }
 

@@ -56,7 +56,9 @@ fn ensure_font() -> Result<()> {
 /// The two files a figure was written to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlotFiles {
+    /// The raster image, `stem.png`.
     pub png: PathBuf,
+    /// The vector image, `stem.svg`.
     pub svg: PathBuf,
 }
 
@@ -162,6 +164,7 @@ pub(crate) fn colour(i: usize) -> RGBColor {
 pub struct SeriesStyle {
     /// Red, green, blue.
     pub rgb: (u8, u8, u8),
+    /// The marker shape drawn on the series' points and in its legend entry.
     pub marker: Marker,
 }
 
