@@ -1,4 +1,4 @@
-//! Packed Monte-Carlo inference benchmarks (BENCHMARKS.md §5).
+//! Packed Monte-Carlo inference benchmarks (the README's speed table).
 //!
 //! (a) XOR-popcount kernel, 1024×1024 layer, batch 256, one thread: binary MAC/s per variant, and
 //!     an f32 nalgebra GEMM of the same shape in the same run.

@@ -1,5 +1,5 @@
 //! One training step (weight sample, forward, backward) of PSA against ST for a 784-1024-1024-10
-//! Bernoulli network at batch 128 (BENCHMARKS.md §2). Criterion reports the time per batch; the
+//! Bernoulli network at batch 128 (the README's speed table). Criterion reports the time per batch; the
 //! per-example time is that divided by 128. Run: `cargo bench --bench train_step`.
 //!
 //! The batch is the first 128 Fashion-MNIST training images (the headline workload) when the data
