@@ -115,12 +115,14 @@ impl BitMatrix {
         DMatrix::from_column_slice(self.cols, self.rows, &self.to_signs())
     }
 
+    /// Whether the value at row `r`, column `c` is `+1`.
     #[inline]
     pub fn get(&self, r: usize, c: usize) -> bool {
         assert!(r < self.rows && c < self.cols, "bit index out of range");
         self.data[r * self.words + c / WORD] >> (c % WORD) & 1 == 1
     }
 
+    /// Sets the value at row `r`, column `c` to `+1` (`plus`) or `−1`.
     #[inline]
     pub fn set(&mut self, r: usize, c: usize, plus: bool) {
         assert!(r < self.rows && c < self.cols, "bit index out of range");
@@ -154,10 +156,12 @@ impl BitMatrix {
         }
     }
 
+    /// The number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of columns (values per row).
     pub fn cols(&self) -> usize {
         self.cols
     }

@@ -29,6 +29,7 @@ pub struct PackedRows {
 }
 
 impl PackedRows {
+    /// The rows of `m` in the kernel layout.
     pub fn new(m: &BitMatrix) -> Self {
         let (rows, cols, words) = (m.rows(), m.cols(), m.words_per_row());
         let groups = rows.div_ceil(GROUP);
@@ -42,10 +43,12 @@ impl PackedRows {
         PackedRows { rows, cols, words, groups, data }
     }
 
+    /// The number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of bits per row.
     pub fn cols(&self) -> usize {
         self.cols
     }
@@ -71,6 +74,7 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Every variant, least preferred first ([`best`](Self::best) is the last one available).
     pub const ALL: [Variant; 4] = [Variant::Portable, Variant::Popcnt, Variant::Avx2, Variant::Avx512];
 
     /// Whether this CPU can run the variant.
@@ -101,6 +105,7 @@ impl Variant {
         *BEST.get_or_init(|| Variant::available().into_iter().last().unwrap_or(Variant::Portable))
     }
 
+    /// The variant's name in benchmarks and errors.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Portable => "portable",
@@ -139,16 +144,22 @@ fn run(variant: Variant, and: bool, w: &PackedRows, x: &BitMatrix, out: &mut [i3
         (Variant::Portable, false) => portable::<false>(w, x, out),
         (Variant::Portable, true) => portable::<true>(w, x, out),
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Popcnt, false) => unsafe { x86::popcnt::<false>(w, x, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Popcnt, true) => unsafe { x86::popcnt::<true>(w, x, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Avx2, false) => unsafe { x86::avx2::<false>(w, x, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Avx2, true) => unsafe { x86::avx2::<true>(w, x, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Avx512, false) => unsafe { x86::avx512::<false>(w, x, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has the variant\'s target features (asserted above).
         (Variant::Avx512, true) => unsafe { x86::avx512::<true>(w, x, out) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only the portable variant exists off x86-64"),

@@ -3,18 +3,23 @@
 //!
 //! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.
 //! * [`kernel`]: XOR- and AND-popcount products with run-time CPU dispatch.
-//! * [`sampled`]: `SampledNetwork`, one weight draw packed, its forward pass, export and import.
+//! * `network`: [`SampledNetwork`], one weight draw packed: construction and accessors.
+//! * `engine`: its noise passes (the Monte Carlo forward pass on bits).
+//! * `format`: its byte format (the body of a packed export, `crate::io::PackedModelFile`).
 //! * `patches`: packed patches of convolutions (bit-run gathers, byte bit planes).
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
 pub mod bits;
 pub mod kernel;
+mod engine;
+mod format;
+mod network;
 mod patches;
-pub mod sampled;
 
 pub use bits::BitMatrix;
 pub use kernel::{PackedRows, Variant};
-pub use sampled::{PackedForward, SampledNetwork};
+pub use engine::PackedForward;
+pub use network::SampledNetwork;
 
 use crate::model::{Network, WeightKind};
 
@@ -23,8 +28,11 @@ use crate::model::{Network, WeightKind};
 pub struct LayerSummary {
     /// Whether the layer is a convolution.
     pub conv: bool,
+    /// Inputs per example.
     pub n_in: usize,
+    /// Units per example (for a convolution: positions × output channels).
     pub n_out: usize,
+    /// The weight kind.
     pub kind: WeightKind,
     /// Parameters stored at 1 bit (sampled ±1 weights).
     pub binary_params: usize,
@@ -46,19 +54,24 @@ impl LayerSummary {
 /// A larq-style summary of a network as the packed engine stores and runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// One row per layer, the output layer last.
     pub layers: Vec<LayerSummary>,
 }
 
 impl Summary {
+    /// Parameters stored at 1 bit, all layers.
     pub fn binary_params(&self) -> usize {
         self.layers.iter().map(|l| l.binary_params).sum()
     }
+    /// Parameters stored at 32 bits, all layers.
     pub fn float_params(&self) -> usize {
         self.layers.iter().map(|l| l.float_params).sum()
     }
+    /// Binary multiply-accumulates per example, all layers.
     pub fn binary_macs(&self) -> usize {
         self.layers.iter().map(|l| l.binary_macs).sum()
     }
+    /// Float multiply-accumulates per example, all layers.
     pub fn float_macs(&self) -> usize {
         self.layers.iter().map(|l| l.float_macs).sum()
     }

@@ -1,5 +1,5 @@
 //! Figures for reports: every function writes `stem.png` and `stem.svg` (same drawing, two
-//! backends), atomically (temporary file in the target directory, then rename), with text set
+//! backends), atomically ([`write_atomic`](crate::io::write_atomic)), with text set
 //! in DejaVu Sans embedded in the binary so output does not depend on installed fonts.
 //!
 //! * [`reliability_diagram`]: per-bin accuracy against confidence, each gap shaded by its side
@@ -32,13 +32,17 @@ pub use risk::risk_coverage;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use image::ColorType;
+use image::ImageEncoder;
+use image::codecs::png::PngEncoder;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Result, SbnError};
+use crate::io::write_atomic;
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -82,15 +86,6 @@ fn with_suffix(stem: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// A unique temporary path next to `target`, keeping its extension (the PNG encoder picks the
-/// format from it).
-fn temp_path(target: &Path, ext: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique = format!(".{name}.{}-{}.tmp.{ext}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    target.with_file_name(unique)
-}
-
 fn draw_error(path: &Path, e: impl std::fmt::Display) -> SbnError {
     SbnError::invalid(format!("plot {}", path.display()), e.to_string())
 }
@@ -102,24 +97,22 @@ pub(crate) fn write_figure(figure: &impl Figure, stem: &Path) -> Result<PlotFile
         return Err(SbnError::invalid("plot", format!("{}: not a file stem", stem.display())));
     }
     let (png, svg) = (with_suffix(stem, "png"), with_suffix(stem, "svg"));
-    if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
-    }
     let size = figure.size();
 
-    let tmp = temp_path(&png, "png");
+    // Drawn in memory, encoded as PNG (the encoder plotters' file backend uses), written
+    // atomically like every file the crate writes.
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     let drawn = (|| -> DrawResult {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE)?;
         figure.draw(&root)?;
         root.present()?;
         Ok(())
     })();
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(draw_error(&png, e));
-    }
-    std::fs::rename(&tmp, &png).map_err(|e| SbnError::io(&png, e))?;
+    drawn.map_err(|e| draw_error(&png, e))?;
+    let mut encoded = Vec::new();
+    PngEncoder::new(&mut encoded).write_image(&rgb, size.0, size.1, ColorType::Rgb8).map_err(|e| draw_error(&png, e))?;
+    write_atomic(&png, &encoded)?;
 
     let mut text = String::new();
     (|| -> DrawResult {
@@ -130,9 +123,7 @@ pub(crate) fn write_figure(figure: &impl Figure, stem: &Path) -> Result<PlotFile
         Ok(())
     })()
     .map_err(|e| draw_error(&svg, e))?;
-    let tmp = temp_path(&svg, "svg");
-    std::fs::write(&tmp, text).map_err(|e| SbnError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &svg).map_err(|e| SbnError::io(&svg, e))?;
+    write_atomic(&svg, text.as_bytes())?;
     Ok(PlotFiles { png, svg })
 }
 
