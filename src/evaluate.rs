@@ -1,31 +1,95 @@
-//! Evaluating a fitted model on a data set: the MC predictive (packed engine where the model
-//! allows) and its scores. Shared by `sbn evaluate`, `calibrate`, `uncertainty`, `report` and
+//! Predicting with a fitted model or a packed export ([`Predictor`]) on a data set or on features
+//! alone: the MC predictive (packed engine where the model allows), its scores and its
+//! uncertainty split. Shared by `sbn evaluate`, `calibrate`, `uncertainty`, `report` and
 //! `demo`.
 
 use nalgebra::DMatrix;
 
-use crate::data::{Dataset, Features, InputBatch};
+use crate::data::{Dataset, Features, InputBatch, InputScaling};
 use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
 use crate::metrics::argmax;
 use crate::metrics::scores::Scores;
-use crate::montecarlo::{predictive, McConfig};
+use crate::io::PackedModelFile;
+use crate::montecarlo::{self, McConfig};
 use crate::predictive::Predictive;
 use crate::uncertainty::Uncertainty;
 
-/// The MC predictive of `model` on `ds` (input scaling from the model file). Labels are not
-/// needed, so unlabelled data and OOD data with other labels are fine; only the input size is
-/// checked.
-pub fn predict_dataset(model: &FittedModel, ds: &Dataset, config: &McConfig) -> Result<Predictive> {
+/// What predicts: a fitted model (its posterior, `S_w` weight samples) or a packed export (one
+/// network: `S_w` is then 1). Every prediction function here takes either.
+pub trait Predictor {
+    /// Inputs per example.
+    fn input_dim(&self) -> usize;
+    /// One name per class, in output order.
+    fn classes(&self) -> &[String];
+    /// The map from stored feature values to network inputs.
+    fn input_scaling(&self) -> &InputScaling;
+    /// The Monte Carlo predictive on inputs already checked against the model.
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive>;
+
+    /// Errors when the predictive of `n_examples` examples with `config` would not fit in memory;
+    /// `what` names the setting in the message (e.g. a flag).
+    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()>;
+}
+
+impl Predictor for FittedModel {
+    fn input_dim(&self) -> usize {
+        self.network.input_dim()
+    }
+
+    fn classes(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn input_scaling(&self) -> &InputScaling {
+        &self.scaling
+    }
+
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+        montecarlo::predictive(&self.network, inputs, config)
+    }
+
+    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+        montecarlo::check_memory(&self.network, n_examples, config, what)
+    }
+}
+
+impl Predictor for PackedModelFile {
+    fn input_dim(&self) -> usize {
+        self.network.dims()[0]
+    }
+
+    fn classes(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn input_scaling(&self) -> &InputScaling {
+        &self.scaling
+    }
+
+    /// The one network's predictive: `config.weight_samples` does not apply.
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+        montecarlo::predictive_packed(std::slice::from_ref(&self.network), inputs, config.noise_samples, config.seed)
+    }
+
+    /// One network: nothing grows with the weight samples.
+    fn check_memory(&self, _: usize, _: &McConfig, _: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The MC predictive of `model` on `ds` (with the model's input scaling). Labels are not needed,
+/// so unlabelled data and OOD data with other labels are fine; only the input size is checked.
+pub fn predict_dataset(model: &(impl Predictor + ?Sized), ds: &Dataset, config: &McConfig) -> Result<Predictive> {
     if ds.is_empty() {
         return Err(SbnError::invalid(ds.source(), "the data set is empty"));
     }
-    if ds.dim != model.network.input_dim() {
-        return Err(SbnError::InputSize { place: ds.source().to_string(), found: ds.dim, expected: model.network.input_dim() });
+    if ds.dim != model.input_dim() {
+        return Err(SbnError::InputSize { place: ds.source().to_string(), found: ds.dim, expected: model.input_dim() });
     }
     let mut storage: Option<DMatrix<f64>> = None;
-    let inputs = InputBatch::from_dataset(ds, &model.scaling, &mut storage)?;
-    predictive(&model.network, inputs, config)
+    let inputs = InputBatch::from_dataset(ds, model.input_scaling(), &mut storage)?;
+    model.predictive(inputs, config)
 }
 
 /// The predictive and its scores on labelled data. The labels are matched to the model's classes
@@ -55,8 +119,8 @@ pub fn predict_dataset(model: &FittedModel, ds: &Dataset, config: &McConfig) -> 
 /// # Ok(())
 /// # }
 /// ```
-pub fn evaluate(model: &FittedModel, ds: &Dataset, config: &McConfig) -> Result<(Predictive, Scores)> {
-    let labels = ds.labels_for(&model.class_names)?;
+pub fn evaluate(model: &(impl Predictor + ?Sized), ds: &Dataset, config: &McConfig) -> Result<(Predictive, Scores)> {
+    let labels = ds.labels_for(model.classes())?;
     let pred = predict_dataset(model, ds, config)?;
     let scores = Scores::from_predictive(&pred, &labels)?;
     Ok((pred, scores))
@@ -114,8 +178,8 @@ impl Prediction {
 /// # Ok(())
 /// # }
 /// ```
-pub fn predict_features(model: &FittedModel, features: &[f64], config: &McConfig) -> Result<Prediction> {
-    let dim = model.network.input_dim();
+pub fn predict_features(model: &(impl Predictor + ?Sized), features: &[f64], config: &McConfig) -> Result<Prediction> {
+    let dim = model.input_dim();
     if let Some(i) = features.iter().position(|v| !v.is_finite()) {
         return Err(SbnError::invalid("features", format!("value {i} (example {}, feature {}) is {}", i / dim, i % dim, features[i])));
     }

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use sbn::data::LabelPolicy;
-use sbn::evaluate::predict_dataset;
+use sbn::data::{Dataset, InputBatch};
+use sbn::evaluate::{predict_dataset, Predictor};
 use sbn::io::{write_atomic, ModelFile, PackedModelFile};
-use sbn::packed::{summary, SampledNetwork};
-use sbn::data::InputBatch;
 use sbn::montecarlo::predictive_packed;
+use sbn::packed::{summary, SampledNetwork};
+use sbn::predictive::Predictive;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
@@ -45,75 +46,80 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         bail!("--out {}: expected a .csv or .json file name", args.out.display());
     }
     ensure_not_an_input("--out", &args.out, &[&args.model, Path::new(&args.data)])?;
-    let bytes = std::fs::read(&args.model).map_err(|e| sbn::SbnError::io(&args.model, e))?;
-    let place = args.model.display().to_string();
-    let packed = PackedModelFile::sniff(&bytes);
-    let model = if packed { None } else { Some(args.mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?) };
-    let packed = if packed { Some(PackedModelFile::from_bytes(&bytes, &place)?) } else { None };
-    let (n_features, class_names) = match (&model, &packed) {
-        (Some(m), _) => (m.network.input_dim(), m.class_names.clone()),
-        (_, Some(p)) => (p.network.dims()[0], p.class_names.clone()),
-        _ => unreachable!("a model or a packed network"),
-    };
+    let model = load_predictor(&args.model, &args.mc)?;
     let data_args = DataArgs { data: args.data.clone(), label: args.label.clone() };
     let policy = if args.no_label { LabelPolicy::Absent } else { LabelPolicy::IfPresent };
-    let mut data = load_data(&args.data, &data_args.options(policy, n_features))?;
+    let mut data = load_data(&args.data, &data_args.options(policy, model.input_dim()))?;
     if data.is_labelled() {
-        data.align_classes(&class_names)?;
+        data.align_classes(model.classes())?;
     }
-    let pred = match (&model, &packed) {
-        (Some(model), _) => predict_dataset(model, &data, &args.mc.config_for(&model.network, data.len())?)?,
-        (_, Some(packed)) => {
-            if args.mc.posterior_temperature != 1.0 {
-                bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
-            }
-            if data.dim != n_features {
-                return Err(sbn::SbnError::InputSize { place: data.source().to_string(), found: data.dim, expected: n_features }.into());
-            }
-            let mut storage = None;
-            let inputs = InputBatch::from_dataset(&data, &packed.scaling, &mut storage)?;
-            predictive_packed(std::slice::from_ref(&packed.network), inputs, config.noise_samples, config.seed)?
-        }
-        _ => unreachable!("a model or a packed network"),
-    };
-    let unc = Uncertainty::from_predictive(&pred)?;
-    let k = pred.n_classes;
-    let probs = pred.means();
-    let predicted: Vec<&str> = probs.chunks(k).map(|p| class_names[sbn::metrics::argmax(p)].as_str()).collect();
-    let labels: Option<Vec<&str>> = data.labels().map(|l| l.iter().map(|&c| class_names[c].as_str()).collect());
-    let text = if ext == "csv" {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["example".to_string()];
-        header.extend(labels.is_some().then(|| "label".to_string()));
-        header.push("predicted".into());
-        header.extend(class_names.iter().map(|c| format!("p_{c}")));
-        header.extend(["total", "data", "model"].map(String::from));
-        w.write_record(&header)?;
-        for n in 0..pred.n_examples {
-            let mut row = vec![n.to_string()];
-            row.extend(labels.as_ref().map(|l| l[n].to_string()));
-            row.push(predicted[n].to_string());
-            row.extend(probs[n * k..(n + 1) * k].iter().map(|p| format!("{p:.6}")));
-            row.extend([unc.total[n], unc.data[n], unc.model[n]].map(|u| format!("{u:.6}")));
-            w.write_record(&row)?;
-        }
-        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?
-    } else {
-        let rows: Vec<_> = (0..pred.n_examples)
-            .map(|n| {
-                let mut row = json!({"predicted": predicted[n], "probabilities": &probs[n * k..(n + 1) * k], "total": unc.total[n], "data": unc.data[n], "model": unc.model[n]});
-                if let Some(l) = &labels {
-                    row["label"] = json!(l[n]);
-                }
-                row
-            })
-            .collect();
-        serde_json::to_vec(&json!({"classes": class_names, "weight_samples": pred.weight_samples, "noise_samples": pred.noise_samples, "examples": rows}))?
-    };
+    model.check_memory(data.len(), &config, &format!("--weight-samples {}", config.weight_samples))?;
+    let pred = predict_dataset(model.as_ref(), &data, &config)?;
+    let text = if ext == "csv" { predictions_csv(&pred, &data, model.classes())? } else { predictions_json(&pred, &data, model.classes())? };
     write_atomic(&args.out, &text)?;
     let labelled = if data.is_labelled() { "" } else { " (data without labels)" };
     eprintln!("{} predictions (S_w = {}, S_z = {}) written to {}{labelled}", pred.n_examples, pred.weight_samples, pred.noise_samples, args.out.display());
     Ok(())
+}
+
+/// A model file or a packed export, by its magic bytes, as one [`Predictor`]; a fitted model's
+/// posterior tempered by `--posterior-temperature` (a packed network cannot be).
+fn load_predictor(path: &Path, mc: &McArgs) -> Result<Box<dyn Predictor>> {
+    let bytes = std::fs::read(path).map_err(|e| sbn::SbnError::io(path, e))?;
+    let place = path.display().to_string();
+    if PackedModelFile::sniff(&bytes) {
+        if mc.posterior_temperature != 1.0 {
+            bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
+        }
+        return Ok(Box::new(PackedModelFile::from_bytes(&bytes, &place)?));
+    }
+    Ok(Box::new(mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?))
+}
+
+/// The predicted class of example `n` and, with labels, its label, by class name.
+fn names<'c>(pred: &Predictive, data: &Dataset, classes: &'c [String]) -> (Vec<&'c str>, Option<Vec<&'c str>>) {
+    let predicted = (0..pred.n_examples).map(|n| classes[sbn::metrics::argmax(&pred.mean(n))].as_str()).collect();
+    let labels = data.labels().map(|l| l.iter().map(|&c| classes[c].as_str()).collect());
+    (predicted, labels)
+}
+
+/// One CSV row per example: its number, label (if any), predicted class, class probabilities and
+/// the three uncertainties; fields quoted as RFC 4180 wants (class names may hold commas).
+fn predictions_csv(pred: &Predictive, data: &Dataset, classes: &[String]) -> Result<Vec<u8>> {
+    let unc = Uncertainty::from_predictive(pred)?;
+    let (predicted, labels) = names(pred, data, classes);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["example".to_string()];
+    header.extend(labels.is_some().then(|| "label".to_string()));
+    header.push("predicted".into());
+    header.extend(classes.iter().map(|c| format!("p_{c}")));
+    header.extend(["total", "data", "model"].map(String::from));
+    w.write_record(&header)?;
+    for n in 0..pred.n_examples {
+        let mut row = vec![n.to_string()];
+        row.extend(labels.as_ref().map(|l| l[n].to_string()));
+        row.push(predicted[n].to_string());
+        row.extend(pred.mean(n).iter().map(|p| format!("{p:.6}")));
+        row.extend([unc.total[n], unc.data[n], unc.model[n]].map(|u| format!("{u:.6}")));
+        w.write_record(&row)?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The same as one JSON object: the classes, the sample counts and one entry per example.
+fn predictions_json(pred: &Predictive, data: &Dataset, classes: &[String]) -> Result<Vec<u8>> {
+    let unc = Uncertainty::from_predictive(pred)?;
+    let (predicted, labels) = names(pred, data, classes);
+    let rows: Vec<_> = (0..pred.n_examples)
+        .map(|n| {
+            let mut row = json!({"predicted": predicted[n], "probabilities": pred.mean(n), "total": unc.total[n], "data": unc.data[n], "model": unc.model[n]});
+            if let Some(l) = &labels {
+                row["label"] = json!(l[n]);
+            }
+            row
+        })
+        .collect();
+    Ok(serde_json::to_vec(&json!({"classes": classes, "weight_samples": pred.weight_samples, "noise_samples": pred.noise_samples, "examples": rows}))?)
 }
 
 #[derive(clap::Args)]
