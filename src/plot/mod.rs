@@ -1,5 +1,5 @@
 //! Figures for reports: every function writes `stem.png` and `stem.svg` (same drawing, two
-//! backends), atomically ([`write_atomic`](crate::io::write_atomic)), with text set
+//! backends), atomically ([`crate::io::write_atomic`]), with text set
 //! in DejaVu Sans embedded in the binary so output does not depend on installed fonts.
 //!
 //! * [`reliability_diagram`]: per-bin accuracy against confidence, each gap shaded by its side
