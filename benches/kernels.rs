@@ -18,9 +18,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
+use sbn::montecarlo::{self, McConfig};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, summary};
-use sbn::montecarlo::{self, McConfig};
 
 const N: usize = 1024;
 const BATCH: usize = 256;
@@ -63,7 +63,13 @@ fn kernels(c: &mut Criterion) {
     println!("[kernel]   f32 GEMM (nalgebra)   {:8.1} G MAC/s", gemm / 1e9);
     for v in Variant::available() {
         let rate = macs / median_secs(9, || kernel::xor_popcount_with(v, &pw, black_box(&x), &mut out));
-        println!("[kernel]   {:<20}  {:8.1} G binary MAC/s  = {:5.2}x the f32 GEMM, {:5.1}% of 0.98 T", v.name(), rate / 1e9, rate / gemm, rate / 0.98e12 * 100.0);
+        println!(
+            "[kernel]   {:<20}  {:8.1} G binary MAC/s  = {:5.2}x the f32 GEMM, {:5.1}% of 0.98 T",
+            v.name(),
+            rate / 1e9,
+            rate / gemm,
+            rate / 0.98e12 * 100.0
+        );
     }
 }
 

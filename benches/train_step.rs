@@ -13,14 +13,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::data::{self, InputScaling, LoadOptions, Role};
 use sbn::estimator::{Estimator, EstimatorKind};
+use sbn::model::init::{InitConfig, random_network};
 use sbn::model::{Network, WeightKind};
-use sbn::model::init::{random_network, InitConfig};
 use sbn::train::estimate_batch;
 
 fn bench(c: &mut Criterion) {
@@ -83,9 +83,7 @@ fn paired(net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
 
 /// The first `batch` training images, scaled, and their labels.
 fn images(batch: usize) -> (DMatrix<f64>, Vec<usize>) {
-    let fashion = std::env::var_os("SBN_FASHION_MNIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
+    let fashion = std::env::var_os("SBN_FASHION_MNIST").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
     let ds = if fashion.is_dir() {
         data::load(&fashion, &LoadOptions { role: Role::Train, ..LoadOptions::default() })
     } else {

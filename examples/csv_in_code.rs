@@ -4,15 +4,15 @@
 //! `cargo run --release --example csv_in_code [-- FILE.csv [LABEL_COLUMN]]`: by default the
 //! vendored digits (`data/digits.csv.gz`, label in the last column).
 
-use sbn::data::{load, LabelColumn, LabelPolicy, LoadOptions};
+use sbn::WeightKind;
+use sbn::data::{LabelColumn, LabelPolicy, LoadOptions, load};
 use sbn::evaluate::{evaluate, predict_dataset};
 use sbn::io::ModelFile;
 use sbn::montecarlo::McConfig;
-use sbn::session::{fit, FitOptions};
+use sbn::session::{FitOptions, fit};
 use sbn::spec::{ModelSpec, NetworkSpec};
 use sbn::train::{Flow, Observer, Trainer};
 use sbn::uncertainty::Uncertainty;
-use sbn::WeightKind;
 
 /// One line per epoch on stderr.
 struct EpochLines;

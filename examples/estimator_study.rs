@@ -5,8 +5,8 @@
 //! `cargo run --release --example estimator_study [-- DRAWS [EPOCHS...]]`
 //! (defaults: 1000 draws, stages after 0, 20 and 200 epochs).
 
-use sbn::gradient_study::{gradcheck, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
 use sbn::Estimator;
+use sbn::gradient_study::{GradcheckConfig, STUDY_ESTIMATORS, gradcheck, table, toy_model};
 
 fn main() -> sbn::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -6,8 +6,8 @@
 use sbn::data::toy::two_moons;
 use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::uncertainty_maps;
+use sbn::session::{FitOptions, fit};
 use sbn::spec::ModelSpec;
-use sbn::session::{fit, FitOptions};
 use sbn::train::{Flow, Observer, Trainer};
 
 const SPEC: &str = r#"

@@ -8,9 +8,9 @@ use nalgebra::DMatrix;
 use crate::data::{Dataset, Features, InputBatch, InputScaling};
 use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
+use crate::io::PackedModelFile;
 use crate::metrics::argmax;
 use crate::metrics::scores::Scores;
-use crate::io::PackedModelFile;
 use crate::montecarlo::{self, McConfig};
 use crate::predictive::Predictive;
 use crate::uncertainty::Uncertainty;
@@ -185,7 +185,8 @@ pub fn predict_features(model: &(impl Predictor + ?Sized), features: &[f64], con
     }
     let bytes = features.iter().all(|&v| v.fract() == 0.0 && (0.0..=255.0).contains(&v));
     let stored = if bytes { Features::Bytes(features.iter().map(|&v| v as u8).collect()) } else { Features::Real(features.to_vec()) };
-    let ds = Dataset::unlabelled("features", stored, dim).map_err(|_| SbnError::invalid("features", format!("{} values are not whole examples of the model's {dim} inputs", features.len())))?;
+    let ds = Dataset::unlabelled("features", stored, dim)
+        .map_err(|_| SbnError::invalid("features", format!("{} values are not whole examples of the model's {dim} inputs", features.len())))?;
     let predictive = predict_dataset(model, &ds, config)?;
     let uncertainty = Uncertainty::from_predictive(&predictive)?;
     Ok(Prediction { predictive, uncertainty })

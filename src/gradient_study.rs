@@ -16,15 +16,15 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::data::toy::psa_paper_toy;
+use crate::checked::Checked;
 use crate::data::InputScaling;
+use crate::data::toy::psa_paper_toy;
 use crate::error::{Result, SbnError};
 use crate::estimator::{Estimator, EstimatorKind, Exact};
 use crate::model::{Network, RngDraws};
-use crate::plot::{line_chart, LineChart, Series};
-use crate::checked::Checked;
+use crate::plot::{LineChart, Series, line_chart};
+use crate::session::{FitOptions, fit, initial_network};
 use crate::spec::ModelSpec;
-use crate::session::{fit, initial_network, FitOptions};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -136,7 +136,15 @@ pub fn layer_stats(layer: usize, samples: &[Vec<f64>], exact: &[f64], group_size
                 / groups as f64
         })
         .collect();
-    LayerStats { layer, n_params: p, exact_norm, relative_bias: if exact_norm > 0.0 { norm(&diff) / exact_norm } else { f64::NAN }, variance, mean_cosine, cosine_of_mean }
+    LayerStats {
+        layer,
+        n_params: p,
+        exact_norm,
+        relative_bias: if exact_norm > 0.0 { norm(&diff) / exact_norm } else { f64::NAN },
+        variance,
+        mean_cosine,
+        cosine_of_mean,
+    }
 }
 
 /// Runs every estimator `config.draws` times on the batch `x` (`d0 × B`), `y`, each draw a fresh
@@ -149,7 +157,11 @@ pub fn gradcheck(net: &Network, x: &DMatrix<f64>, y: &[usize], estimators: &[Box
     let exact = Exact::default().compute(net, x, y)?;
     let exact_layers: Vec<Vec<f64>> = exact.grad.layers.iter().map(|l| l.flatten()).collect();
     let n_params: usize = exact_layers.iter().map(Vec::len).sum();
-    crate::limits::ensure_fits(&format!("{} draws", config.draws), &format!("keeping every draw's {n_params} gradient entries"), crate::limits::product(&[config.draws, n_params, 8 + 24]))?;
+    crate::limits::ensure_fits(
+        &format!("{} draws", config.draws),
+        &format!("keeping every draw's {n_params} gradient entries"),
+        crate::limits::product(&[config.draws, n_params, 8 + 24]),
+    )?;
     let mut out = Vec::with_capacity(estimators.len());
     for (e, est) in estimators.iter().enumerate() {
         let started = Instant::now();

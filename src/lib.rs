@@ -65,7 +65,7 @@
 //!   gradient-quality study; [`limits`]: sizes checked against memory; [`checked`]: validated
 //!   values.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod checked;
@@ -74,18 +74,18 @@ pub mod error;
 pub mod estimator;
 pub mod evaluate;
 pub mod fitted;
-pub mod reference_cases;
 pub mod gradient_study;
 pub mod io;
 pub mod limits;
 pub(crate) mod linalg;
 pub mod metrics;
 pub mod model;
+pub mod montecarlo;
 pub mod objective;
 pub mod packed;
 pub mod plot;
-pub mod montecarlo;
 pub mod predictive;
+pub mod reference_cases;
 pub mod report;
 pub(crate) mod rng;
 pub mod session;

@@ -47,7 +47,9 @@ pub fn ensure_fits(what: &str, holds: &str, bytes: Option<u128>) -> Result<()> {
     let available = available_memory();
     match bytes {
         Some(b) if b <= available as u128 => Ok(()),
-        Some(b) => Err(SbnError::invalid(what, format!("{holds} would need {}, more than the {} of memory available", human_bytes(b), human_bytes(available as u128)))),
+        Some(b) => {
+            Err(SbnError::invalid(what, format!("{holds} would need {}, more than the {} of memory available", human_bytes(b), human_bytes(available as u128))))
+        }
         None => Err(SbnError::invalid(what, format!("{holds} would need more than 2^128 bytes; the machine has {} available", human_bytes(available as u128)))),
     }
 }

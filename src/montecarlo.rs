@@ -12,11 +12,11 @@
 use rand::rngs::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
+use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
 use crate::model::softmax::SoftmaxMean;
 use crate::model::{Layer, Network, RngDraws, WeightSample};
 use crate::packed::SampledNetwork;
-use crate::data::InputBatch;
 use crate::predictive::Predictive;
 
 /// Examples per parallel task.
@@ -73,10 +73,7 @@ pub fn sample_network(net: &Network, seed: u64) -> Result<SampledNetwork> {
 pub fn sample_networks(net: &Network, config: &McConfig) -> Result<Vec<SampledNetwork>> {
     SampledNetwork::check(net)?;
     let q: Vec<_> = net.layers().iter().map(Layer::q).collect();
-    Ok((0..config.weight_samples)
-        .into_par_iter()
-        .map(|s| SampledNetwork::sample_with_q(net, &q, &mut stream_rng(config.seed, 0, s as u64)))
-        .collect())
+    Ok((0..config.weight_samples).into_par_iter().map(|s| SampledNetwork::sample_with_q(net, &q, &mut stream_rng(config.seed, 0, s as u64))).collect())
 }
 
 fn check_counts(weight_samples: usize, noise_samples: usize) -> Result<()> {
@@ -104,11 +101,15 @@ fn uses_packed(net: &Network, config: &McConfig) -> Result<bool> {
 /// twice while the per-block parts are assembled. `None` when the count overflows.
 pub fn memory_needed(net: &Network, n_examples: usize, config: &McConfig) -> Option<u128> {
     let packed = uses_packed(net, config).unwrap_or(false);
-    let per_sample: u128 = net.layers().iter().map(|l| {
-        let rows = l.channels() as u128;
-        let weights = if packed && l.q().is_some() { rows * crate::packed::bits::words_for(l.fan_in()) as u128 * 8 } else { l.n_weights() as u128 * 8 };
-        weights + 16 * rows
-    }).sum();
+    let per_sample: u128 = net
+        .layers()
+        .iter()
+        .map(|l| {
+            let rows = l.channels() as u128;
+            let weights = if packed && l.q().is_some() { rows * crate::packed::bits::words_for(l.fan_in()) as u128 * 8 } else { l.n_weights() as u128 * 8 };
+            weights + 16 * rows
+        })
+        .sum();
     let probabilities = crate::limits::product(&[2 * 8, config.weight_samples, n_examples, net.n_classes()])?;
     per_sample.checked_mul(config.weight_samples as u128)?.checked_add(probabilities)
 }

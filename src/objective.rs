@@ -61,8 +61,8 @@ impl Objective {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::init::{random_network, InitConfig};
     use crate::model::WeightKind;
+    use crate::model::init::{InitConfig, random_network};
     use rand::SeedableRng;
 
     #[test]

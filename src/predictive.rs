@@ -45,10 +45,7 @@ impl Predictive {
         if p.n_examples == 0 || p.n_classes == 0 || p.weight_samples == 0 {
             return Err(SbnError::invalid(
                 place,
-                format!(
-                    "empty predictive ({} examples, {} classes, {} weight samples)",
-                    p.n_examples, p.n_classes, p.weight_samples
-                ),
+                format!("empty predictive ({} examples, {} classes, {} weight samples)", p.n_examples, p.n_classes, p.weight_samples),
             ));
         }
         if p.per_weight_sample.len() != p.n_examples * p.weight_samples * p.n_classes {
@@ -65,7 +62,6 @@ impl Predictive {
         }
         check_rows(place, &p.per_weight_sample, p.n_classes)
     }
-
 
     /// An all-zero predictive of the given shape.
     pub fn zeros(n_examples: usize, n_classes: usize, weight_samples: usize, noise_samples: usize) -> Self {

@@ -4,11 +4,11 @@
 
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::{Result, SbnError};
 use crate::estimator::{Estimate, EstimatorKind};
-use crate::model::{Layer, GivenDraws, Network, RngDraws};
+use crate::model::{GivenDraws, Layer, Network, RngDraws};
 
 /// One case: a real-weight network, a batch, and (optionally) the uniforms of its sample.
 #[derive(Clone, Debug)]
@@ -27,8 +27,8 @@ pub struct GradCase {
 
 /// Reads the `cases` array of a JSON document. `source` names the file in error messages.
 pub fn parse_cases(text: &str, source: &str) -> Result<Vec<GradCase>> {
-    let doc: Value = serde_json::from_str(text)
-        .map_err(|e| SbnError::invalid(source, format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| SbnError::invalid(source, format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
     let cases = doc
         .get("cases")
         .ok_or_else(|| SbnError::invalid(source, "missing field 'cases'"))?
@@ -52,7 +52,11 @@ fn parse_case(v: &Value, place: &str) -> Result<GradCase> {
     let net = parse_network(field("params")?, &place)?;
     let dims = net.dims();
     if let Some(d) = obj.get("dims") {
-        let given: Vec<usize> = array(d, &format!("{place}: dims"))?.iter().map(|v| v.as_u64().map(|u| u as usize)).collect::<Option<_>>().ok_or_else(|| SbnError::invalid(format!("{place}: dims"), "expected non-negative integers"))?;
+        let given: Vec<usize> = array(d, &format!("{place}: dims"))?
+            .iter()
+            .map(|v| v.as_u64().map(|u| u as usize))
+            .collect::<Option<_>>()
+            .ok_or_else(|| SbnError::invalid(format!("{place}: dims"), "expected non-negative integers"))?;
         if given != dims {
             return Err(SbnError::invalid(format!("{place}: dims"), format!("says {given:?} but params give {dims:?}")));
         }
@@ -90,9 +94,10 @@ fn parse_network(params: &Value, place: &str) -> Result<Network> {
             return Err(SbnError::invalid(format!("{place}: params.b[{k}]"), format!("has {} entries but W[{k}] has {} rows", b.len(), w.nrows())));
         }
         if let Some(prev) = layers.last().map(Layer::n_out)
-            && w.ncols() != prev {
-                return Err(SbnError::invalid(format!("{place}: params.W[{k}]"), format!("has {} columns but layer {} has {prev} units", w.ncols(), k - 1)));
-            }
+            && w.ncols() != prev
+        {
+            return Err(SbnError::invalid(format!("{place}: params.W[{k}]"), format!("has {} columns but layer {} has {prev} units", w.ncols(), k - 1)));
+        }
         layers.push(Layer::real(w, b));
     }
     Network::new(layers).map_err(|e| SbnError::invalid(place, e.to_string()))
@@ -222,7 +227,10 @@ impl GradCase {
                 }
             };
             let ws = self.net.sample_weights(&mut given);
-            let est = kind.build().estimate(&self.net, &self.x0, &self.y, &ws, &mut given).map_err(|e| SbnError::invalid(format!("case '{}'", self.name), e.to_string()))?;
+            let est = kind
+                .build()
+                .estimate(&self.net, &self.x0, &self.y, &ws, &mut given)
+                .map_err(|e| SbnError::invalid(format!("case '{}'", self.name), e.to_string()))?;
             let (dw, db) = grad_json(&est);
             let value_key = match kind {
                 EstimatorKind::Psa => "loss_estimate",

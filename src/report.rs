@@ -11,15 +11,15 @@ use crate::error::{Result, SbnError};
 use crate::evaluate::{evaluate, predict_dataset};
 use crate::fitted::FittedModel;
 use crate::io::write_atomic;
-use crate::metrics::calibration::{reliability, Binning, ReliabilityTable};
-use crate::metrics::ood::{ood_detection, OodScores};
-use crate::metrics::scores::{Scores, ECE_BINS};
+use crate::metrics::calibration::{Binning, ReliabilityTable, reliability};
+use crate::metrics::ood::{OodScores, ood_detection};
+use crate::metrics::scores::{ECE_BINS, Scores};
 use crate::metrics::selective::RiskCoverage;
 use crate::metrics::top_label;
-use crate::plot::{self, LineChart, Series};
 use crate::montecarlo::McConfig;
+use crate::plot::{self, LineChart, Series};
 use crate::predictive::Predictive;
-use crate::uncertainty::{scores, ScoreKind, Uncertainty, UncertaintySummary};
+use crate::uncertainty::{ScoreKind, Uncertainty, UncertaintySummary, scores};
 
 /// OOD detection for one score.
 #[derive(Clone, Debug, Serialize)]
@@ -107,11 +107,25 @@ pub fn training_curves(model: &FittedModel, title: &str, dir: &Path) -> Result<(
     let x: Vec<f64> = model.history.iter().map(|r| r.epoch as f64).collect();
     let series = |name: &str, f: fn(&crate::train::EpochRecord) -> f64| Series { name: name.into(), y: model.history.iter().map(f).collect() };
     plot::line_chart(
-        &LineChart { title: format!("{title}: loss"), x_label: "epoch".into(), y_label: "nats per example".into(), x: x.clone(), series: vec![series("train NLL (estimate)", |r| r.train_nll), series("validation NLL (MC predictive)", |r| r.valid_nll)], log_x: false },
+        &LineChart {
+            title: format!("{title}: loss"),
+            x_label: "epoch".into(),
+            y_label: "nats per example".into(),
+            x: x.clone(),
+            series: vec![series("train NLL (estimate)", |r| r.train_nll), series("validation NLL (MC predictive)", |r| r.valid_nll)],
+            log_x: false,
+        },
         dir.join("training_loss"),
     )?;
     plot::line_chart(
-        &LineChart { title: format!("{title}: validation accuracy"), x_label: "epoch".into(), y_label: "accuracy".into(), x, series: vec![series("validation accuracy", |r| r.valid_accuracy), series("weights with q in (0.05, 0.95)", |r| r.uncertain_share)], log_x: false },
+        &LineChart {
+            title: format!("{title}: validation accuracy"),
+            x_label: "epoch".into(),
+            y_label: "accuracy".into(),
+            x,
+            series: vec![series("validation accuracy", |r| r.valid_accuracy), series("weights with q in (0.05, 0.95)", |r| r.uncertain_share)],
+            log_x: false,
+        },
         dir.join("training_accuracy"),
     )?;
     Ok(())
@@ -168,7 +182,10 @@ pub fn write_report(model: &FittedModel, model_name: &str, data: &Dataset, ood: 
             x_label: "weight samples S_w".into(),
             y_label: "accuracy / NLL (nats)".into(),
             x,
-            series: vec![Series { name: "accuracy".into(), y: sweep.iter().map(|r| r.accuracy).collect() }, Series { name: "NLL".into(), y: sweep.iter().map(|r| r.nll).collect() }],
+            series: vec![
+                Series { name: "accuracy".into(), y: sweep.iter().map(|r| r.accuracy).collect() },
+                Series { name: "NLL".into(), y: sweep.iter().map(|r| r.nll).collect() },
+            ],
             log_x: true,
         },
         dir.join("samples"),
@@ -200,7 +217,11 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
     let s = &m.scores;
     let mut md = String::new();
     let _ = writeln!(md, "# {} on {}\n", m.model, m.data);
-    let _ = writeln!(md, "Monte Carlo predictive: S_w = {} weight samples × S_z = {} noise samples, seed {}.\n", config.weight_samples, config.noise_samples, config.seed);
+    let _ = writeln!(
+        md,
+        "Monte Carlo predictive: S_w = {} weight samples × S_z = {} noise samples, seed {}.\n",
+        config.weight_samples, config.noise_samples, config.seed
+    );
     let _ = writeln!(md, "| metric | value |\n|---|---|");
     let _ = writeln!(md, "| examples | {} |", s.n_examples);
     let _ = writeln!(md, "| accuracy | {:.2}% |", 100.0 * s.accuracy);
@@ -219,7 +240,11 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
         let _ = writeln!(md, "| {name} | {} | {:.4} | {:.4} | {:.4} |", p.count, p.total, p.data, p.model);
     }
     if let Some(rows) = &m.ood {
-        let _ = writeln!(md, "\n## Out-of-distribution detection ({} = positives)\n\n| score | AUROC | AUPR | FPR at 95% TPR |\n|---|---|---|---|", m.ood_data.as_deref().unwrap_or("OOD"));
+        let _ = writeln!(
+            md,
+            "\n## Out-of-distribution detection ({} = positives)\n\n| score | AUROC | AUPR | FPR at 95% TPR |\n|---|---|---|---|",
+            m.ood_data.as_deref().unwrap_or("OOD")
+        );
         for r in rows {
             let _ = writeln!(md, "| {} | {:.4} | {:.4} | {:.4} |", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
         }
@@ -259,7 +284,12 @@ pub fn uncertainty_maps(model: &FittedModel, train: &Dataset, x_range: (f64, f64
     }
     let (nx, ny) = (80, 60);
     let unc = uncertainty_grid(model, x_range, y_range, nx, ny, config)?;
-    let points: Vec<plot::LabelledPoint> = train.require_labels("uncertainty maps")?.iter().enumerate().map(|(n, &label)| plot::LabelledPoint { x: train.feature(n, 0), y: train.feature(n, 1), label }).collect();
+    let points: Vec<plot::LabelledPoint> = train
+        .require_labels("uncertainty maps")?
+        .iter()
+        .enumerate()
+        .map(|(n, &label)| plot::LabelledPoint { x: train.feature(n, 0), y: train.feature(n, 1), label })
+        .collect();
     for (part, values) in [("data", &unc.data), ("model", &unc.model)] {
         plot::heat_map(
             &plot::HeatMap {

@@ -8,14 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::checked::Checked;
-use crate::data::{list_classes, Dataset, InputBatch, InputScaling};
+use crate::data::{Dataset, InputBatch, InputScaling, list_classes};
 use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
 use crate::io::ModelFile;
-use crate::model::init::{random_layers, InitConfig, LayerShape};
+use crate::model::init::{InitConfig, LayerShape, random_layers};
 use crate::model::{BernoulliPrior, Network};
+use crate::montecarlo::{Engine, McConfig, predictive};
 use crate::objective::Objective;
-use crate::montecarlo::{predictive, Engine, McConfig};
 use crate::rng;
 use crate::spec::ModelSpec;
 use crate::train::data_init::data_dependent_init;
@@ -183,7 +183,10 @@ fn init_network(spec: &ModelSpec, data: &TrainingData, name: &str, file: &ModelF
         return Err(SbnError::mismatch(name, "was fitted on other training data (its input scaling differs)"));
     }
     if f.class_names != train.class_names() {
-        return Err(SbnError::mismatch(name, format!("was fitted on other classes ({}) than the training data's ({})", list_classes(&f.class_names), list_classes(train.class_names()))));
+        return Err(SbnError::mismatch(
+            name,
+            format!("was fitted on other classes ({}) than the training data's ({})", list_classes(&f.class_names), list_classes(train.class_names())),
+        ));
     }
     Ok(f.network.clone())
 }
@@ -218,7 +221,9 @@ impl Session<'_> {
     /// Writes the checkpoint: the current network, the history and the trainer's state.
     fn save_checkpoint(&self, trainer: &Trainer) -> Result<()> {
         match self.ckpt {
-            Some(path) => ModelFile { spec: self.spec.clone(), fitted: self.fitted(trainer, trainer.network().clone()), state: Some(trainer.state()) }.save(path),
+            Some(path) => {
+                ModelFile { spec: self.spec.clone(), fitted: self.fitted(trainer, trainer.network().clone()), state: Some(trainer.state()) }.save(path)
+            }
             None => Ok(()),
         }
     }

@@ -23,10 +23,20 @@ macro_rules! dispatch {
             }
             if $crate::simd::has_avx512() {
                 // SAFETY: the CPU supports the enabled features (checked at run time).
-                unsafe { avx512(#[inline(always)] || $body) }
+                unsafe {
+                    avx512(
+                        #[inline(always)]
+                        || $body,
+                    )
+                }
             } else if $crate::simd::has_avx2() {
                 // SAFETY: as above.
-                unsafe { avx2(#[inline(always)] || $body) }
+                unsafe {
+                    avx2(
+                        #[inline(always)]
+                        || $body,
+                    )
+                }
             } else {
                 $body
             }

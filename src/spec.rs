@@ -193,9 +193,13 @@ impl ModelSpec {
             return bad(&format!("network.hidden[{k}]"), "a layer width must be at least 1".into());
         }
         if let KindList::PerLayer(kinds) = &self.network.weights
-            && kinds.len() != self.n_layers() {
-                return bad("network.weights", format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.n_layers(), self.n_layers() - 1));
-            }
+            && kinds.len() != self.n_layers()
+        {
+            return bad(
+                "network.weights",
+                format!("lists {} kinds but the network has {} layers ({} binary + output)", kinds.len(), self.n_layers(), self.n_layers() - 1),
+            );
+        }
         if !(self.network.init_logit.is_finite() && self.network.init_logit >= 0.0) {
             return bad("network.init_logit", "must be a finite number ≥ 0".into());
         }
@@ -238,7 +242,16 @@ impl ModelSpec {
         if !self.network.conv.is_empty() {
             let [mut h, mut w, mut c] = self.image_geometry(input_dim, image_shape, "network.conv", "convolutions")?;
             for (k, cs) in self.network.conv.iter().enumerate() {
-                let conv = Conv2d { in_h: h, in_w: w, in_c: c, out_c: cs.channels, kernel: cs.kernel, stride: cs.stride, pad: cs.pad.unwrap_or(cs.kernel / 2), pad_value: if k == 0 { first_pad } else { cs.pad_value } };
+                let conv = Conv2d {
+                    in_h: h,
+                    in_w: w,
+                    in_c: c,
+                    out_c: cs.channels,
+                    kernel: cs.kernel,
+                    stride: cs.stride,
+                    pad: cs.pad.unwrap_or(cs.kernel / 2),
+                    pad_value: if k == 0 { first_pad } else { cs.pad_value },
+                };
                 conv.check(&format!("network.conv[{k}]"))?;
                 (h, w, c) = (conv.out_h(), conv.out_w(), conv.out_c);
                 features = conv.out_features();
@@ -258,7 +271,12 @@ impl ModelSpec {
         let [h, w, c] = match (self.network.image, image_shape) {
             (Some(s), _) => s,
             (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
-            _ => return Err(SbnError::invalid(field, format!("{what} need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"))),
+            _ => {
+                return Err(SbnError::invalid(
+                    field,
+                    format!("{what} need image data, but the data's {input_dim} features have no image shape (set network.image = [height, width, channels])"),
+                ));
+            }
         };
         if crate::limits::product(&[h, w, c]) != Some(input_dim as u128) {
             return Err(SbnError::invalid("network.image", format!("{h}×{w}×{c} values per image, but the data has {input_dim} features")));

@@ -136,13 +136,20 @@ fn label_column(first: &Row, options: &LoadOptions, file: &str) -> Result<Option
         (None, LabelPolicy::Absent) => None,
         (None, LabelPolicy::IfPresent) if options.n_features == Some(ncols) => None,
         (None, LabelPolicy::Required) if options.n_features == Some(ncols) => {
-            return Err(SbnError::invalid(at(), format!("{ncols} columns, exactly the model's inputs: the file has no label column, and labels are needed here")));
+            return Err(SbnError::invalid(
+                at(),
+                format!("{ncols} columns, exactly the model's inputs: the file has no label column, and labels are needed here"),
+            ));
         }
         (Some(LabelColumn::Name(wanted)), _) => match first.fields.iter().position(|f| f == wanted) {
             Some(c) => Some(c),
             None => {
                 let looks_header = first.fields.iter().any(|f| !is_number(f));
-                let msg = if looks_header { format!("label column `{wanted}` not found in the header (columns: {})", first.fields.join(", ")) } else { format!("label column `{wanted}` requested by name, but the file has no header") };
+                let msg = if looks_header {
+                    format!("label column `{wanted}` not found in the header (columns: {})", first.fields.join(", "))
+                } else {
+                    format!("label column `{wanted}` requested by name, but the file has no header")
+                };
                 return Err(SbnError::invalid(at(), msg));
             }
         },
@@ -163,16 +170,24 @@ fn read_fields<'r>(rows: &'r [Row], first: &Row, label: Option<usize>, col_name:
     let ncols = first.fields.len();
     let dim = ncols - usize::from(label.is_some());
     let mut values: Vec<f64> = Vec::new();
-    values.try_reserve_exact(rows.len().saturating_mul(dim)).map_err(|_| SbnError::invalid(file, format!("{} rows of {dim} features do not fit in memory", rows.len())))?;
+    values
+        .try_reserve_exact(rows.len().saturating_mul(dim))
+        .map_err(|_| SbnError::invalid(file, format!("{} rows of {dim} features do not fit in memory", rows.len())))?;
     let mut raw_labels: Vec<&str> = Vec::with_capacity(if label.is_some() { rows.len() } else { 0 });
     for row in rows {
         if row.fields.len() != ncols {
             // A quote that is never closed swallows the line ends after it into one field.
             if let Some(f) = row.fields.iter().find(|f| f.contains('\n')) {
                 let lines = f.matches('\n').count() + 1;
-                return Err(SbnError::invalid(format!("{file}:{}", row.line), format!("unterminated quote: a quoted field starting on this line runs over {lines} lines")));
+                return Err(SbnError::invalid(
+                    format!("{file}:{}", row.line),
+                    format!("unterminated quote: a quoted field starting on this line runs over {lines} lines"),
+                ));
             }
-            return Err(SbnError::invalid(format!("{file}:{}", row.line), format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line)));
+            return Err(SbnError::invalid(
+                format!("{file}:{}", row.line),
+                format!("ragged row: {} fields, expected {ncols} (as on line {})", row.fields.len(), first.line),
+            ));
         }
         for (c, f) in row.fields.iter().enumerate() {
             let place = || format!("{file}:{}, {}", row.line, col_name(c));
@@ -183,7 +198,8 @@ fn read_fields<'r>(rows: &'r [Row], first: &Row, label: Option<usize>, col_name:
                 raw_labels.push(f);
                 continue;
             }
-            let v: f64 = f.parse().map_err(|_| SbnError::invalid(place(), if f.is_empty() { "empty field".to_string() } else { format!("non-numeric value `{f}`") }))?;
+            let v: f64 =
+                f.parse().map_err(|_| SbnError::invalid(place(), if f.is_empty() { "empty field".to_string() } else { format!("non-numeric value `{f}`") }))?;
             if !v.is_finite() {
                 return Err(SbnError::invalid(place(), format!("non-finite value `{f}`")));
             }
@@ -201,7 +217,10 @@ fn with_labels(ds: Dataset, raw: &[&str], rows: &[Row], column: &str, file: &str
         for (n, s) in raw.iter().enumerate() {
             let v: f64 = s.parse().expect("checked numeric");
             if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_INTEGER_LABEL as f64) {
-                return Err(SbnError::invalid(format!("{file}:{}, {column}", rows[n].line), format!("label `{s}` is not a class number (a non-negative integer up to {MAX_INTEGER_LABEL}); write names if the labels are not numbers")));
+                return Err(SbnError::invalid(
+                    format!("{file}:{}, {column}", rows[n].line),
+                    format!("label `{s}` is not a class number (a non-negative integer up to {MAX_INTEGER_LABEL}); write names if the labels are not numbers"),
+                ));
             }
             index.push(v as usize);
         }

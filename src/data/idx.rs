@@ -62,7 +62,8 @@ pub fn parse(bytes: &[u8], expected_magic: u32, place: &str) -> Result<IdxArray>
         return Err(SbnError::invalid(place, format!("IDX header truncated: {} bytes, expected {header}", bytes.len())));
     }
     let dims: Vec<usize> = (0..ndims).map(|k| u32::from_be_bytes(bytes[4 + 4 * k..8 + 4 * k].try_into().expect("4 bytes")) as usize).collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| SbnError::invalid(place, format!("IDX dimensions {dims:?} overflow")))?;
+    let expected =
+        dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| SbnError::invalid(place, format!("IDX dimensions {dims:?} overflow")))?;
     let found = bytes.len() - header;
     if found != expected {
         let what = if found < expected { "truncated" } else { "too long" };
@@ -86,7 +87,10 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
 pub fn labels_path_for(images: &Path) -> Result<PathBuf> {
     let name = images.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if !name.contains("images-idx3") {
-        return Err(SbnError::invalid(images.display().to_string(), "cannot find the labels: the file name does not contain `images-idx3` (expected the standard `…-images-idx3-ubyte[.gz]` naming)"));
+        return Err(SbnError::invalid(
+            images.display().to_string(),
+            "cannot find the labels: the file name does not contain `images-idx3` (expected the standard `…-images-idx3-ubyte[.gz]` naming)",
+        ));
     }
     let labels = name.replace("images-idx3", "labels-idx1");
     let other = match labels.strip_suffix(".gz") {
@@ -94,7 +98,9 @@ pub fn labels_path_for(images: &Path) -> Result<PathBuf> {
         None => format!("{labels}.gz"),
     };
     let candidates = [images.with_file_name(&labels), images.with_file_name(&other)];
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| SbnError::invalid(images.display().to_string(), format!("label file not found: tried {} and {}", candidates[0].display(), candidates[1].display())))
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        SbnError::invalid(images.display().to_string(), format!("label file not found: tried {} and {}", candidates[0].display(), candidates[1].display()))
+    })
 }
 
 /// Load an image file, and its label file when given, into a byte data set. Labels are class
@@ -103,7 +109,10 @@ pub fn labels_path_for(images: &Path) -> Result<PathBuf> {
 pub fn load_pair(images: &Path, labels: Option<&Path>, name: &str, fashion: bool) -> Result<Dataset> {
     let img = read_images(images)?;
     let (count, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
-    let dim = rows.checked_mul(cols).filter(|&d| d > 0).ok_or_else(|| SbnError::invalid(images.display().to_string(), format!("IDX image size {rows}×{cols}: expected at least one pixel")))?;
+    let dim = rows
+        .checked_mul(cols)
+        .filter(|&d| d > 0)
+        .ok_or_else(|| SbnError::invalid(images.display().to_string(), format!("IDX image size {rows}×{cols}: expected at least one pixel")))?;
     let ds = Dataset::unlabelled(name, Features::Bytes(img.data), dim)?.with_image_shape(rows, cols)?;
     let Some(labels) = labels else {
         return Ok(ds.with_origin(Origin::idx(&images.display().to_string())));
@@ -113,7 +122,8 @@ pub fn load_pair(images: &Path, labels: Option<&Path>, name: &str, fashion: bool
         return Err(SbnError::invalid(format!("{} and {}", images.display(), labels.display()), format!("{count} images but {} labels", lab.len())));
     }
     let n_classes = lab.iter().map(|&l| l as usize + 1).max().unwrap_or(0).max(10);
-    let class_names: Vec<String> = if fashion && n_classes == 10 { FASHION_CLASS_NAMES.iter().map(|s| s.to_string()).collect() } else { (0..n_classes).map(|k| k.to_string()).collect() };
+    let class_names: Vec<String> =
+        if fashion && n_classes == 10 { FASHION_CLASS_NAMES.iter().map(|s| s.to_string()).collect() } else { (0..n_classes).map(|k| k.to_string()).collect() };
     let index = lab.into_iter().map(usize::from).collect();
     ds.with_origin(Origin::idx(&images.display().to_string())).with_labels(index, class_names, true)
 }

@@ -271,8 +271,12 @@ impl Dataset {
             .map(|(n, &c)| {
                 map[c].ok_or_else(|| {
                     let written = labels.written(c);
-                    let shown = if labels.numbered && labels.names[c] != written { format!("`{written}` ({})", labels.names[c]) } else { format!("`{written}`") };
-                    SbnError::invalid(self.origin.place(n), format!("label {shown} is not one of the model's {} classes: {}", classes.len(), list_classes(classes)))
+                    let shown =
+                        if labels.numbered && labels.names[c] != written { format!("`{written}` ({})", labels.names[c]) } else { format!("`{written}`") };
+                    SbnError::invalid(
+                        self.origin.place(n),
+                        format!("label {shown} is not one of the model's {} classes: {}", classes.len(), list_classes(classes)),
+                    )
                 })
             })
             .collect()
@@ -295,13 +299,23 @@ impl Dataset {
         let present = hist.iter().filter(|&&c| c > 0).count();
         if present < 2 {
             let only = labels.first().map_or(String::new(), |&c| format!(" (`{}`)", self.class_names()[c]));
-            return Err(SbnError::invalid(self.origin.file(), format!("the training data has only one class{only}; a classifier needs examples of at least two")));
+            return Err(SbnError::invalid(
+                self.origin.file(),
+                format!("the training data has only one class{only}; a classifier needs examples of at least two"),
+            ));
         }
         let k = self.n_classes();
         if 2 * k > self.len().max(4) {
             let numbered = self.labels.as_ref().is_some_and(|l| l.numbered);
-            let why = if numbered { format!("integer labels are class numbers, so labels up to {} make {k} classes ({present} of them with examples)", k - 1) } else { format!("{k} distinct labels") };
-            return Err(SbnError::invalid(self.origin.file(), format!("{why} for {} examples: more than one class per two examples; is the label column right (--label)?", self.len())));
+            let why = if numbered {
+                format!("integer labels are class numbers, so labels up to {} make {k} classes ({present} of them with examples)", k - 1)
+            } else {
+                format!("{k} distinct labels")
+            };
+            return Err(SbnError::invalid(
+                self.origin.file(),
+                format!("{why} for {} examples: more than one class per two examples; is the label column right (--label)?", self.len()),
+            ));
         }
         Ok(())
     }
@@ -442,7 +456,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     } else if file_name.ends_with(".csv") || file_name.ends_with(".csv.gz") {
         csv::read_csv(path, options)
     } else {
-        Err(SbnError::invalid(path.display().to_string(), "not a recognized data set: expected a directory of IDX files, an *idx3-ubyte[.gz] file, or a .csv[.gz] file"))
+        Err(SbnError::invalid(
+            path.display().to_string(),
+            "not a recognized data set: expected a directory of IDX files, an *idx3-ubyte[.gz] file, or a .csv[.gz] file",
+        ))
     }
 }
 

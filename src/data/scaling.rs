@@ -83,9 +83,10 @@ impl InputScaling {
     pub fn apply(&self, ds: &Dataset, indices: &[usize]) -> Result<DMatrix<f64>> {
         let d = ds.dim;
         if let InputScaling::Standardize { mean, std } = self
-            && (mean.len() != d || std.len() != d) {
-                return Err(SbnError::invalid(&ds.name, format!("input scaling fitted on {} features (std: {}), data has {d}", mean.len(), std.len())));
-            }
+            && (mean.len() != d || std.len() != d)
+        {
+            return Err(SbnError::invalid(&ds.name, format!("input scaling fitted on {} features (std: {}), data has {d}", mean.len(), std.len())));
+        }
         if let Some(&bad) = indices.iter().find(|&&n| n >= ds.len()) {
             return Err(SbnError::invalid(&ds.name, format!("example index {bad} out of range ({} examples)", ds.len())));
         }

@@ -22,8 +22,8 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
-use super::replay::{chain_rule, loss_grad, losses, run_from, weight_uniforms, weights_in_use, Recording};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
+use super::replay::{Recording, chain_rule, loss_grad, losses, run_from, weight_uniforms, weights_in_use};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::{sample_state, sigmoid};
@@ -130,7 +130,17 @@ impl Arm {
     /// `∂/∂q` of the Bernoulli weights of layer `k`: one antithetic weight sample for the layer,
     /// layers `k..` re-evaluated on `input` (the input of layer `k`), batch-mean losses.
     #[allow(clippy::too_many_arguments)]
-    fn weight_grad(&self, net: &Network, weights: &[&DMatrix<f64>], k: usize, uw: &DMatrix<f64>, input: &DMatrix<f64>, uniforms: &[DMatrix<f64>], y: &[usize], mean_loss: f64) -> DMatrix<f64> {
+    fn weight_grad(
+        &self,
+        net: &Network,
+        weights: &[&DMatrix<f64>],
+        k: usize,
+        uw: &DMatrix<f64>,
+        input: &DMatrix<f64>,
+        uniforms: &[DMatrix<f64>],
+        y: &[usize],
+        mean_loss: f64,
+    ) -> DMatrix<f64> {
         let theta = net.layers()[k].weight_param();
         let q = net.layers()[k].q().expect("Bernoulli layer");
         let w_anti = theta.zip_map(uw, |t, u| sample_state(t, 1.0 - u));

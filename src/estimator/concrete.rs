@@ -24,8 +24,8 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
-use super::replay::{loss_grad, losses, weight_uniforms, Recording};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
+use super::replay::{Recording, loss_grad, losses, weight_uniforms};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::{Result, SbnError};
 use crate::model::noise::{logit, sigmoid, sigmoid_prime};
@@ -212,7 +212,12 @@ impl Estimator for Relaxed {
                     s,
                     w: (0..=l).map(|k| net.weights_in_use(ws, k).clone()).collect(),
                     dx_da: fwd.hidden.iter().zip(&noise.units).map(|(h, z)| h.a.zip_map(z, |a, z| relax(a, z, self.tau).1)).collect(),
-                    dw_dq: net.layers().iter().zip(&noise.weights).map(|(layer, z)| z.as_ref().map(|z| weight_derivative(layer.weight_param(), z, self.tau))).collect(),
+                    dw_dq: net
+                        .layers()
+                        .iter()
+                        .zip(&noise.weights)
+                        .map(|(layer, z)| z.as_ref().map(|z| weight_derivative(layer.weight_param(), z, self.tau)))
+                        .collect(),
                     logits: fwd.logits.clone(),
                 };
                 backprop(net, &pass, y)

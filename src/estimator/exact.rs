@@ -59,11 +59,7 @@ impl Exact {
             .flat_map(|(k, l)| (0..l.fan_in()).flat_map(move |i| (0..l.channels()).map(move |j| (k, j, i))))
             .collect();
         if slots.len() > self.max_weights {
-            return Err(SbnError::Unsupported(format!(
-                "exact enumeration: {} Bernoulli weights exceed the limit of {}",
-                slots.len(),
-                self.max_weights
-            )));
+            return Err(SbnError::Unsupported(format!("exact enumeration: {} Bernoulli weights exceed the limit of {}", slots.len(), self.max_weights)));
         }
         let dims = net.dims();
         let widths = &dims[1..dims.len() - 1];

@@ -58,7 +58,9 @@ pub trait Estimator: Send + Sync {
 /// only (PSA, ST, Hard-ST and exact handle convolutions).
 pub(crate) fn dense_only(net: &Network, estimator: EstimatorKind) -> Result<()> {
     match net.layers().iter().position(|l| l.conv.is_some()) {
-        Some(k) => Err(SbnError::Unsupported(format!("the {estimator} estimator handles dense layers only, but layer {k} is a convolution (use psa, st, hardst or exact)"))),
+        Some(k) => Err(SbnError::Unsupported(format!(
+            "the {estimator} estimator handles dense layers only, but layer {k} is a convolution (use psa, st, hardst or exact)"
+        ))),
         None => Ok(()),
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use nalgebra::DMatrix;
 
-use super::gradient::{outer_mean, scale_grad, column_mean, Gradient, LayerGrad};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
 use super::replay::{chain_rule, loss_grad, losses};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;

@@ -5,7 +5,7 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, LayerGrad};
+use super::gradient::{LayerGrad, column_mean, outer_mean, scale_grad};
 use crate::model::noise::sample_state;
 use crate::model::softmax::{nll, softmax_into};
 use crate::model::{Draws, Network, WeightSample};

@@ -8,7 +8,7 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;

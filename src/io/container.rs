@@ -248,11 +248,14 @@ mod tests {
             (bytes[..len - 1].to_vec(), format!("truncated: ends at byte {} of at least {len}", len - 1)),
             (bytes[..len - 9].to_vec(), format!("truncated: ends at byte {} of at least {len}", len - 9)),
             ([bytes.as_slice(), b"++"].concat(), "2 trailing bytes after the checksum".into()),
-            ({
-                let mut b = bytes.clone();
-                b[len - 6] ^= 1;
-                b
-            }, "checksum mismatch: the file is corrupted".into()),
+            (
+                {
+                    let mut b = bytes.clone();
+                    b[len - 6] ^= 1;
+                    b
+                },
+                "checksum mismatch: the file is corrupted".into(),
+            ),
         ];
         for (bad, expected) in cases {
             let e = err(&COUNTED, &bad);

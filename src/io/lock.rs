@@ -43,7 +43,11 @@ impl OutputLock {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
                     return Err(SbnError::invalid(
                         out.display().to_string(),
-                        format!("is being written by another process ({}); wait for it to end or stop it (lock file {})", describe_holder(&holder), path.display()),
+                        format!(
+                            "is being written by another process ({}); wait for it to end or stop it (lock file {})",
+                            describe_holder(&holder),
+                            path.display()
+                        ),
                     ));
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(SbnError::io(&path, e)),

@@ -24,14 +24,8 @@ use crate::train::{EpochRecord, TrainState};
 /// The model file format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-const FORMAT: Format = Format {
-    magic: b"SBNMODEL",
-    version: Some(FORMAT_VERSION),
-    kind: "an sbn model file",
-    name: "model file",
-    also_reads: "",
-    body: BodyKind::Counted,
-};
+const FORMAT: Format =
+    Format { magic: b"SBNMODEL", version: Some(FORMAT_VERSION), kind: "an sbn model file", name: "model file", also_reads: "", body: BodyKind::Counted };
 
 /// Everything a model file holds: a fitted model, the spec that made it, and in checkpoints the
 /// state that `--resume` needs (the file's network is then the run's current one).
@@ -181,7 +175,8 @@ impl ModelFile {
             best: s.best.as_ref().map(|(score, net)| (*score, payload.put_network(net))),
             elapsed: s.elapsed,
         });
-        let header = Header { spec: self.spec.clone(), scaling: f.scaling.clone(), class_names: f.class_names.clone(), layers, history: f.history.clone(), state };
+        let header =
+            Header { spec: self.spec.clone(), scaling: f.scaling.clone(), class_names: f.class_names.clone(), layers, history: f.history.clone(), state };
         container::write(&FORMAT, &header, Body::Floats(&payload.0))
     }
 
@@ -189,7 +184,9 @@ impl ModelFile {
     pub fn from_bytes(bytes: &[u8], place: &str) -> Result<Self> {
         let bad = |msg: String| SbnError::invalid(place, msg);
         if PackedModelFile::sniff(bytes) {
-            return Err(bad("is a packed export (written by `sbn export`, one network at 1 bit per weight); this needs the model file written by `sbn fit`".into()));
+            return Err(bad(
+                "is a packed export (written by `sbn export`, one network at 1 bit per weight); this needs the model file written by `sbn fit`".into()
+            ));
         }
         let contents = container::read::<Header>(&FORMAT, bytes, place)?;
         let header = contents.header;

@@ -17,8 +17,8 @@ pub use scores::Scores;
 pub use selective::RiskCoverage;
 
 use crate::error::{Result, SbnError};
-use crate::predictive::check_rows;
 pub use crate::predictive::SUM_TOLERANCE;
+use crate::predictive::check_rows;
 
 /// Checks a probability matrix against its labels; returns the number of examples.
 ///
@@ -33,10 +33,7 @@ pub fn check_probabilities(place: &str, probs: &[f64], n_classes: usize, labels:
         return Err(SbnError::invalid(place, "no examples"));
     }
     if probs.len() != n * n_classes {
-        return Err(SbnError::invalid(
-            place,
-            format!("{} probabilities for {n} labels × {n_classes} classes", probs.len()),
-        ));
+        return Err(SbnError::invalid(place, format!("{} probabilities for {n} labels × {n_classes} classes", probs.len())));
     }
     check_rows(place, probs, n_classes)?;
     if let Some((i, &y)) = labels.iter().enumerate().find(|&(_, &y)| y >= n_classes) {

@@ -39,8 +39,7 @@ fn check(in_scores: &[f64], ood_scores: &[f64]) -> Result<()> {
 
 /// All scores with their class (`true` = OOD), sorted by score descending.
 fn ranked(in_scores: &[f64], ood_scores: &[f64]) -> Vec<(f64, bool)> {
-    let mut all: Vec<(f64, bool)> =
-        in_scores.iter().map(|&s| (s, false)).chain(ood_scores.iter().map(|&s| (s, true))).collect();
+    let mut all: Vec<(f64, bool)> = in_scores.iter().map(|&s| (s, false)).chain(ood_scores.iter().map(|&s| (s, true))).collect();
     all.sort_by(|a, b| b.0.total_cmp(&a.0));
     all
 }

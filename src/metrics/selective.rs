@@ -25,10 +25,7 @@ impl RiskCoverage {
     pub fn new(confidence: &[f64], correct: &[bool]) -> Result<RiskCoverage> {
         check_scores("risk_coverage", "confidence", confidence)?;
         if correct.len() != confidence.len() {
-            return Err(SbnError::invalid(
-                "risk_coverage",
-                format!("{} confidences but {} outcomes", confidence.len(), correct.len()),
-            ));
+            return Err(SbnError::invalid("risk_coverage", format!("{} confidences but {} outcomes", confidence.len(), correct.len())));
         }
         let n = confidence.len();
         let mut order: Vec<usize> = (0..n).collect();

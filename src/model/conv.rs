@@ -161,16 +161,18 @@ impl Conv2d {
         assert_eq!(shift.len(), m.ncols(), "one shift per patch");
         assert_eq!(x.shape(), (self.in_features(), m.ncols() / p_count), "input size differs from the convolution's");
         let mut out = self.fold(m);
-        out.as_mut_slice().par_chunks_mut(self.in_features()).zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(|((on, xn), shift_n)| {
-            // Per input pixel, the sum of the shifts of the patches that read it.
-            let mut covered = vec![0.0; self.in_h * self.in_w];
-            for (p, s) in shift_n.iter().enumerate() {
-                self.for_each_pixel(p, |_, to| covered[to / c] += s);
-            }
-            for ((o, x), shift) in on.chunks_exact_mut(c).zip(xn.chunks_exact(c)).zip(&covered) {
-                o.iter_mut().zip(x).for_each(|(o, x)| *o = *o * x + shift);
-            }
-        });
+        out.as_mut_slice().par_chunks_mut(self.in_features()).zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(
+            |((on, xn), shift_n)| {
+                // Per input pixel, the sum of the shifts of the patches that read it.
+                let mut covered = vec![0.0; self.in_h * self.in_w];
+                for (p, s) in shift_n.iter().enumerate() {
+                    self.for_each_pixel(p, |_, to| covered[to / c] += s);
+                }
+                for ((o, x), shift) in on.chunks_exact_mut(c).zip(xn.chunks_exact(c)).zip(&covered) {
+                    o.iter_mut().zip(x).for_each(|(o, x)| *o = *o * x + shift);
+                }
+            },
+        );
         out
     }
 }

@@ -6,7 +6,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Layer};
+use super::layer::Layer;
 use super::noise::{sample_states, uniform};
 use crate::error::{Result, SbnError};
 

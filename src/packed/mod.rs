@@ -10,15 +10,15 @@
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
 pub mod bits;
-pub mod kernel;
 mod engine;
 mod format;
+pub mod kernel;
 mod network;
 mod patches;
 
 pub use bits::BitMatrix;
-pub use kernel::{PackedRows, Variant};
 pub use engine::PackedForward;
+pub use kernel::{PackedRows, Variant};
 pub use network::SampledNetwork;
 
 use crate::model::{Network, WeightKind};
@@ -125,7 +125,11 @@ pub fn summary(net: &Network) -> Summary {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let line = "-".repeat(96);
-        writeln!(f, "{:<16}{:>8}{:>8}{:>14}{:>13}{:>13}{:>12}{:>12}", "Layer", "Inputs", "Units", "Binary params", "Float params", "Memory KiB", "Binary MACs", "Float MACs")?;
+        writeln!(
+            f,
+            "{:<16}{:>8}{:>8}{:>14}{:>13}{:>13}{:>12}{:>12}",
+            "Layer", "Inputs", "Units", "Binary params", "Float params", "Memory KiB", "Binary MACs", "Float MACs"
+        )?;
         writeln!(f, "{line}")?;
         let n = self.layers.len();
         for (k, l) in self.layers.iter().enumerate() {
@@ -158,12 +162,6 @@ impl std::fmt::Display for Summary {
             self.binary_macs(),
             self.float_macs()
         )?;
-        write!(
-            f,
-            "Memory {:.2} KiB packed vs {:.2} KiB as float32: compression {:.2}x",
-            self.memory_kib(),
-            self.float32_kib(),
-            self.compression_ratio()
-        )
+        write!(f, "Memory {:.2} KiB packed vs {:.2} KiB as float32: compression {:.2}x", self.memory_kib(), self.float32_kib(), self.compression_ratio())
     }
 }

@@ -128,7 +128,9 @@ impl SampledNetwork {
             .iter()
             .zip(bits)
             .map(|(layer, bits)| match (&layer.weights, bits) {
-                (Weights::Bernoulli { scale, .. }, Some(bits)) => PackedLayer::Binary(BinaryLayer::new(bits, scale.as_slice().to_vec(), layer.bias.as_slice().to_vec())),
+                (Weights::Bernoulli { scale, .. }, Some(bits)) => {
+                    PackedLayer::Binary(BinaryLayer::new(bits, scale.as_slice().to_vec(), layer.bias.as_slice().to_vec()))
+                }
                 (Weights::Real { w }, _) => PackedLayer::Real { w: w.clone(), bias: layer.bias.clone() },
                 (Weights::Bernoulli { .. }, None) => unreachable!("Bernoulli layers are drawn"),
             })

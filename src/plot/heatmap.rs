@@ -85,21 +85,13 @@ impl Figure for HeatMap {
         let (x0, x1) = self.x_range;
         let (y0, y1) = self.y_range;
         let (dx, dy) = ((x1 - x0) / self.nx as f64, (y1 - y0) / self.ny as f64);
-        let mut chart = ChartBuilder::on(&main)
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
+        let mut chart = ChartBuilder::on(&main).margin(15).x_label_area_size(45).y_label_area_size(60).build_cartesian_2d(x0..x1, y0..y1)?;
         chart.draw_series(self.values.iter().enumerate().map(|(i, &v)| {
             let (ix, iy) = ((i % self.nx) as f64, (i / self.nx) as f64);
             let lo = (x0 + ix * dx, y0 + iy * dy);
             Rectangle::new([lo, (lo.0 + dx, lo.1 + dy)], colour_map(t(v)).filled())
         }))?;
-        style_mesh(&mut chart.configure_mesh())
-            .disable_mesh()
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .draw()?;
+        style_mesh(&mut chart.configure_mesh()).disable_mesh().x_desc(self.x_label.as_str()).y_desc(self.y_label.as_str()).draw()?;
 
         let inside = |p: &&LabelledPoint| (x0..=x1).contains(&p.x) && (y0..=y1).contains(&p.y);
         let mut classes: Vec<usize> = self.points.iter().filter(inside).map(|p| p.label).collect();
@@ -108,9 +100,13 @@ impl Figure for HeatMap {
         for &k in &classes {
             let c = colour(k);
             chart
-                .draw_series(self.points.iter().filter(inside).filter(|p| p.label == k).map(|p| {
-                    EmptyElement::at((p.x, p.y)) + Circle::new((0, 0), 4, c.filled()) + Circle::new((0, 0), 4, BLACK.stroke_width(1))
-                }))?
+                .draw_series(
+                    self.points
+                        .iter()
+                        .filter(inside)
+                        .filter(|p| p.label == k)
+                        .map(|p| EmptyElement::at((p.x, p.y)) + Circle::new((0, 0), 4, c.filled()) + Circle::new((0, 0), 4, BLACK.stroke_width(1))),
+                )?
                 .label(format!("class {k}"))
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
@@ -124,24 +120,14 @@ impl Figure for HeatMap {
                 .draw()?;
         }
 
-        let mut scale = ChartBuilder::on(&bar)
-            .margin_top(15)
-            .margin_bottom(60)
-            .margin_right(10)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..1.0, v0..v1)?;
+        let mut scale = ChartBuilder::on(&bar).margin_top(15).margin_bottom(60).margin_right(10).y_label_area_size(80).build_cartesian_2d(0.0..1.0, v0..v1)?;
         const STEPS: usize = 100;
         let step = (v1 - v0) / STEPS as f64;
         scale.draw_series((0..STEPS).map(|i| {
             let lo = v0 + i as f64 * step;
             Rectangle::new([(0.0, lo), (1.0, lo + step)], colour_map(t(lo + step / 2.0)).filled())
         }))?;
-        style_mesh(&mut scale.configure_mesh())
-            .disable_mesh()
-            .disable_x_axis()
-            .y_desc(self.value_label.as_str())
-            .y_labels(6)
-            .draw()?;
+        style_mesh(&mut scale.configure_mesh()).disable_mesh().disable_x_axis().y_desc(self.value_label.as_str()).y_labels(6).draw()?;
         Ok(())
     }
 }

@@ -41,11 +41,7 @@ impl Figure for ScoreHistogram {
         let area = root.titled(&self.title, title_font())?;
         let hi = self.lo + self.width * BINS as f64;
         let top = self.groups.iter().flat_map(|g| g.1.iter().copied()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
-        let mut chart = ChartBuilder::on(&area)
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(self.lo..hi, 0.0..top * 1.1)?;
+        let mut chart = ChartBuilder::on(&area).margin(15).x_label_area_size(45).y_label_area_size(70).build_cartesian_2d(self.lo..hi, 0.0..top * 1.1)?;
         style_mesh(&mut chart.configure_mesh()).x_desc(self.score_name.as_str()).y_desc("density").draw()?;
         for (g, (name, dens)) in self.groups.iter().enumerate() {
             let c = colour(g);
@@ -76,13 +72,7 @@ impl Figure for ScoreHistogram {
 
 /// Writes overlaid density histograms of `in_dist` and `ood` values of the score `score_name`
 /// (the x-axis label) to `stem.png` / `stem.svg`. Both samples must be non-empty and finite.
-pub fn score_histogram(
-    in_dist: &[f64],
-    ood: &[f64],
-    score_name: &str,
-    title: &str,
-    stem: impl AsRef<Path>,
-) -> Result<PlotFiles> {
+pub fn score_histogram(in_dist: &[f64], ood: &[f64], score_name: &str, title: &str, stem: impl AsRef<Path>) -> Result<PlotFiles> {
     group_histogram(&[("in-distribution", in_dist), ("OOD", ood)], score_name, title, stem)
 }
 
@@ -95,8 +85,5 @@ pub fn group_histogram(groups: &[(&str, &[f64])], score_name: &str, title: &str,
     let (lo, hi) = padded_range(groups.iter().flat_map(|(_, v)| v.iter()).copied(), 0.0);
     let width = (hi - lo) / BINS as f64;
     let groups = groups.iter().map(|(name, v)| (format!("{name} (n = {})", v.len()), densities(v, lo, width))).collect();
-    write_figure(
-        &ScoreHistogram { title: title.to_string(), score_name: score_name.to_string(), lo, width, groups },
-        stem.as_ref(),
-    )
+    write_figure(&ScoreHistogram { title: title.to_string(), score_name: score_name.to_string(), lo, width, groups }, stem.as_ref())
 }

@@ -7,10 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    DrawResult, Figure, PlotFiles, check_finite, draw_styled_series, label_font, padded_range, series_style, style_mesh, title_font,
-    write_figure,
-};
+use super::{DrawResult, Figure, PlotFiles, check_finite, draw_styled_series, label_font, padded_range, series_style, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 
 /// One named curve; `y[i]` belongs to the chart's `x[i]`.

@@ -31,8 +31,7 @@ pub enum Marker {
 impl Marker {
     /// Every shape, in the order series receive them. Seven shapes against twelve colours: the
     /// counts are coprime, so the (colour, marker) pair repeats only after 84 series.
-    pub const ALL: [Marker; 7] =
-        [Marker::Circle, Marker::Square, Marker::TriangleUp, Marker::Diamond, Marker::Cross, Marker::Plus, Marker::TriangleDown];
+    pub const ALL: [Marker; 7] = [Marker::Circle, Marker::Square, Marker::TriangleUp, Marker::Diamond, Marker::Cross, Marker::Plus, Marker::TriangleDown];
 }
 
 /// Half-width of a marker in pixels; the shapes are scaled to look about equally heavy.
@@ -56,12 +55,7 @@ impl<'a, C> PointCollection<'a, C> for &'a MarkerGlyph<C> {
 }
 
 impl<C, DB: DrawingBackend> Drawable<DB> for MarkerGlyph<C> {
-    fn draw<I: Iterator<Item = BackendCoord>>(
-        &self,
-        mut points: I,
-        backend: &mut DB,
-        _: (u32, u32),
-    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+    fn draw<I: Iterator<Item = BackendCoord>>(&self, mut points: I, backend: &mut DB, _: (u32, u32)) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
         let Some((x, y)) = points.next() else { return Ok(()) };
         let (fill, line) = (self.colour.filled(), self.colour.stroke_width(2));
         let r = RADIUS;
@@ -110,12 +104,9 @@ where
     X: Ranged<ValueType = f64>,
 {
     let (c, m) = (style.colour(), style.marker);
-    chart
-        .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?
-        .label(label)
-        .legend(move |(x, y)| {
-            EmptyElement::at((x, y)) + PathElement::new([(0, 0), (22, 0)], c.stroke_width(2)) + MarkerGlyph { at: (11, 0), marker: m, colour: c }
-        });
+    chart.draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?.label(label).legend(move |(x, y)| {
+        EmptyElement::at((x, y)) + PathElement::new([(0, 0), (22, 0)], c.stroke_width(2)) + MarkerGlyph { at: (11, 0), marker: m, colour: c }
+    });
     chart.draw_series(marked(markers).map(|p| MarkerGlyph { at: p, marker: m, colour: c }))?;
     Ok(())
 }

@@ -177,8 +177,7 @@ pub fn series_style(i: usize) -> SeriesStyle {
 
 /// A perceptually ordered dark-blue → green → yellow colour map on `t ∈ [0, 1]`.
 pub(crate) fn colour_map(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] =
-        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    const STOPS: [(f64, f64, f64); 5] = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
     let x = t * (STOPS.len() - 1) as f64;
     let i = (x as usize).min(STOPS.len() - 2);
@@ -225,10 +224,7 @@ pub(crate) fn label_font() -> TextStyle<'static> {
 pub(crate) fn style_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
     mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
 ) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB> {
-    mesh.max_light_lines(0)
-        .bold_line_style(BLACK.mix(0.12))
-        .label_style((FONT, 13).into_font().color(&BLACK))
-        .axis_desc_style(label_font())
+    mesh.max_light_lines(0).bold_line_style(BLACK.mix(0.12)).label_style((FONT, 13).into_font().color(&BLACK)).axis_desc_style(label_font())
 }
 
 #[cfg(test)]

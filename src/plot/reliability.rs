@@ -136,12 +136,7 @@ impl Figure for Reliability<'_> {
             .y_label_area_size(y_labels)
             .build_cartesian_2d(0.0..1.0, 0.0..max_count * 1.1)?;
         let count_label = |v: &f64| format!("{v:.0}");
-        style_mesh(&mut hist.configure_mesh())
-            .x_desc("confidence")
-            .y_desc("count")
-            .y_labels(4)
-            .y_label_formatter(&count_label)
-            .draw()?;
+        style_mesh(&mut hist.configure_mesh()).x_desc("confidence").y_desc("count").y_labels(4).y_label_formatter(&count_label).draw()?;
         hist.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.count as f64)], COUNT_FILL.filled())))?;
         Ok(())
     }

@@ -26,11 +26,7 @@ impl Figure for Curves<'_> {
         let area = root.titled(&self.title, title_font())?;
         let top = self.curves.iter().flat_map(|c| c.1.risk.iter().copied()).fold(0.0, f64::max);
         let top = if top > 0.0 { top * 1.1 } else { 0.1 };
-        let mut chart = ChartBuilder::on(&area)
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..1.0, 0.0..top)?;
+        let mut chart = ChartBuilder::on(&area).margin(15).x_label_area_size(45).y_label_area_size(70).build_cartesian_2d(0.0..1.0, 0.0..top)?;
         style_mesh(&mut chart.configure_mesh()).x_desc("coverage").y_desc("risk (error rate)").draw()?;
         for (i, (name, rc)) in self.curves.iter().enumerate() {
             // Step curve: risk_i holds on (coverage_{i−1}, coverage_i], as in the AURC; the
@@ -67,10 +63,7 @@ pub fn risk_coverage(curves: &[(&str, &RiskCoverage)], title: &str, stem: impl A
             && rc.coverage.iter().chain(&rc.risk).all(|v| (0.0..=1.0).contains(v))
             && rc.aurc.is_finite();
         if !ok {
-            return Err(SbnError::invalid(
-                "risk-coverage plot",
-                format!("curve {name:?}: needs equally many coverage and risk values in [0, 1]"),
-            ));
+            return Err(SbnError::invalid("risk-coverage plot", format!("curve {name:?}: needs equally many coverage and risk values in [0, 1]")));
         }
     }
     write_figure(&Curves { title: title.to_string(), curves }, stem.as_ref())

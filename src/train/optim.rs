@@ -201,8 +201,8 @@ fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, grad
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::init::{random_network, InitConfig};
     use crate::model::WeightKind;
+    use crate::model::init::{InitConfig, random_network};
     use rand::SeedableRng;
 
     #[test]

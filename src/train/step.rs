@@ -16,7 +16,15 @@ use crate::rng;
 /// The batch-mean estimate of `estimator` for inputs `x` (`d0 × B`) and labels `y`, from the
 /// random streams below `seed`. With `point_weights` the weights are not sampled but set to the
 /// posterior's mode (a deterministic binary network with latent logits).
-pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &dyn Estimator, seed: u64, chunk: usize, point_weights: bool) -> Result<Estimate> {
+pub fn estimate_batch(
+    net: &Network,
+    x: &DMatrix<f64>,
+    y: &[usize],
+    estimator: &dyn Estimator,
+    seed: u64,
+    chunk: usize,
+    point_weights: bool,
+) -> Result<Estimate> {
     let batch = x.ncols();
     assert!(batch > 0 && chunk > 0, "empty batch or chunk");
     assert_eq!(batch, y.len(), "one label per example");

@@ -128,7 +128,14 @@ impl<'d> Trainer<'d> {
     }
 
     /// A run continued from a saved `state` with its network and history (a checkpoint's).
-    pub fn from_state(config: Checked<TrainingConfig>, objective: Objective, net: Network, history: Vec<EpochRecord>, state: TrainState, data: TrainingData<'d>) -> Result<Self> {
+    pub fn from_state(
+        config: Checked<TrainingConfig>,
+        objective: Objective,
+        net: Network,
+        history: Vec<EpochRecord>,
+        state: TrainState,
+        data: TrainingData<'d>,
+    ) -> Result<Self> {
         state.optimizer.check(&net)?;
         if state.batch > batches_per_epoch(&config, data.dataset.len()) {
             return Err(SbnError::invalid("training state", format!("batch {} is past the end of an epoch", state.batch)));
@@ -256,7 +263,14 @@ impl<'d> Trainer<'d> {
 
     /// The state to save: with the network and the history, what [`Trainer::from_state`] needs.
     pub fn state(&self) -> TrainState {
-        TrainState { optimizer: self.optimizer.state().clone(), epoch: self.epoch, batch: self.batch, running: self.running, best: self.best.clone(), elapsed: self.elapsed() }
+        TrainState {
+            optimizer: self.optimizer.state().clone(),
+            epoch: self.epoch,
+            batch: self.batch,
+            running: self.running,
+            best: self.best.clone(),
+            elapsed: self.elapsed(),
+        }
     }
 
     /// The network as trained so far.

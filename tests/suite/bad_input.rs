@@ -195,7 +195,8 @@ fn temp_dir() -> PathBuf {
 /// Runs `sbn` in `dir` (killed after a minute: a hang is a failure too); exit code (None: killed
 /// by a signal), stdout, stderr.
 fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_sbn")).args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -346,7 +347,10 @@ fn make_files(dir: &Path) {
     w("s_vfrac.toml", format!("{SPEC}[validation]\nfraction = 1.0\n").as_bytes());
     w("s_wide.toml", SPEC.replace("[16]", "[100000000000, 100000000000]").as_bytes());
     w("s_vsamples.toml", format!("{SPEC}[validation]\nweight_samples = 1000000000000\n").as_bytes());
-    w("s_image.toml", SPEC.replace("[network]\n", "[network]\nimage = [18446744073709551615, 18446744073709551615, 2]\nconv = [{ channels = 2, kernel = 3 }]\n").as_bytes());
+    w(
+        "s_image.toml",
+        SPEC.replace("[network]\n", "[network]\nimage = [18446744073709551615, 18446744073709551615, 2]\nconv = [{ channels = 2, kernel = 3 }]\n").as_bytes(),
+    );
     w("s_channels.toml", SPEC.replace("[network]\n", "[network]\nconv = [{ channels = 18446744073709551615, kernel = 3 }]\n").as_bytes());
 
     // Gradient cases (the PSA reference-vector schema): a 2-2-2 net, one example.

@@ -130,7 +130,8 @@ fn quoted_labels_and_unlabelled_idx_files() {
     assert!(ok, "{err}");
     let model = sbn::io::ModelFile::load(&dir.join("m.sbn")).unwrap().fitted;
     assert!(model.class_names.contains(&"zero, round".to_string()) && model.class_names.contains(&"one \"stick\"".to_string()), "{:?}", model.class_names);
-    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", &p("sheet.csv"), "--label", "digit", "--weight-samples", "2", "--noise-samples", "2", "--out", &p("pred.csv")]);
+    let (ok, _, err) =
+        sbn(&["predict", &p("m.sbn"), "--data", &p("sheet.csv"), "--label", "digit", "--weight-samples", "2", "--noise-samples", "2", "--out", &p("pred.csv")]);
     assert!(ok, "{err}");
     let (header, preds) = read_predictions(&dir.join("pred.csv"));
     assert!(header.contains(&"p_zero, round".to_string()), "{header:?}");
@@ -150,7 +151,8 @@ fn quoted_labels_and_unlabelled_idx_files() {
     std::fs::write(dir.join("few-images-idx3-ubyte"), &images).unwrap();
     let mc = ["--weight-samples", "2", "--noise-samples", "2"];
     let predict = |out: &str, extra: &[&str]| {
-        let (ok, _, err) = sbn(&[&["predict", digits_model.to_str().unwrap(), "--data", &p("few-images-idx3-ubyte"), "--out", &p(out)][..], &mc, extra].concat());
+        let (ok, _, err) =
+            sbn(&[&["predict", digits_model.to_str().unwrap(), "--data", &p("few-images-idx3-ubyte"), "--out", &p(out)][..], &mc, extra].concat());
         assert!(ok, "{err}");
         read_predictions(&dir.join(out))
     };

@@ -90,14 +90,16 @@ fn network_logits(net: &sbn::model::Network) -> Vec<f64> {
 #[test]
 fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
     let dir = temp_dir("cli-fit-init");
-    let det_spec = write(&dir, "det.toml", &SPEC.replace("beta = 0.01", "beta = 0.0").replace("epochs = 3", "epochs = 2\nestimator = \"st\"\npoint_weights = true"));
+    let det_spec =
+        write(&dir, "det.toml", &SPEC.replace("beta = 0.01", "beta = 0.0").replace("epochs = 3", "epochs = 2\nestimator = \"st\"\npoint_weights = true"));
     let det = dir.join("det.sbn");
     let (ok, _, err) = sbn(&["fit", &det_spec, "--train", "embedded:digits", "--out", det.to_str().unwrap()]);
     assert!(ok, "{err}");
     // Learning rates so small that one epoch leaves the start in place.
     let still = write(&dir, "still.toml", &SPEC.replace("lr = 0.003\nlogit_lr = 0.1", "lr = 1e-9\nlogit_lr = 1e-9").replace("epochs = 3", "epochs = 1"));
     let out = dir.join("bayes.sbn");
-    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0.05"]);
+    let (ok, _, err) =
+        sbn(&["fit", &still, "--train", "embedded:digits", "--out", out.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0.05"]);
     assert!(ok, "{err}");
     let (start, fitted) = (logits(&det), logits(&out));
     assert_eq!(start.len(), fitted.len());
@@ -123,7 +125,8 @@ fn fit_can_start_from_a_fitted_model_with_a_tempered_posterior() {
     assert!(!ok && err.contains("det.sbn") && err.contains("architecture"), "{err}");
     let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--resume"]);
     assert!(!ok && err.contains("--resume"), "{err}");
-    let (ok, _, err) = sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0"]);
+    let (ok, _, err) =
+        sbn(&["fit", &still, "--train", "embedded:digits", "--out", m.to_str().unwrap(), "--init", det.to_str().unwrap(), "--init-temperature", "0"]);
     assert!(!ok && err.contains("--init-temperature"), "{err}");
     assert!(!m.exists());
     std::fs::remove_dir_all(&dir).unwrap();

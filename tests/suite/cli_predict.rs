@@ -2,7 +2,6 @@
 //! packed export read back by `predict`, and bad input (input size, zero samples, corrupt or
 //! truncated packed file) refused with a clear message and a non-zero exit.
 
-
 use crate::common::cli::{sbn, temp_dir};
 #[test]
 fn predict_summary_export_and_bad_input() {
@@ -25,7 +24,20 @@ fn predict_summary_export_and_bad_input() {
         assert!((r[13] - r[14] - r[15]).abs() < 1e-5, "total = data + model");
     }
     // A hotter posterior (q = σ(θ/τ), τ = 4) spreads the weights: more model uncertainty.
-    let (ok, _, err) = sbn(&["predict", &p("m.sbn"), "--data", "embedded:digits", "--weight-samples", "3", "--noise-samples", "2", "--posterior-temperature", "4", "--out", &p("hot.csv")]);
+    let (ok, _, err) = sbn(&[
+        "predict",
+        &p("m.sbn"),
+        "--data",
+        "embedded:digits",
+        "--weight-samples",
+        "3",
+        "--noise-samples",
+        "2",
+        "--posterior-temperature",
+        "4",
+        "--out",
+        &p("hot.csv"),
+    ]);
     assert!(ok, "{err}");
     let mean_model = |f: &str| {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
@@ -35,7 +47,20 @@ fn predict_summary_export_and_bad_input() {
     let (fit_model, hot_model) = (mean_model("pred.csv"), mean_model("hot.csv"));
     assert!(hot_model > 1.3 * fit_model, "model part {hot_model} at τ = 4 against {fit_model} at τ = 1");
     // A report on the tempered posterior says so in its title.
-    let (ok, _, err) = sbn(&["report", &p("m.sbn"), "--data", "embedded:digits", "--weight-samples", "2", "--noise-samples", "2", "--posterior-temperature", "1.5", "--out", &p("hot-report")]);
+    let (ok, _, err) = sbn(&[
+        "report",
+        &p("m.sbn"),
+        "--data",
+        "embedded:digits",
+        "--weight-samples",
+        "2",
+        "--noise-samples",
+        "2",
+        "--posterior-temperature",
+        "1.5",
+        "--out",
+        &p("hot-report"),
+    ]);
     assert!(ok, "{err}");
     let summary = std::fs::read_to_string(dir.join("hot-report").join("summary.md")).unwrap();
     assert!(summary.lines().next().unwrap().contains("τ = 1.5"), "{summary}");
@@ -98,12 +123,15 @@ fn predict_summary_export_and_bad_input() {
     assert!(!ok && err.contains("posterior-temperature") && err.contains("positive"), "{err}");
     let (ok, _, err) = sbn(&["predict", &p("m.packed"), "--data", "embedded:digits", "--posterior-temperature", "2", "--out", &p("x.csv")]);
     assert!(!ok && err.contains("posterior-temperature") && err.contains("m.packed"), "{err}");
-    for (name, bytes) in [("cut.packed", packed[..packed.len() / 2].to_vec()), ("flip.packed", {
-        let mut b = packed.clone();
-        let i = b.len() - 40;
-        b[i] ^= 0x10;
-        b
-    })] {
+    for (name, bytes) in [
+        ("cut.packed", packed[..packed.len() / 2].to_vec()),
+        ("flip.packed", {
+            let mut b = packed.clone();
+            let i = b.len() - 40;
+            b[i] ^= 0x10;
+            b
+        }),
+    ] {
         std::fs::write(dir.join(name), bytes).unwrap();
         let (ok, _, err) = sbn(&["predict", &p(name), "--data", "embedded:digits", "--out", &p("x.csv")]);
         assert!(!ok && err.contains(name), "{name}: {err}");

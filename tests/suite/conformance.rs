@@ -3,8 +3,8 @@
 //! sampled states, PSA value and gradients, ST, Hard-ST, and the exact expected loss and gradient.
 
 use sbn::estimator::EstimatorKind;
-use sbn::reference_cases::parse_cases;
 use sbn::model::GivenDraws;
+use sbn::reference_cases::parse_cases;
 use serde_json::Value;
 
 const TOL: f64 = 1e-10;

@@ -14,7 +14,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use sbn::data::InputBatch;
 use sbn::estimator::{Estimator, Exact, Gradient, Psa, StraightThrough, Surrogate};
-use sbn::model::init::{random_layers, InitConfig, LayerShape};
+use sbn::model::init::{InitConfig, LayerShape, random_layers};
 use sbn::model::noise::sigmoid;
 use sbn::model::softmax::{nll, softmax};
 use sbn::model::{Conv2d, GivenDraws, Network, WeightKind, WeightSample, Weights};
@@ -114,7 +114,10 @@ fn reference(net: &Network, ws: &WeightSample, x: &DMatrix<f64>, y: &[usize], dr
     let graph = edges(net);
     let l = net.n_hidden();
     let batch = x.ncols();
-    let mut acc: Vec<Acc> = net.layers()[..l].iter().map(|ly| Acc { w: DMatrix::zeros(ly.channels(), ly.fan_in()), scale: DVector::zeros(ly.channels()), bias: DVector::zeros(ly.channels()) }).collect();
+    let mut acc: Vec<Acc> = net.layers()[..l]
+        .iter()
+        .map(|ly| Acc { w: DMatrix::zeros(ly.channels(), ly.fan_in()), scale: DVector::zeros(ly.channels()), bias: DVector::zeros(ly.channels()) })
+        .collect();
     for n in 0..batch {
         // Forward.
         let mut xs: Vec<Vec<f64>> = vec![x.column(n).iter().copied().collect()];
@@ -197,7 +200,14 @@ fn reference(net: &Network, ws: &WeightSample, x: &DMatrix<f64>, y: &[usize], dr
 
 /// A random network: convolutions `convs` (out channels, kernel, stride, pad, pad value) on an
 /// `h × w × c` input, dense hidden layers `hidden`, `classes` outputs; kinds per layer.
-fn conv_net(input: (usize, usize, usize), convs: &[(usize, usize, usize, usize, f64)], hidden: &[usize], classes: usize, kinds: &[WeightKind], seed: u64) -> Network {
+fn conv_net(
+    input: (usize, usize, usize),
+    convs: &[(usize, usize, usize, usize, f64)],
+    hidden: &[usize],
+    classes: usize,
+    kinds: &[WeightKind],
+    seed: u64,
+) -> Network {
     let (mut h, mut w, mut c) = input;
     let mut shapes = Vec::new();
     let mut features = h * w * c;
@@ -288,13 +298,20 @@ fn conv_psa_and_st_equal_the_unfolded_network_on_random_shapes() {
             let kernel = rng.random_range(1..4usize).min(hh.min(ww));
             let pad = rng.random_range(0..kernel);
             let stride = rng.random_range(1..3);
-            let pad_value = if convs.is_empty() { rng.random_range(-1.0..1.0) } else if rng.random::<bool>() { 1.0 } else { -1.0 };
+            let pad_value = if convs.is_empty() {
+                rng.random_range(-1.0..1.0)
+            } else if rng.random::<bool>() {
+                1.0
+            } else {
+                -1.0
+            };
             convs.push((rng.random_range(1..4), kernel, stride, pad, pad_value));
             hh = (hh + 2 * pad - kernel) / stride + 1;
             ww = (ww + 2 * pad - kernel) / stride + 1;
         }
         let hidden: Vec<usize> = if rng.random::<bool>() { vec![rng.random_range(2..6)] } else { vec![] };
-        let kinds: Vec<WeightKind> = (0..convs.len() + hidden.len() + 1).map(|_| if rng.random::<bool>() { WeightKind::Bernoulli } else { WeightKind::Real }).collect();
+        let kinds: Vec<WeightKind> =
+            (0..convs.len() + hidden.len() + 1).map(|_| if rng.random::<bool>() { WeightKind::Bernoulli } else { WeightKind::Real }).collect();
         let net = conv_net((h, w, c), &convs, &hidden, 3, &kinds, 100 + case);
         let (x, y) = batch_for(&net, 2, 200 + case, case % 2 == 0);
         check_against_unfolded(&net, &x, &y, 300 + case);
@@ -369,7 +386,7 @@ noise_samples = 2
 
 #[test]
 fn a_conv_spec_fits_saves_and_predicts_with_both_engines() {
-    use sbn::montecarlo::{predictive, Engine, McConfig};
+    use sbn::montecarlo::{Engine, McConfig, predictive};
     let spec = sbn::spec::ModelSpec::parse(CONV_SPEC, "spec").unwrap();
     let all = sbn::data::embedded::digits();
     let idx: Vec<usize> = (0..all.len()).step_by(3).collect();
@@ -413,6 +430,10 @@ fn bad_conv_specs_name_the_field() {
     let spec = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 3 }]\nimage = [3, 3, 2]\nweights = \"bernoulli\"\n", "m.toml").unwrap();
     let e = spec.layer_shapes(10, None, 3, 0.0).unwrap_err().to_string();
     assert!(e.contains("network.image"), "{e}");
-    let e = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 9, pad = 0 }]\nweights = \"bernoulli\"\n", "m.toml").unwrap().layer_shapes(64, Some((8, 8)), 3, 0.0).unwrap_err().to_string();
+    let e = sbn::spec::ModelSpec::parse("[network]\nconv = [{ channels = 4, kernel = 9, pad = 0 }]\nweights = \"bernoulli\"\n", "m.toml")
+        .unwrap()
+        .layer_shapes(64, Some((8, 8)), 3, 0.0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("network.conv[0]") && e.contains("kernel"), "{e}");
 }

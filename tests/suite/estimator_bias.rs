@@ -10,7 +10,7 @@ use nalgebra::DMatrix;
 use sbn::estimator::{EstimatorKind, Exact, Gradient};
 use sbn::model::{Network, WeightKind};
 
-use crate::common::{norm, McStats};
+use crate::common::{McStats, norm};
 
 fn monte_carlo(net: &Network, x: &DMatrix<f64>, y: &[usize], kind: EstimatorKind, draws: usize, seed: u64) -> McStats {
     crate::common::monte_carlo(net, x, y, kind.build().as_ref(), draws, seed)

@@ -7,7 +7,7 @@
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use sbn::estimator::concrete::{relaxed_objective, RelaxNoise};
+use sbn::estimator::concrete::{RelaxNoise, relaxed_objective};
 use sbn::estimator::{EstimatorKind, Exact, Gradient};
 use sbn::model::{GivenDraws, Network, RngDraws, WeightKind};
 use serde_json::Value;
@@ -209,11 +209,10 @@ fn names_round_trip() {
     assert_eq!("ST-Gumbel".parse::<EstimatorKind>().unwrap(), EstimatorKind::StGumbel);
 }
 
-
 #[test]
 fn gradcheck_reports_the_exact_estimator_as_perfect_and_writes_charts() {
-    use sbn::gradient_study::{gradcheck, plot_report, GradcheckConfig};
     use WeightKind::Real;
+    use sbn::gradient_study::{GradcheckConfig, gradcheck, plot_report};
     let (net, x, y) = problem(&[2, 3, 2, 2], &[Real, Real, Real], 3, 3);
     let estimators = vec![EstimatorKind::Exact.build(), EstimatorKind::Arm.build()];
     let config = GradcheckConfig { draws: 50, group_sizes: vec![1, 10, 100], seed: 1 };

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use sbn::data::embedded::digits;
 use sbn::fitted::FittedModel;
 use sbn::io::ModelFile;
+use sbn::session::{FitOptions, fit};
 use sbn::spec::ModelSpec;
-use sbn::session::{fit, FitOptions};
 
 use crate::common::StopAfter;
 

@@ -1,13 +1,13 @@
 //! The integration tests, one test binary with a module per area (faster to build and run than
 //! a binary per file). `common` holds what several areas share.
 
-mod common;
 mod architecture;
 mod bad_input;
 mod cli_data;
 mod cli_fit;
 mod cli_grad;
 mod cli_predict;
+mod common;
 mod conformance;
 mod conv;
 mod data_loaders;

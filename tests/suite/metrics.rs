@@ -164,7 +164,13 @@ fn auroc_matches_brute_force_pairs_with_ties() {
         let mut pairs = 0.0;
         for &o in &out {
             for &i in &inn {
-                pairs += if o > i { 1.0 } else if o == i { 0.5 } else { 0.0 };
+                pairs += if o > i {
+                    1.0
+                } else if o == i {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         close(ood::auroc(&inn, &out).unwrap(), pairs / (n_in * n_out) as f64, 1e-12);

@@ -6,9 +6,9 @@ use proptest::prelude::*;
 use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
+use sbn::montecarlo::{self, Engine, McConfig};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
-use sbn::montecarlo::{self, Engine, McConfig};
 
 use crate::common::packed::{assert_same_forward, bytes, rng, sym};
 

@@ -4,13 +4,13 @@
 
 use nalgebra::DMatrix;
 use rand::rngs::Xoshiro256PlusPlus;
-use sbn::data::InputBatch;
 use sbn::SbnError;
+use sbn::data::InputBatch;
 use sbn::model::init::{InitConfig, LayerShape, random_layers};
 use sbn::model::noise::uniform;
 use sbn::model::{Conv2d, Network, WeightKind, Weights};
-use sbn::packed::{SampledNetwork, summary};
 use sbn::montecarlo::{self, Engine, McConfig};
+use sbn::packed::{SampledNetwork, summary};
 
 use crate::common::packed::{assert_same_forward, bytes, rng, sym};
 
@@ -54,7 +54,13 @@ fn random_shapes(seed: u64, first_pad: f64) -> Vec<LayerShape> {
         let stride = 1 + below(&mut r, 2);
         let pad = below(&mut r, 2).min(kernel - 1);
         kernel = kernel.min(h.min(w) + 2 * pad);
-        let pad_value = if k == 0 { first_pad } else if uniform(&mut r) < 0.5 { 1.0 } else { -1.0 };
+        let pad_value = if k == 0 {
+            first_pad
+        } else if uniform(&mut r) < 0.5 {
+            1.0
+        } else {
+            -1.0
+        };
         let g = Conv2d { in_h: h, in_w: w, in_c: c, out_c, kernel, stride, pad, pad_value };
         assert!(g.check("test").is_ok(), "{g:?}");
         shapes.push(LayerShape::Conv(g));

@@ -124,7 +124,8 @@ fn many_series_line_chart() {
         .enumerate()
         .map(|(i, n)| Series { name: n.to_string(), y: x.iter().map(|m: &f64| 1.0 - (1.0 + i as f64) / (10.0 * m.sqrt()) / 2.0).collect() })
         .collect();
-    let chart = LineChart { title: "Cosine to the exact gradient".into(), x_label: "samples averaged (M)".into(), y_label: "cosine".into(), x, series, log_x: true };
+    let chart =
+        LineChart { title: "Cosine to the exact gradient".into(), x_label: "samples averaged (M)".into(), y_label: "cosine".into(), x, series, log_x: true };
     let files = plot::line_chart(&chart, out("estimators")).unwrap();
     check(&files, (800, 560), &names);
     let svg = std::fs::read_to_string(&files.svg).unwrap();

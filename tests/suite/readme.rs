@@ -36,7 +36,10 @@ fn every_flag_the_readme_names_exists() {
     }
     // The paragraph on the commands that predict.
     let predicting = ["evaluate", "calibrate", "uncertainty", "report", "predict", "bench-predict"];
-    assert!(section.contains("`evaluate`, `calibrate`, `uncertainty`, `report`, `predict`,\n`bench-predict`) takes"), "the paragraph on predicting commands changed; update this test");
+    assert!(
+        section.contains("`evaluate`, `calibrate`, `uncertainty`, `report`, `predict`,\n`bench-predict`) takes"),
+        "the paragraph on predicting commands changed; update this test"
+    );
     for command in predicting {
         let listed = help(command);
         for flag in ["--weight-samples", "--noise-samples", "--seed", "--engine", "--posterior-temperature"] {

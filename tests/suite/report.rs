@@ -4,15 +4,15 @@
 
 use std::path::PathBuf;
 
+use sbn::data::Dataset;
 use sbn::data::embedded::digits;
 use sbn::data::toy::two_moons;
-use sbn::data::Dataset;
 use sbn::evaluate::predict_dataset;
 use sbn::fitted::FittedModel;
 use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::{training_curves, uncertainty_grid, write_report};
+use sbn::session::{FitOptions, fit};
 use sbn::spec::ModelSpec;
-use sbn::session::{fit, FitOptions};
 use sbn::uncertainty::Uncertainty;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -92,7 +92,8 @@ fn report_writes_valid_plots_and_metrics_and_refuses_bad_input() {
     ood.name = "inverted digits".into();
     let m = write_report(&model, "tiny", &test, Some(&ood), &config, &dir).unwrap();
     assert_eq!(m.ood.as_ref().unwrap().len(), 4);
-    for stem in ["reliability", "risk_coverage", "samples", "uncertainty_total", "uncertainty_data", "uncertainty_model", "training_loss", "training_accuracy"] {
+    for stem in ["reliability", "risk_coverage", "samples", "uncertainty_total", "uncertainty_data", "uncertainty_model", "training_loss", "training_accuracy"]
+    {
         let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
         let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
@@ -108,7 +109,9 @@ fn report_writes_valid_plots_and_metrics_and_refuses_bad_input() {
     assert!(summary.contains("AUROC") && summary.contains("| accuracy |"));
 
     // Bad input: OOD data of another input size, empty data, curves without history.
-    let mnist = sbn::data::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz")), &sbn::data::LoadOptions::default()).unwrap();
+    let mnist =
+        sbn::data::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k-images-idx3-ubyte.gz")), &sbn::data::LoadOptions::default())
+            .unwrap();
     let small_mnist = mnist.subset(&[0, 1, 2]);
     let e = write_report(&model, "tiny", &test, Some(&small_mnist), &config, &dir).unwrap_err().to_string();
     assert!(e.contains("784") && e.contains("64"), "{e}");

@@ -8,10 +8,10 @@ use anyhow::Result;
 use sbn::data::embedded::digits;
 use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::write_report;
+use sbn::session::{FitOptions, fit};
 use sbn::spec::ModelSpec;
-use sbn::session::{fit, FitOptions};
 
-use crate::progress::{ctrl_c_flag, Progress};
+use crate::progress::{Progress, ctrl_c_flag};
 
 /// The digits spec, built into the binary.
 const DIGITS_SPEC: &str = include_str!("../../../models/digits.toml");
@@ -38,7 +38,14 @@ pub fn run(args: Args) -> Result<()> {
     let (train_all, test) = digits().split(0.2, seed);
     let (train, valid) = train_all.split(spec.validation.fraction, seed);
     eprintln!("sbn demo: a fully binary Bayesian SBN {:?} on the embedded digits", spec.dims(train.dim, train.n_classes()));
-    eprintln!("train {} / validation {} / test {} examples; {} epochs of {}", train.len(), valid.len(), test.len(), spec.training.epochs, spec.training.estimator);
+    eprintln!(
+        "train {} / validation {} / test {} examples; {} epochs of {}",
+        train.len(),
+        valid.len(),
+        test.len(),
+        spec.training.epochs,
+        spec.training.estimator
+    );
     let model_path = args.out.join("model.sbn");
     let mut progress = Progress::new(ctrl_c_flag()?);
     let outcome = fit(&spec, &train, &valid, &FitOptions { out: Some(model_path.clone()), ..FitOptions::default() }, &mut progress)?;
@@ -49,7 +56,13 @@ pub fn run(args: Args) -> Result<()> {
     let s = &m.scores;
     out!("test accuracy {:.2}%   NLL {:.4}   Brier {:.4}   ECE {:.2}%   (S_w = 16 × S_z = 8)", 100.0 * s.accuracy, s.nll, s.brier, 100.0 * s.ece);
     let u = &m.uncertainty.overall;
-    out!("uncertainty (nats): total {:.4} = data {:.4} + model {:.4}; weights with q in (0.05, 0.95): {:.1}%", u.total, u.data, u.model, 100.0 * m.uncertain_share);
+    out!(
+        "uncertainty (nats): total {:.4} = data {:.4} + model {:.4}; weights with q in (0.05, 0.95): {:.1}%",
+        u.total,
+        u.data,
+        u.model,
+        100.0 * m.uncertain_share
+    );
     out!("model: {}   report: {}", model_path.display(), args.out.join("summary.md").display());
     Ok(())
 }

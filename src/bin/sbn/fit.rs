@@ -8,13 +8,14 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sbn::data::{LoadOptions, Role};
+use sbn::checked::Checked;
+use sbn::data::{Dataset, LoadOptions, Role};
 use sbn::io::{ModelFile, OutputLock};
+use sbn::session::{FitOptions, checkpoint_path, fit};
 use sbn::spec::ModelSpec;
-use sbn::session::{checkpoint_path, fit, FitOptions};
 
 use crate::common::{label_column, load_data};
-use crate::progress::{ctrl_c_flag, Progress};
+use crate::progress::{Progress, ctrl_c_flag};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -75,8 +76,44 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 pub fn run(args: Args) -> Result<()> {
+    let spec = checked_spec(&args)?;
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let _lock = claim_output(&args, &argv)?;
+    let (train, valid) = training_data(&args, &spec)?;
+    eprintln!(
+        "training on {} ({} examples, {} features, {} classes), validating on {} examples",
+        train.name,
+        train.len(),
+        train.dim,
+        train.n_classes(),
+        valid.len()
+    );
+    let mut progress = Progress::new(ctrl_c_flag()?);
+    let options = FitOptions { out: Some(args.out.clone()), resume: args.resume, init: starting_model(&args)? };
+    let outcome = fit(&spec, &train, &valid, &options, &mut progress)?;
+    progress.finish(outcome.completed);
+    let history = &outcome.model.history;
+    if !outcome.completed {
+        eprintln!(
+            "interrupted after {} of {} epochs; the checkpoint {} holds the run. Continue it with:\n  {}",
+            history.len(),
+            spec.training.epochs,
+            checkpoint_path(&args.out).display(),
+            shell_words(&resume_argv(&argv))
+        );
+        return Err(Interrupted.into());
+    }
+    if let Some(r) = history.last() {
+        let best = history.iter().map(|r| r.valid_nll).fold(f64::INFINITY, f64::min);
+        eprintln!("done: best validation NLL {best:.4}; last epoch accuracy {:.2}%; model written to {}", 100.0 * r.valid_accuracy, args.out.display());
+    }
+    Ok(())
+}
+
+/// The spec file with the command line's overrides, checked once. A bad override is blamed on
+/// its flag, not on the spec file.
+fn checked_spec(args: &Args) -> Result<Checked<ModelSpec>> {
     let mut spec = ModelSpec::read(&args.spec)?;
-    // Overrides are checked here, so that a bad value is blamed on its flag, not on the spec file.
     if let Some(e) = args.epochs {
         anyhow::ensure!(e >= 1, "--epochs {e}: must be at least 1");
         spec.training.epochs = e;
@@ -94,13 +131,16 @@ pub fn run(args: Args) -> Result<()> {
             other => other.into(),
         })?;
     }
-    let spec = spec.check(&args.spec.display().to_string())?;
-    // Before any work: no second writer, and no earlier run's results lost by accident.
+    Ok(spec.check(&args.spec.display().to_string())?)
+}
+
+/// Before any work: the lock on `--out` (no second writer), and no earlier run's results lost by
+/// accident.
+fn claim_output(args: &Args, argv: &[OsString]) -> Result<OutputLock> {
     if args.out.is_dir() {
         anyhow::bail!("--out {}: is a folder; give the model's file name", args.out.display());
     }
-    let argv: Vec<OsString> = std::env::args_os().collect();
-    let _lock = OutputLock::acquire(&args.out, &shell_words(&argv))?;
+    let lock = OutputLock::acquire(&args.out, &shell_words(argv))?;
     if args.resume {
         let ckpt = checkpoint_path(&args.out);
         if !ckpt.exists() {
@@ -109,47 +149,33 @@ pub fn run(args: Args) -> Result<()> {
     } else if !args.force {
         refuse_overwrite(&args.out)?;
     }
+    Ok(lock)
+}
+
+/// The training and validation data: `--valid`, or a share of `--train` held out.
+fn training_data(args: &Args, spec: &ModelSpec) -> Result<(Dataset, Dataset)> {
     let label_column = label_column(args.label.as_deref());
     let options = |role| LoadOptions { role, label_column: label_column.clone(), ..LoadOptions::default() };
-    let train_all = load_data(&args.train, &options(Role::Train))?;
-    let (train, valid) = match &args.valid {
-        Some(v) => (train_all, load_data(v, &options(Role::Test))?),
-        None => train_all.split(spec.validation.fraction, spec.training.seed),
+    let train = load_data(&args.train, &options(Role::Train))?;
+    Ok(match &args.valid {
+        Some(v) => (train, load_data(v, &options(Role::Test))?),
+        None => train.split(spec.validation.fraction, spec.training.seed),
+    })
+}
+
+/// The model of `--init`, its posterior tempered by `--init-temperature`; from a checkpoint, the
+/// best network of its run as trained (for a point-weight run, its latent logits; the model file
+/// holds only their signs).
+fn starting_model(args: &Args) -> Result<Option<(String, ModelFile)>> {
+    let Some(path) = &args.init else {
+        return Ok(None);
     };
-    eprintln!("training on {} ({} examples, {} features, {} classes), validating on {} examples", train.name, train.len(), train.dim, train.n_classes(), valid.len());
-    let init = match &args.init {
-        Some(path) => {
-            let mut model = ModelFile::load(path)?;
-            // A checkpoint: the best network of its run as trained (for a point-weight run, its
-            // latent logits; the model file holds only their signs).
-            if let Some((_, best)) = model.state.take().and_then(|s| s.best) {
-                model.fitted.network = best;
-            }
-            model.fitted.network = model.fitted.network.posterior_tempered(args.init_temperature).context("--init-temperature")?;
-            Some((path.display().to_string(), model))
-        }
-        None => None,
-    };
-    let mut progress = Progress::new(ctrl_c_flag()?);
-    let options = FitOptions { out: Some(args.out.clone()), resume: args.resume, init };
-    let outcome = fit(&spec, &train, &valid, &options, &mut progress)?;
-    progress.finish(outcome.completed);
-    let last = outcome.model.history.last();
-    if outcome.completed {
-        if let Some(r) = last {
-            eprintln!("done: best validation NLL {:.4}; last epoch accuracy {:.2}%; model written to {}", outcome.model.history.iter().map(|r| r.valid_nll).fold(f64::INFINITY, f64::min), 100.0 * r.valid_accuracy, args.out.display());
-        }
-        Ok(())
-    } else {
-        eprintln!(
-            "interrupted after {} of {} epochs; the checkpoint {} holds the run. Continue it with:\n  {}",
-            outcome.model.history.len(),
-            spec.training.epochs,
-            checkpoint_path(&args.out).display(),
-            shell_words(&resume_argv(&argv))
-        );
-        Err(Interrupted.into())
+    let mut model = ModelFile::load(path)?;
+    if let Some((_, best)) = model.state.take().and_then(|s| s.best) {
+        model.fitted.network = best;
     }
+    model.fitted.network = model.fitted.network.posterior_tempered(args.init_temperature).context("--init-temperature")?;
+    Ok(Some((path.display().to_string(), model)))
 }
 
 /// Fails, naming the files, when `out` or its checkpoint exists (an earlier run's results).
@@ -164,7 +190,11 @@ fn refuse_overwrite(out: &Path) -> Result<()> {
     } else {
         format!("(--resume needs the checkpoint {}, which does not exist)", ckpt.display())
     };
-    anyhow::bail!("{} already exist{} from an earlier run: pass --force to overwrite, {resume}", existing.join(" and "), if existing.len() == 1 { "s" } else { "" })
+    anyhow::bail!(
+        "{} already exist{} from an earlier run: pass --force to overwrite, {resume}",
+        existing.join(" and "),
+        if existing.len() == 1 { "s" } else { "" }
+    )
 }
 
 /// The command line that continues this run: the same arguments without `--force` and `--init`
@@ -213,7 +243,21 @@ mod tests {
 
     #[test]
     fn the_resume_command_is_the_same_command_without_force_and_init() {
-        let argv = words(&["sbn", "fit", "a b.toml", "--train", "embedded:digits", "--force", "--init", "d.sbn", "--init-temperature=0.5", "--out", "it's.sbn", "--epochs", "9"]);
+        let argv = words(&[
+            "sbn",
+            "fit",
+            "a b.toml",
+            "--train",
+            "embedded:digits",
+            "--force",
+            "--init",
+            "d.sbn",
+            "--init-temperature=0.5",
+            "--out",
+            "it's.sbn",
+            "--epochs",
+            "9",
+        ]);
         assert_eq!(shell_words(&resume_argv(&argv)), r"sbn fit 'a b.toml' --train embedded:digits --out 'it'\''s.sbn' --epochs 9 --resume");
         let again = words(&["sbn", "fit", "s.toml", "--resume", "--out", "x=1.sbn"]);
         assert_eq!(shell_words(&resume_argv(&again)), "sbn fit s.toml --resume --out 'x=1.sbn'");

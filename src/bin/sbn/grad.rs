@@ -23,11 +23,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let estimators: Vec<EstimatorKind> = if args.estimators.is_empty() {
-        EstimatorKind::ALL.to_vec()
-    } else {
-        args.estimators.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
-    };
+    let estimators: Vec<EstimatorKind> =
+        if args.estimators.is_empty() { EstimatorKind::ALL.to_vec() } else { args.estimators.iter().map(|s| s.parse()).collect::<Result<_, _>>()? };
     let text = std::fs::read_to_string(&args.case).with_context(|| format!("cannot read {}", args.case.display()))?;
     let cases = parse_cases(&text, &args.case.display().to_string())?;
     let results = cases.iter().map(|c| c.run(&estimators, args.seed)).collect::<Result<Vec<_>, _>>()?;

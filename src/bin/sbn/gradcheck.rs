@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sbn::data::toy::{psa_paper_toy, PSA_TOY_DEFAULT_N};
-use sbn::estimator::{EstimatorKind, Relaxation, Relaxed};
-use sbn::gradient_study::{gradcheck, plot_report, table, toy_model, GradcheckConfig, STUDY_ESTIMATORS};
-use sbn::io::ModelFile;
 use sbn::Estimator;
+use sbn::data::toy::{PSA_TOY_DEFAULT_N, psa_paper_toy};
+use sbn::estimator::{EstimatorKind, Relaxation, Relaxed};
+use sbn::gradient_study::{GradcheckConfig, STUDY_ESTIMATORS, gradcheck, plot_report, table, toy_model};
+use sbn::io::ModelFile;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -53,11 +53,8 @@ pub fn run(args: Args) -> Result<()> {
     if args.out.is_file() {
         anyhow::bail!("--out {}: is a file; give a folder for gradcheck.json and the charts", args.out.display());
     }
-    let kinds: Vec<EstimatorKind> = if args.estimators.is_empty() {
-        STUDY_ESTIMATORS.to_vec()
-    } else {
-        args.estimators.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
-    };
+    let kinds: Vec<EstimatorKind> =
+        if args.estimators.is_empty() { STUDY_ESTIMATORS.to_vec() } else { args.estimators.iter().map(|s| s.parse()).collect::<Result<_, _>>()? };
     let estimators: Vec<Box<dyn Estimator>> = kinds
         .iter()
         .map(|&k| -> Result<Box<dyn Estimator>> {

@@ -43,7 +43,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 #[derive(Parser)]
-#[command(name = "sbn", version, about = "Bayesian stochastic binary neural networks: PSA training, packed-bit Monte Carlo inference, calibration and uncertainty")]
+#[command(
+    name = "sbn",
+    version,
+    about = "Bayesian stochastic binary neural networks: PSA training, packed-bit Monte Carlo inference, calibration and uncertainty"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -3,18 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use sbn::data::LabelPolicy;
 use sbn::data::{Dataset, InputBatch};
-use sbn::evaluate::{predict_dataset, Predictor};
-use sbn::io::{write_atomic, ModelFile, PackedModelFile};
+use sbn::evaluate::{Predictor, predict_dataset};
+use sbn::io::{ModelFile, PackedModelFile, write_atomic};
 use sbn::montecarlo::predictive_packed;
-use sbn::packed::{summary, SampledNetwork};
+use sbn::packed::{SampledNetwork, summary};
 use sbn::predictive::Predictive;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{ensure_not_an_input, load_data, load_features, DataArgs, McArgs};
+use crate::common::{DataArgs, McArgs, ensure_not_an_input, load_data, load_features};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -177,12 +177,17 @@ pub struct BenchArgs {
 /// `sbn bench-predict`: the MC predictive's throughput, packed engine against the float path on
 /// the same sampled networks, in one run.
 pub fn bench(args: BenchArgs) -> Result<()> {
-    use sbn::montecarlo::{predictive_float, sample_networks, sample_weights, Engine, McConfig};
+    use sbn::montecarlo::{Engine, McConfig, predictive_float, sample_networks, sample_weights};
     use std::time::Instant;
     let model = args.mc.load_model(&args.model)?;
     let data = load_features(&args.data, model.network.input_dim())?;
     let config = McConfig { engine: Engine::Packed, ..args.mc.config_for(&model.network, data.len())? };
-    sbn::montecarlo::check_memory(&model.network, args.float_examples.min(data.len()), &McConfig { engine: Engine::Float, ..config }, &format!("--weight-samples {}", config.weight_samples))?;
+    sbn::montecarlo::check_memory(
+        &model.network,
+        args.float_examples.min(data.len()),
+        &McConfig { engine: Engine::Float, ..config },
+        &format!("--weight-samples {}", config.weight_samples),
+    )?;
     let samples = config.weight_samples as f64 * config.noise_samples as f64;
     let rate = |n: usize, secs: f64| n as f64 * samples / secs;
     let mut storage = None;
@@ -202,7 +207,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let float = predictive_float(&model.network, &weights, sub_inputs, config.noise_samples, config.seed)?;
     let float_secs = started.elapsed().as_secs_f64();
     let k = packed.n_classes;
-    let max_diff = float.per_weight_sample.iter().zip(&packed.per_weight_sample[..m * config.weight_samples * k]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let max_diff =
+        float.per_weight_sample.iter().zip(&packed.per_weight_sample[..m * config.weight_samples * k]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     let (p, f) = (rate(data.len(), packed_secs), rate(m, float_secs));
     out!("MC predictive, S_w = {} × S_z = {}, {} threads", config.weight_samples, config.noise_samples, rayon::current_num_threads());
     out!("packed: {} images in {:.2} s = {:.0} image·samples/s", data.len(), packed_secs, p);

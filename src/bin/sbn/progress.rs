@@ -1,12 +1,12 @@
 //! The command line's view of a training run: a progress bar (epochs, batches, loss, time left),
 //! a line per epoch, and a stop after the current batch when Ctrl-C sets the flag.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sbn::train::{Flow, Observer, Trainer};
 use sbn::Result;
+use sbn::train::{Flow, Observer, Trainer};
 
 /// Shows a run on stderr and stops it when `stop` is set.
 pub struct Progress {
@@ -19,7 +19,11 @@ impl Progress {
     /// A progress display that stops the run once `stop` is set (by the Ctrl-C handler).
     pub fn new(stop: Arc<AtomicBool>) -> Self {
         let bar = ProgressBar::new(0);
-        bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} elapsed, {eta} left  {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         Progress { bar, stop, started: false }
     }
 
@@ -52,7 +56,10 @@ impl Observer for Progress {
         if (trainer.batch() - 1) % 25 == 0 {
             let objective = trainer.objective();
             let kl_term = objective.beta * objective.kl(trainer.network()) / objective.n_train as f64;
-            let last = trainer.history().last().map_or(String::new(), |r| format!("  last epoch: valid acc {:.2}%, valid nll {:.4}", 100.0 * r.valid_accuracy, r.valid_nll));
+            let last = trainer
+                .history()
+                .last()
+                .map_or(String::new(), |r| format!("  last epoch: valid acc {:.2}%, valid nll {:.4}", 100.0 * r.valid_accuracy, r.valid_nll));
             self.bar.set_message(format!("nll {:.4}  β·KL/N {kl_term:.4}{last}", trainer.running_nll()));
         }
         Ok(self.flow())
@@ -64,7 +71,15 @@ impl Observer for Progress {
             self.bar.suspend(|| {
                 eprintln!(
                     "epoch {:>3}: nll {:.4}  kl {:.1}  F {:.4}  ELBO {:.0} nats  valid acc {:.2}%  valid nll {:.4}  uncertain weights {:.1}%  {:.1}s",
-                    r.epoch, r.train_nll, r.kl, r.objective, r.elbo(n_train), 100.0 * r.valid_accuracy, r.valid_nll, 100.0 * r.uncertain_share, r.seconds
+                    r.epoch,
+                    r.train_nll,
+                    r.kl,
+                    r.objective,
+                    r.elbo(n_train),
+                    100.0 * r.valid_accuracy,
+                    r.valid_nll,
+                    100.0 * r.uncertain_share,
+                    r.seconds
                 )
             });
         }

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use sbn::evaluate::{evaluate, predict_dataset};
-use sbn::metrics::calibration::{reliability, Binning};
+use sbn::metrics::calibration::{Binning, reliability};
 use sbn::metrics::scores::ECE_BINS;
 use sbn::report::{ood_table, training_curves, write_report};
 use sbn::uncertainty::Uncertainty;
 
-use crate::common::{load_features, DataArgs, McArgs};
+use crate::common::{DataArgs, McArgs, load_features};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -68,7 +68,15 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     let (pred, scores) = evaluate(&model, &data, &args.mc.config_for(&model.network, data.len())?)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
     let table = reliability(&pred.means(), pred.n_classes, data.require_labels("calibration")?, binning)?;
-    out!("accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%", 100.0 * scores.accuracy, scores.nll, scores.brier, 100.0 * table.ece(), 100.0 * table.mce(), 100.0 * scores.classwise_ece);
+    out!(
+        "accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%",
+        100.0 * scores.accuracy,
+        scores.nll,
+        scores.brier,
+        100.0 * table.ece(),
+        100.0 * table.mce(),
+        100.0 * scores.classwise_ece
+    );
     out!("{:>8} {:>8} {:>8} {:>9} {:>11}", "lower", "upper", "count", "accuracy", "confidence");
     for b in &table.bins {
         out!("{:>8.3} {:>8.3} {:>8} {:>9.4} {:>11.4}", b.lower, b.upper, b.count, b.accuracy, b.confidence);

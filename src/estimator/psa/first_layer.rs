@@ -27,7 +27,14 @@ const FLUSH: usize = 256;
 ///
 /// Parallel over blocks of units; each block sums the batch in order, so the result does not
 /// depend on the thread count. Relative error about 1e-6 (f32), far below the estimator's noise.
-pub(super) fn first_layer_weight_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+pub(super) fn first_layer_weight_flips(
+    w: &DMatrix<f64>,
+    gamma: &DVector<f64>,
+    a: &DMatrix<f64>,
+    p: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+    x: &DMatrix<f64>,
+) -> DMatrix<f64> {
     let n_out = w.nrows();
     let batch = x.ncols();
     // e^{−a} with a clamped so that it stays finite in f32 (σ is saturated beyond).
@@ -350,7 +357,8 @@ mod tests {
     fn reference(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
         let batch = x.ncols();
         DMatrix::from_fn(w.nrows(), w.ncols(), |j, i| {
-            -w[(j, i)] * (0..batch).map(|n| r[(j, n)] * (sigmoid(a[(j, n)] - 2.0 * gamma[j] * w[(j, i)] * x[(i, n)]) - sigmoid(a[(j, n)]))).sum::<f64>() / batch as f64
+            -w[(j, i)] * (0..batch).map(|n| r[(j, n)] * (sigmoid(a[(j, n)] - 2.0 * gamma[j] * w[(j, i)] * x[(i, n)]) - sigmoid(a[(j, n)]))).sum::<f64>()
+                / batch as f64
         })
     }
 

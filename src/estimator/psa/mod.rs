@@ -9,7 +9,7 @@
 use nalgebra::{DMatrix, DVector, RowDVector};
 use rayon::prelude::*;
 
-use super::gradient::{column_mean, outer_mean, scale_grad, Gradient, LayerGrad};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::softmax::softmax_into;
@@ -262,7 +262,14 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
 /// `d±_j = σ(a_j ∓ 2γ_j) − σ(a_j)`, `c = (d⁺ + d⁻)/2`, `h = (d⁺ − d⁻)/2`,
 /// `s^{k−1} = (Σ_j r_j c_j) 1 + x ⊙ (Wᵀ (r ⊙ h))` and `∂q_ji = mean_n(−W_ji r_j c_j − x_i r_j h_j)`.
 /// `p = σ(a)`. Returns `(∂q, s^{k−1})`.
-pub fn binary_input_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+pub fn binary_input_flips(
+    w: &DMatrix<f64>,
+    gamma: &DVector<f64>,
+    a: &DMatrix<f64>,
+    p: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+    x: &DMatrix<f64>,
+) -> (DMatrix<f64>, DMatrix<f64>) {
     let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x);
     (dq, input_flips(None, wt_rh, &rc_sum, x))
 }
@@ -286,7 +293,14 @@ fn input_flips(conv: Option<&Conv2d>, wt_rh: DMatrix<f64>, rc_sum: &RowDVector<f
 /// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
 /// column, for [`input_flips`]. `a` is in `p`'s memory layout (a convolution's units layout is its
 /// channels layout's memory).
-fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &[f64], p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
+fn two_value_flips(
+    w: &DMatrix<f64>,
+    gamma: &DVector<f64>,
+    a: &[f64],
+    p: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+    x: &DMatrix<f64>,
+) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
     let rows = p.nrows();
@@ -295,7 +309,9 @@ fn two_value_flips(w: &DMatrix<f64>, gamma: &DVector<f64>, a: &[f64], p: &DMatri
     fn columns(m: &DMatrix<f64>) -> std::slice::ChunksExact<'_, f64> {
         m.as_slice().chunks_exact(m.nrows())
     }
-    crate::simd::dispatch!(for (((rc, rh), (a, p)), r) in rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(a.chunks_exact(rows).zip(columns(p))).zip(columns(r)) {
+    crate::simd::dispatch!(for (((rc, rh), (a, p)), r) in
+        rc.as_mut_slice().chunks_exact_mut(rows).zip(rh.as_mut_slice().chunks_exact_mut(rows)).zip(a.chunks_exact(rows).zip(columns(p))).zip(columns(r))
+    {
         for j in 0..rows {
             let e = simd::exp(-a[j]);
             let d_plus = 1.0 / (1.0 + e * t_minus[j]) - p[j];

@@ -8,7 +8,7 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::estimator::Estimator;
-use sbn::model::init::{random_network, InitConfig};
+use sbn::model::init::{InitConfig, random_network};
 use sbn::model::{Network, RngDraws, WeightKind, Weights};
 
 /// Per layer, the mean and the standard error of the mean of every gradient entry.

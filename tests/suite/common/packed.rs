@@ -4,10 +4,10 @@
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{GivenDraws, Network, RngDraws};
 use sbn::packed::SampledNetwork;
-use sbn::data::InputBatch;
 
 pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
@@ -44,4 +44,3 @@ pub fn assert_same_forward(net: &Network, input: InputBatch, weight_seed: u64, n
     let diff = (&packed.logits - &float.logits).abs().max();
     assert!(diff <= 1e-9, "logits differ by {diff}");
 }
-
