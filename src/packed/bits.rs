@@ -32,7 +32,8 @@ impl BitMatrix {
     }
 
     /// From row-major ±1 values (`v > 0` is `+1`).
-    pub fn from_signs(rows: usize, cols: usize, values: &[f64]) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_signs(rows: usize, cols: usize, values: &[f64]) -> Self {
         assert_eq!(values.len(), rows * cols, "value count differs from rows × cols");
         let mut m = BitMatrix::new(rows, cols);
         for r in 0..rows {
@@ -55,12 +56,14 @@ impl BitMatrix {
     }
 
     /// The rows of a ±1 matrix as bit rows (weights `[n_out, n_in]` → `n_out` rows of `n_in` bits).
-    pub fn from_rows_of(m: &DMatrix<f64>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_rows_of(m: &DMatrix<f64>) -> Self {
         BitMatrix::from_fn(m.nrows(), m.ncols(), |r, c| m[(r, c)] > 0.0)
     }
 
     /// The columns of a ±1 matrix as bit rows (states `n × B` → `B` rows of `n` bits).
-    pub fn from_cols_of(m: &DMatrix<f64>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_cols_of(m: &DMatrix<f64>) -> Self {
         let mut out = BitMatrix::new(m.ncols(), m.nrows());
         for (c, col) in m.column_iter().enumerate() {
             out.pack_row(c, col.as_slice());
