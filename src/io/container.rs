@@ -120,7 +120,7 @@ pub(super) fn write(format: &Format, header: &impl Serialize, body: Body) -> Vec
 /// Reads a file of `format`: checks magic, version, framing and checksum, then parses the header.
 /// `place` names the file in errors.
 pub(super) fn read<'a, H: DeserializeOwned>(format: &Format, bytes: &'a [u8], place: &str) -> Result<Contents<'a, H>> {
-    let bad = |m: String| SbnError::invalid(place, m);
+    let bad = |message: String| SbnError::Format { path: place.to_string(), message };
     let smallest = format.header_at() + format.crc_len();
     if !bytes.starts_with(format.magic) {
         return Err(bad(match bytes.len() {

@@ -182,7 +182,7 @@ impl ModelFile {
 
     /// Parses a model file's bytes; `place` names the file in errors.
     pub fn from_bytes(bytes: &[u8], place: &str) -> Result<Self> {
-        let bad = |msg: String| SbnError::invalid(place, msg);
+        let bad = |message: String| SbnError::Format { path: place.to_string(), message };
         if PackedModelFile::sniff(bytes) {
             return Err(bad(
                 "is a packed export (written by `sbn export`, one network at 1 bit per weight); this needs the model file written by `sbn fit`".into()

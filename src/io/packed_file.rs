@@ -67,7 +67,7 @@ impl PackedModelFile {
 
     /// The export of a header and a network's bytes, checked against each other.
     fn new(header: PackedHeader, network: &[u8], place: &str) -> Result<Self> {
-        let bad = |m: String| SbnError::invalid(place, m);
+        let bad = |message: String| SbnError::Format { path: place.to_string(), message };
         let network = SampledNetwork::from_bytes(network).map_err(|e| bad(e.to_string()))?;
         let dims = network.dims();
         if *dims.last().expect("dims") != header.class_names.len() {

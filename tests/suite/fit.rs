@@ -137,6 +137,7 @@ fn model_files_round_trip_and_reject_corruption() {
     let mid = bytes.len() / 2;
     flipped[mid] ^= 0x40;
     assert!(err(&flipped).contains("checksum"), "{}", err(&flipped));
+    assert!(matches!(ModelFile::from_bytes(&flipped, "m.sbn"), Err(sbn::SbnError::Format { .. })));
     for cut in [0, 5, 12, 30, bytes.len() / 3, bytes.len() - 1] {
         let e = err(&bytes[..cut]);
         assert!(e.contains("m.sbn"), "{e}");
