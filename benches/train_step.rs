@@ -1,14 +1,17 @@
-//! One training step (weight sample, forward, backward) of PSA against ST for a 784-1024-1024-10
-//! Bernoulli network at batch 128 (the README's speed table). Criterion reports the time per batch; the
-//! per-example time is that divided by 128. Run: `cargo bench --bench train_step`.
+//! One training step (weight sample, forward, backward) of PSA against ST: a 784-1024-1024-10
+//! Bernoulli network at batch 128 (the README's speed table), and the PSA paper's SBN (real weights
+//! in every layer, stochastic binary units) at 784-1024-1024-10 / batch 128 and 784-512-512-10 /
+//! batch 64 (the sizes the reference PyTorch PSA is timed at). Criterion reports the time per batch;
+//! the per-example time is that divided by the batch. Run: `cargo bench --bench train_step`, or one
+//! case: `cargo bench --bench train_step -- real_784-512`.
 //!
-//! The batch is the first 128 Fashion-MNIST training images (the headline workload) when the data
-//! set is installed at `/usr/share/datasets/fashion-mnist` (or `$SBN_FASHION_MNIST`), else the first
-//! 128 images of the vendored MNIST sample; either way scaled as `sbn fit` scales them.
+//! The batch is the first training images of Fashion-MNIST (the headline workload) when the data
+//! set is installed at `/usr/share/datasets/fashion-mnist` (or `$SBN_FASHION_MNIST`), else of the
+//! vendored MNIST sample; either way scaled as `sbn fit` scales them.
 //!
-//! After criterion's figures, a paired measurement: rounds of one ST step and one PSA step back to
-//! back (order alternating), so that the machine's slow phases hit both; it prints the median
-//! times and the median and quartiles of the per-round ratio PSA / ST.
+//! After criterion's figures for a case, a paired measurement: rounds of one ST step and one PSA
+//! step back to back (order alternating), so that the machine's slow phases hit both; it prints the
+//! median times and the median and quartiles of the per-round ratio PSA / ST.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,31 +26,56 @@ use sbn::model::init::{InitConfig, random_network};
 use sbn::model::{Network, WeightKind};
 use sbn::train::estimate_batch;
 
+/// One benchmark case: the hidden widths, the weight kind of every layer and the batch.
+struct Case {
+    hidden: usize,
+    kind: WeightKind,
+    batch: usize,
+}
+
+const CASES: [Case; 3] = [
+    Case { hidden: 1024, kind: WeightKind::Bernoulli, batch: 128 },
+    Case { hidden: 1024, kind: WeightKind::Real, batch: 128 },
+    Case { hidden: 512, kind: WeightKind::Real, batch: 64 },
+];
+
 fn bench(c: &mut Criterion) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let kinds = [WeightKind::Bernoulli; 3];
-    let net = random_network(&[784, 1024, 1024, 10], &kinds, InitConfig::default(), &mut rng).unwrap();
-    let batch = 128;
-    let (x, y) = images(batch);
-    let mut group = c.benchmark_group("train_step_784-1024-1024-10_bernoulli_b128");
-    group.throughput(Throughput::Elements(batch as u64));
-    group.sample_size(20);
-    for kind in [EstimatorKind::St, EstimatorKind::Psa] {
-        let est = kind.build();
-        let mut seed = 0u64;
-        group.bench_function(kind.name(), |b| {
-            b.iter(|| {
-                seed += 1;
-                estimate_batch(&net, &x, &y, est.as_ref(), seed, 64, false).unwrap()
-            })
-        });
+    // The first free argument is criterion's filter; a case runs (criterion and paired rounds) when
+    // its name contains the filter or the filter names one of its benchmarks (`…_b128/psa`).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    // Paired rounds only when benchmarking (not with `--list`, `--test` or `--profile-time`).
+    let measuring = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| ["--list", "--test", "--profile-time"].contains(&a.as_str()));
+    for case in &CASES {
+        let name = format!("train_step_784-{h}-{h}-10_{kind}_b{b}", h = case.hidden, kind = case.kind, b = case.batch);
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str()) && !f.starts_with(&name)) {
+            continue;
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let net = random_network(&[784, case.hidden, case.hidden, 10], &[case.kind; 3], InitConfig::default(), &mut rng).unwrap();
+        let (x, y) = images(case.batch);
+        let mut group = c.benchmark_group(&name);
+        group.throughput(Throughput::Elements(case.batch as u64));
+        group.sample_size(20);
+        for kind in [EstimatorKind::St, EstimatorKind::Psa] {
+            let est = kind.build();
+            let mut seed = 0u64;
+            group.bench_function(kind.name(), |b| {
+                b.iter(|| {
+                    seed += 1;
+                    estimate_batch(&net, &x, &y, est.as_ref(), seed, 64, false).unwrap()
+                })
+            });
+        }
+        group.finish();
+        if measuring {
+            paired(&name, &net, &x, &y, 100);
+        }
     }
-    group.finish();
-    paired(&net, &x, &y, 100);
 }
 
 /// `rounds` paired rounds of one ST and one PSA step; prints medians and the ratio's quartiles.
-fn paired(net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
+fn paired(name: &str, net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
     let (st, psa) = (EstimatorKind::St.build(), EstimatorKind::Psa.build());
     let step = |est: &dyn Estimator, seed: u64| {
         let start = Instant::now();
@@ -71,10 +99,12 @@ fn paired(net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * q).round() as usize]
     };
+    let batch = x.ncols() as f64;
+    let (st_ms, psa_ms) = (quantile(&mut t_st, 0.5), quantile(&mut t_psa, 0.5));
     println!(
-        "paired, {rounds} rounds: ST {:.1} ms, PSA {:.1} ms per batch (medians); PSA / ST median {:.2} (quartiles {:.2}, {:.2})",
-        quantile(&mut t_st, 0.5),
-        quantile(&mut t_psa, 0.5),
+        "{name} paired, {rounds} rounds: ST {st_ms:.1} ms, PSA {psa_ms:.1} ms per batch (medians; {:.3} and {:.3} ms per example); PSA / ST median {:.2} (quartiles {:.2}, {:.2})",
+        st_ms / batch,
+        psa_ms / batch,
         quantile(&mut ratio, 0.5),
         quantile(&mut ratio, 0.25),
         quantile(&mut ratio, 0.75)

@@ -22,11 +22,33 @@ fn flat(v: &Value) -> Vec<f64> {
     }
 }
 
+/// PSA's input flip sensitivities of a real-weight layer on binary input (every hidden layer but
+/// the first) come from an f32 loop (`src/estimator/psa/real_layer.rs`); the layers they reach,
+/// those below the last hidden layer, get the tolerance of PSA's f32 first-layer loop: 1e-5 of
+/// the layer's gradient norm (the loop's own error is below 1e-7 of its terms' magnitudes).
+const F32_REL: f64 = 1e-5;
+
 fn assert_close(what: &str, got: &Value, want: &Value) {
+    assert_close_to(what, got, want, TOL);
+}
+
+fn assert_close_to(what: &str, got: &Value, want: &Value, tol: f64) {
     let (g, w) = (flat(got), flat(want));
     assert_eq!(g.len(), w.len(), "{what}: length");
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!((a - b).abs() <= TOL, "{what}[{i}]: got {a}, reference {b} (diff {:e})", (a - b).abs());
+        assert!((a - b).abs() <= tol, "{what}[{i}]: got {a}, reference {b} (diff {:e})", (a - b).abs());
+    }
+}
+
+/// PSA's gradient `key` (`dW` or `db`) layer by layer: exact to [`TOL`] in the last hidden layer
+/// and the output layer, to [`F32_REL`] of the layer's norm below (see there).
+fn assert_psa_close(what: &str, got: &Value, want: &Value, n_hidden: usize) {
+    let (got, want) = (got.as_array().unwrap(), want.as_array().unwrap());
+    assert_eq!(got.len(), want.len(), "{what}: layers");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        let norm = flat(w).iter().map(|v| v * v).sum::<f64>().sqrt();
+        let tol = if k + 1 < n_hidden { F32_REL * norm.max(1e-3) } else { TOL };
+        assert_close_to(&format!("{what} layer {k}"), g, w, tol);
     }
 }
 
@@ -59,8 +81,13 @@ fn every_estimator_matches_the_reference() {
         for (key, value_key) in [("psa", "loss_estimate"), ("st", "loss_at_sample"), ("hardst", "loss_at_sample"), ("exact", "expected_loss")] {
             let what = format!("{} {key}", case.name);
             assert_close(&format!("{what} {value_key}"), &got[key][value_key], &want[key][value_key]);
-            assert_close(&format!("{what} dW"), &got[key]["dW"], &want[key]["dW"]);
-            assert_close(&format!("{what} db"), &got[key]["db"], &want[key]["db"]);
+            for grad in ["dW", "db"] {
+                if key == "psa" {
+                    assert_psa_close(&format!("{what} {grad}"), &got[key][grad], &want[key][grad], case.net.n_hidden());
+                } else {
+                    assert_close(&format!("{what} {grad}"), &got[key][grad], &want[key][grad]);
+                }
+            }
         }
     }
 }

@@ -12,6 +12,9 @@
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::lanes::Avx512;
+use super::lanes::{Lanes, Portable};
 use crate::simd;
 
 /// Units per block (the lanes of four AVX-512 registers): a block's sums (`n_in × JB`) and tables
@@ -208,15 +211,34 @@ impl Sums {
 fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if simd::has_avx512() {
-        // SAFETY: AVX-512F is present (checked at run time); the slices hold at least JB values.
+        // SAFETY: AVX-512F is present (checked at run time).
         unsafe { avx512::flip_values(t, e, p, r, dp, dm) };
         return;
     }
-    let (t, dp, dm) = (&t[..JB], &mut dp[..JB], &mut dm[..JB]);
-    for j in 0..JB {
-        // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
-        dp[j] = r[j] * (1.0 / (1.0 + e[j] * t[j]).min(1e30) - p[j]);
-        dm[j] = r[j] * (t[j] / (t[j] + e[j]) - p[j]);
+    // SAFETY: `Portable` needs no CPU feature.
+    unsafe { flip_values_in::<Portable>(t, e, p, r, dp, dm) }
+}
+
+/// [`flip_values`] on lanes `L`.
+///
+/// # Safety
+/// The CPU supports `L` (see [`Lanes::splat`]).
+#[inline(always)]
+unsafe fn flip_values_in<L: Lanes>(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
+    assert!(t.len() >= JB && dp.len() >= JB && dm.len() >= JB);
+    // SAFETY: the CPU supports `L` (the caller's guarantee); every offset is below JB, and every
+    // slice holds at least JB values (asserted above).
+    unsafe {
+        let (one, cap) = (L::splat(1.0), L::splat(1e30));
+        for at in (0..JB).step_by(16) {
+            let (tv, ev) = (L::load(t.as_ptr().add(at)), L::load(e.as_ptr().add(at)));
+            let (pv, rv) = (L::load(p.as_ptr().add(at)), L::load(r.as_ptr().add(at)));
+            // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
+            let plus = ev.mul_add(tv, one).min(cap).recip();
+            let minus = tv.mul(tv.add(ev).recip());
+            rv.mul(plus.sub(pv)).store(dp.as_mut_ptr().add(at));
+            rv.mul(minus.sub(pv)).store(dm.as_mut_ptr().add(at));
+        }
     }
 }
 
@@ -241,34 +263,11 @@ mod avx512 {
 
     use super::JB;
 
-    /// As [`super::flip_values`], with the two divisions replaced by reciprocal estimates refined
-    /// by one Newton step (relative error about 1e-8, below f32 rounding; `vdivps` is the slow part).
+    /// [`super::flip_values`] on AVX-512 lanes.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn flip_values(t: &[f32], e: &[f32; JB], p: &[f32; JB], r: &[f32; JB], dp: &mut [f32], dm: &mut [f32]) {
-        assert!(t.len() >= JB && dp.len() >= JB && dm.len() >= JB);
-        #[inline(always)]
-        unsafe fn recip(d: __m512) -> __m512 {
-            // SAFETY: called only from this AVX-512F function.
-            unsafe {
-                let y = _mm512_rcp14_ps(d);
-                _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, _mm512_set1_ps(1.0)), y)
-            }
-        }
-        for q in 0..JB / 16 {
-            // SAFETY: the offsets stay below JB in every slice (asserted above).
-            unsafe {
-                let at = 16 * q;
-                let tv = _mm512_loadu_ps(t.as_ptr().add(at));
-                let ev = _mm512_loadu_ps(e.as_ptr().add(at));
-                let pv = _mm512_loadu_ps(p.as_ptr().add(at));
-                let rv = _mm512_loadu_ps(r.as_ptr().add(at));
-                // 1 + e t may overflow; it is clamped (σ is 0 to f32 precision there).
-                let plus = recip(_mm512_min_ps(_mm512_fmadd_ps(ev, tv, _mm512_set1_ps(1.0)), _mm512_set1_ps(1e30)));
-                let minus = _mm512_mul_ps(tv, recip(_mm512_add_ps(tv, ev)));
-                _mm512_storeu_ps(dp.as_mut_ptr().add(at), _mm512_mul_ps(rv, _mm512_sub_ps(plus, pv)));
-                _mm512_storeu_ps(dm.as_mut_ptr().add(at), _mm512_mul_ps(rv, _mm512_sub_ps(minus, pv)));
-            }
-        }
+        // SAFETY: the caller checked AVX-512F.
+        unsafe { super::flip_values_in::<super::Avx512>(t, e, p, r, dp, dm) }
     }
 
     /// As [`super::add_selected`], 16 lanes at a time with the sign bits as blend masks.

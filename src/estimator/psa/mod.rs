@@ -7,7 +7,6 @@
 //! and real-weight layers need one sigmoid per weight.
 
 use nalgebra::{DMatrix, DVector, RowDVector};
-use rayon::prelude::*;
 
 use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
@@ -17,7 +16,10 @@ use crate::model::{Conv2d, Draws, ForwardSample, Network, Unfolding, WeightSampl
 use crate::simd;
 
 mod first_layer;
+mod lanes;
+mod real_layer;
 use first_layer::first_layer_weight_flips;
+use real_layer::real_flip_sensitivities;
 
 /// The PSA estimator.
 #[derive(Clone, Copy, Debug, Default)]
@@ -328,34 +330,4 @@ fn two_value_flips(
 fn sig(mut m: DMatrix<f64>) -> DMatrix<f64> {
     simd::sigmoid_in_place(m.as_mut_slice());
     m
-}
-
-/// Real-weight layer on binary input: `s_i = Σ_j r_j [σ(a_j − 2 W_ji x_i) − σ(a_j)]` per example,
-/// with `σ(a − 2δ) = 1 / (1 + e^{−a} e^{2δ})` and `e^{±2W}` tabulated once per batch.
-fn real_flip_sensitivities(w: &DMatrix<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let e2w = w.map(|w| (2.0 * w).exp());
-    let e2w_neg = w.map(|w| (-2.0 * w).exp());
-    let e_neg_a = a.map(|a| (-a).exp());
-    let (n_in, batch) = x.shape();
-    let mut s = DMatrix::zeros(n_in, batch);
-    s.as_mut_slice().par_chunks_mut(n_in).enumerate().for_each(|(n, s_col)| {
-        let (ea, pn, rn) = (e_neg_a.column(n), p.column(n), r.column(n));
-        let (ea, pn, rn) = (ea.as_slice(), pn.as_slice(), rn.as_slice());
-        for i in 0..n_in {
-            let t = if x[(i, n)] > 0.0 { e2w.column(i) } else { e2w_neg.column(i) };
-            let t = t.as_slice();
-            s_col[i] = crate::simd::dispatch!(flip_sum(ea, t, pn, rn));
-        }
-    });
-    s
-}
-
-/// `Σ_j r_j (1 / (1 + e_j t_j) − p_j)`.
-#[inline(always)]
-fn flip_sum(e: &[f64], t: &[f64], p: &[f64], r: &[f64]) -> f64 {
-    let mut acc = 0.0;
-    for j in 0..e.len() {
-        acc += r[j] * (1.0 / (1.0 + e[j] * t[j]) - p[j]);
-    }
-    acc
 }
