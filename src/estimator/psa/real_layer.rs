@@ -195,12 +195,12 @@ impl Block<'_> {
     #[inline(always)]
     unsafe fn rows<L: Lanes, const I: usize>(&self, ii: usize, chunk: Range<usize>, out: &mut [f64]) -> usize {
         let (ni, batch, stride) = (self.inputs.len(), self.units.batch, self.units.stride);
+        debug_assert!(ii + I <= ni && chunk.end <= stride);
         let mut n = 0;
         while n < batch {
             // SAFETY: passed on from the caller; the examples exist.
             n += unsafe { if batch - n >= TN { self.tile::<L, I, TN>(ii, n, chunk.clone(), out) } else { self.tile::<L, I, 1>(ii, n, chunk.clone(), out) } };
         }
-        debug_assert!(ii + I <= ni && chunk.end <= stride);
         I
     }
 
@@ -249,7 +249,7 @@ impl Block<'_> {
 
 /// [`real_flip_sensitivities`] in f64 (any weights), with `σ(a − 2δ) = 1 / (1 + e^{−a} e^{2δ})` and
 /// `e^{±2W}` tabulated once per batch.
-pub(super) fn real_flip_sensitivities_f64(w: &DMatrix<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+fn real_flip_sensitivities_f64(w: &DMatrix<f64>, a: &DMatrix<f64>, p: &DMatrix<f64>, r: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
     let e2w = w.map(|w| (2.0 * w).exp());
     let e2w_neg = w.map(|w| (-2.0 * w).exp());
     let e_neg_a = a.map(|a| (-a).exp());
