@@ -82,6 +82,126 @@ pub fn sample_states(a: &[f64], x: &mut [f64]) {
     x.iter_mut().enumerate().for_each(|(j, x)| *x = if bits[j / 64] >> (j % 64) & 1 == 1 { 1.0 } else { -1.0 });
 }
 
+/// `2^53`: a 64-bit random word `w` encodes the uniform `u = (w >> 11)·2^{-53}` ([`uniform`]).
+pub const UNIT: f64 = 9_007_199_254_740_992.0;
+
+/// The sampling rule on integers: `threshold(a) = ⌈2^53·σ(a)⌉`, so that for every 53-bit `k`,
+/// `k < threshold(a)` ⇔ `k·2^{-53} < σ(a)` (`2^53·σ(a)` is exact, and `k < x` ⇔ `k < ⌈x⌉` for an
+/// integer `k`): unit state `+1` iff `(w >> 11) < threshold(a)`, exactly [`sample_state`] on the
+/// uniform of word `w`.
+#[inline]
+pub fn threshold(a: f64) -> u64 {
+    (sigmoid(a) * UNIT).ceil() as u64
+}
+
+/// How far (in units of `2^{-53}`) a threshold of [`approximate_thresholds`] may be from
+/// [`threshold`]'s: the true distance is below `2^34` (tested), and words this close to an
+/// approximate threshold (probability `2^{-16}` per unit) are decided by the exact rule.
+pub const WORD_MARGIN: u64 = 1 << 36;
+
+/// [`threshold`] of every `a`, up to [`WORD_MARGIN`]: `σ` in f32 (16 lanes per AVX-512 vector,
+/// `crate::simd::exp_f32`) on `a` clamped to `±40`, where `2^53·σ` is within `2^{53}e^{−40}` of
+/// 0 or `2^53`. Rounding `a` to f32 moves `σ` by at most `|a|·2^{−26}`, the f32 `σ` itself is
+/// good to about `2^{−22}`; both are far inside the margin.
+pub fn approximate_thresholds(a: &[f64], out: &mut [u64]) {
+    crate::simd::dispatch!(out.iter_mut().zip(a).for_each(|(t, &a)| {
+        let x = a.clamp(-40.0, 40.0) as f32;
+        let p = 1.0 / (1.0 + crate::simd::exp_f32(-x));
+        let v = f64::from(p) * UNIT;
+        // A NaN `a` gives 0 (never fires, as `u < σ(NaN)` is false); any other v is in [0, 2^53].
+        *t = to_word(if v >= 0.0 { v } else { 0.0 });
+    }));
+}
+
+/// `v ∈ [0, 2^53]` as `u64` (rounded toward 0): a vector conversion, where the saturating `as`
+/// would convert lane by lane.
+#[inline(always)]
+fn to_word(v: f64) -> u64 {
+    debug_assert!((0.0..=UNIT).contains(&v));
+    // SAFETY: the callers pass a finite v in [0, 2^53], within u64.
+    unsafe { v.to_int_unchecked::<u64>() }
+}
+
+/// States from words and thresholds: bit `j` of `out` set iff `(w_j >> 11) < t_j`. Returns
+/// `false` when some `w_j >> 11` lies within `margin` of `t_j` (probability ≈ `2·margin/2^53` per
+/// unit): with thresholds known only up to `margin`, those decisions may differ from the exact
+/// ones, and the caller decides the units again by [`threshold`].
+pub fn decide_words(t: &[u64], w: &[u64], margin: u64, out: &mut [u64]) -> bool {
+    assert!(t.len() == w.len() && out.len() == t.len().div_ceil(64), "one word and one threshold per unit, one output bit each");
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (checked); the lengths are checked above.
+        return unsafe { x86::decide_words(t, w, margin, out) };
+    }
+    let mut near = false;
+    for ((word, t), w) in out.iter_mut().zip(t.chunks(64)).zip(w.chunks(64)) {
+        *word = 0;
+        for (i, (&t, &w)) in t.iter().zip(w).enumerate() {
+            let k = w >> 11;
+            *word |= u64::from(k < t) << i;
+            near |= k.wrapping_sub(t).wrapping_add(margin) < 2 * margin;
+        }
+    }
+    !near
+}
+
+/// [`decide_words`] in AVX-512: eight units per compare, the compare masks assembled into the
+/// output words.
+// The AVX-512 intrinsics are stable since Rust 1.89 (see `crate::packed::kernel`).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// See [`super::decide_words`]; `out.len() = ⌈t.len()/64⌉` and `w.len() = t.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn decide_words(t: &[u64], w: &[u64], margin: u64, out: &mut [u64]) -> bool {
+        let n = t.len();
+        let (m1, m2) = (_mm512_set1_epi64(margin as i64), _mm512_set1_epi64(margin.wrapping_mul(2) as i64));
+        let (mut bits, mut near) = (0u64, 0u8);
+        for g in 0..n / 8 {
+            // SAFETY: units 8g..8g + 8 are below n, in both slices.
+            let (k, tt) =
+                unsafe { (_mm512_srli_epi64::<11>(_mm512_loadu_si512(w.as_ptr().add(8 * g).cast())), _mm512_loadu_si512(t.as_ptr().add(8 * g).cast())) };
+            bits |= u64::from(_mm512_cmplt_epu64_mask(k, tt)) << (8 * (g % 8));
+            if margin != 0 {
+                near |= _mm512_cmplt_epu64_mask(_mm512_add_epi64(_mm512_sub_epi64(k, tt), m1), m2);
+            }
+            if g % 8 == 7 {
+                out[g / 8] = bits;
+                bits = 0;
+            }
+        }
+        let mut near_tail = false;
+        for j in n / 8 * 8..n {
+            let k = w[j] >> 11;
+            bits |= u64::from(k < t[j]) << (j % 64);
+            near_tail |= k.wrapping_sub(t[j]).wrapping_add(margin) < margin.wrapping_mul(2);
+        }
+        if n % 64 != 0 {
+            out[n / 64] = bits;
+        }
+        near == 0 && !near_tail
+    }
+}
+
+/// After [`decide_words`] with approximate thresholds `t` returned `false`: the units whose word
+/// lies within `margin` of `t_j` are decided again by the exact rule, `(w_j >> 11) <
+/// threshold(a_j)`; the others keep their bit.
+pub fn settle_near(a: &[f64], t: &[u64], w: &[u64], margin: u64, out: &mut [u64]) {
+    for (j, ((&a, &t), &w)) in a.iter().zip(t).zip(w).enumerate() {
+        let k = w >> 11;
+        if k.wrapping_sub(t).wrapping_add(margin) < margin.wrapping_mul(2) {
+            let bit = 1u64 << (j % 64);
+            if k < threshold(a) {
+                out[j / 64] |= bit;
+            } else {
+                out[j / 64] &= !bit;
+            }
+        }
+    }
+}
+
 /// A uniform on `[0, 1)` with 53 random bits, the form every sampler here uses.
 #[inline]
 pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
@@ -146,6 +266,66 @@ mod tests {
         let want: Vec<f64> = a.iter().zip(&u).map(|(&a, &u)| sample_state(a, u)).collect();
         sample_states(&a, &mut u);
         assert_eq!(u, want);
+    }
+
+    #[test]
+    fn integer_thresholds_are_the_rule() {
+        let tiny = 1.0 / UNIT;
+        for a in [-800.0, -40.0, -3.3, -1e-300, 0.0, 0.7, 36.0, 38.0, 800.0, f64::NAN] {
+            let t = threshold(a);
+            for k in [0, 1, t.saturating_sub(2), t.saturating_sub(1), t, t + 1, (1u64 << 53) - 1] {
+                let k = k.min((1 << 53) - 1);
+                assert_eq!(k < t, sample_state(a, k as f64 * tiny) > 0.0, "a = {a}, k = {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn approximate_thresholds_are_within_the_margin() {
+        let mut a: Vec<f64> = (0..2_000_000).map(|i| (i as f64 - 1_000_000.0) * 0.000_05).collect();
+        a.extend((0..200_000).map(|i| (i as f64 - 100_000.0) * 0.0011));
+        a.extend([-1e300, -800.0, -745.5, -709.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 709.0, 800.0, 1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+        let mut t = vec![0u64; a.len()];
+        approximate_thresholds(&a, &mut t);
+        let worst = a.iter().zip(&t).map(|(&a, &t)| t.abs_diff(threshold(a))).max().unwrap();
+        assert!(worst < 1 << 34, "worst distance {worst}");
+        assert!(WORD_MARGIN >= 4 << 34);
+    }
+
+    #[test]
+    fn word_decisions_equal_the_rule() {
+        let a: Vec<f64> = (0..300).map(|j| (j as f64 - 150.0) * 0.13).collect();
+        let mut approx = vec![0u64; a.len()];
+        approximate_thresholds(&a, &mut approx);
+        let t: Vec<u64> = a.iter().map(|&a| threshold(a)).collect();
+        // Words on, just below and just above the thresholds, beyond the margin, and random ones.
+        let mut state = 5u64;
+        for shift in [-3i64, -1, 0, 1, 2, 3 << 36, 0] {
+            let w: Vec<u64> = t
+                .iter()
+                .map(|&t| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Far shifts point away from the nearer end of [0, 2^53).
+                    let shift = if shift > 3 && t > 1 << 52 { -shift } else { shift };
+                    if shift == 0 && state & 1 == 0 { state } else { ((t as i64 + shift).clamp(0, (1 << 53) - 1) as u64) << 11 | 0x7ff }
+                })
+                .collect();
+            let want: Vec<bool> = a.iter().zip(&w).map(|(&a, &w)| sample_state(a, uniform_of(w)) > 0.0).collect();
+            let bit = |bits: &[u64], j: usize| bits[j / 64] >> (j % 64) & 1 == 1;
+            let mut bits = vec![0u64; 5];
+            let sure = decide_words(&approx, &w, WORD_MARGIN, &mut bits);
+            assert_eq!(sure, shift == 3 << 36, "shift {shift}");
+            if !sure {
+                settle_near(&a, &approx, &w, WORD_MARGIN, &mut bits);
+            }
+            assert!((0..a.len()).all(|j| bit(&bits, j) == want[j]), "approximate thresholds, shift {shift}");
+            assert!(decide_words(&t, &w, 0, &mut bits));
+            assert!((0..a.len()).all(|j| bit(&bits, j) == want[j]), "exact thresholds, shift {shift}");
+        }
+    }
+
+    fn uniform_of(w: u64) -> f64 {
+        (w >> 11) as f64 / UNIT
     }
 
     #[test]
