@@ -183,6 +183,101 @@ mod x86 {
         }
         near == 0 && !near_tail
     }
+
+    /// `e^y` for `y ∈ [−20, 20]` to a relative `2^{−18}`: `y = n ln2 + r`, `|r| ≤ ln2/2`, the
+    /// degree-5 Taylor polynomial of `e^r` (error `r^6/720 < 2.5e-6`), scaled by `2^n`.
+    #[target_feature(enable = "avx512f")]
+    fn exp_coarse(y: __m512) -> __m512 {
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(y, _mm512_set1_ps(std::f32::consts::LOG2_E)));
+        let r = _mm512_sub_ps(y, _mm512_mul_ps(n, _mm512_set1_ps(std::f32::consts::LN_2)));
+        let mut p = _mm512_set1_ps(1.0 / 120.0);
+        for c in [1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(c));
+        }
+        _mm512_scalef_ps(p, n)
+    }
+
+    /// Sixteen f64 (two vectors) as one f32 vector.
+    #[target_feature(enable = "avx512f")]
+    fn to_f32x16(lo: __m512d, hi: __m512d) -> __m512 {
+        let (lo, hi) = (_mm512_cvtpd_ps(lo), _mm512_cvtpd_ps(hi));
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi)))
+    }
+
+    /// The top 24 bits of sixteen words (two vectors) as uniforms `⌊u·2^24⌋·2^{−24}` in f32.
+    #[target_feature(enable = "avx512f")]
+    fn top_uniforms(lo: __m512i, hi: __m512i) -> __m512 {
+        let (lo, hi) = (_mm512_cvtepi64_epi32(_mm512_srli_epi64::<40>(lo)), _mm512_cvtepi64_epi32(_mm512_srli_epi64::<40>(hi)));
+        let k = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+        _mm512_mul_ps(_mm512_cvtepu32_ps(k), _mm512_set1_ps(1.0 / 16_777_216.0))
+    }
+
+    /// See [`super::decide_preactivations`]: sixteen units per step; with `u₋ = ⌊u·2^24⌋·2^{−24}`
+    /// (so `u₋ ≤ u < u₋ + 2^{−24}`) and the f32 `p ≈ σ(a)`, `u₋ + 2^{−24} + M ≤ p` means surely
+    /// `u < σ(a)`, `u₋ ≥ p + M` surely not (`M` = [`super::COARSE_MARGIN`]); a NaN `a` is never
+    /// sure. The rest, and a tail of fewer than 16 units, by the exact rule.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn decide_coarse(a: &[f64], w: &[u64], out: &mut [u64]) {
+        let n = a.len();
+        let exact = |j: usize| u64::from(w[j] >> 11 < super::threshold(a[j]));
+        let (lo_u, lo_m) = (_mm512_set1_ps(1.0 / 16_777_216.0 + super::COARSE_MARGIN), _mm512_set1_ps(super::COARSE_MARGIN));
+        let mut bits = 0u64;
+        for g in 0..n / 16 {
+            // SAFETY: units 16g..16g + 16 are below n, in both slices.
+            let (a32, u) = unsafe {
+                let (pa, pw) = (a.as_ptr().add(16 * g), w.as_ptr().add(16 * g));
+                (to_f32x16(_mm512_loadu_pd(pa), _mm512_loadu_pd(pa.add(8))), top_uniforms(_mm512_loadu_si512(pw.cast()), _mm512_loadu_si512(pw.add(8).cast())))
+            };
+            // Clamped to ±20 (σ within 2.1e-9 of 0 or 1 beyond); a NaN stays NaN (second operands).
+            let x = _mm512_min_ps(_mm512_set1_ps(20.0), _mm512_max_ps(_mm512_set1_ps(-20.0), a32));
+            let p = _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_add_ps(_mm512_set1_ps(1.0), exp_coarse(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+            let plus = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_add_ps(u, lo_u), p);
+            let minus = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(u, _mm512_add_ps(p, lo_m));
+            let mut word = u64::from(plus);
+            let mut unsure = !(plus | minus);
+            while unsure != 0 {
+                let l = unsure.trailing_zeros() as usize;
+                word |= exact(16 * g + l) << l;
+                unsure &= unsure - 1;
+            }
+            bits |= word << (16 * (g % 4));
+            if g % 4 == 3 {
+                out[g / 4] = bits;
+                bits = 0;
+            }
+        }
+        for j in n / 16 * 16..n {
+            bits |= exact(j) << (j % 64);
+        }
+        if n % 64 != 0 {
+            out[n / 64] = bits;
+        }
+    }
+}
+
+/// Half-width of the band around the f32 `σ(a)` of [`decide_preactivations`] (AVX-512) inside
+/// which the exact rule decides: `2^{−16}` (1.5e-5), against an error of the f32 `σ` of about
+/// 6e-7 (a quarter of the degree-5 remainder, plus rounding). The tests put uniforms at 0.6
+/// margins from `σ(a)`, which an error that large would decide wrongly.
+pub const COARSE_MARGIN: f32 = 1.0 / 65_536.0;
+
+/// The sampling rule on words for pre-activations `a`, exactly: bit `j` of `out` set iff
+/// `(w_j >> 11) < threshold(a_j)`. With AVX-512, `σ(a)` in f32 (16 lanes, degree-5 `e^r`) is
+/// compared with the uniform's top 24 bits and decides every unit whose uniform is more than
+/// [`COARSE_MARGIN`] from it; the others (probability `≈ 2^{−15}` per unit) are decided by
+/// [`threshold`]. Elsewhere: [`approximate_thresholds`] into `t` (scratch, as long as `a`), then
+/// [`decide_words`] and [`settle_near`].
+pub fn decide_preactivations(a: &[f64], w: &[u64], t: &mut [u64], out: &mut [u64]) {
+    assert!(a.len() == w.len() && a.len() == t.len() && out.len() == a.len().div_ceil(64), "one word per unit, one output bit each");
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (checked); the lengths are checked above.
+        return unsafe { x86::decide_coarse(a, w, out) };
+    }
+    approximate_thresholds(a, t);
+    if !decide_words(t, w, WORD_MARGIN, out) {
+        settle_near(a, t, w, WORD_MARGIN, out);
+    }
 }
 
 /// After [`decide_words`] with approximate thresholds `t` returned `false`: the units whose word
@@ -321,6 +416,32 @@ mod tests {
             assert!((0..a.len()).all(|j| bit(&bits, j) == want[j]), "approximate thresholds, shift {shift}");
             assert!(decide_words(&t, &w, 0, &mut bits));
             assert!((0..a.len()).all(|j| bit(&bits, j) == want[j]), "exact thresholds, shift {shift}");
+        }
+    }
+
+    #[test]
+    fn preactivation_decisions_equal_the_rule() {
+        // Dense and extreme pre-activations; uniforms on, near and a few margins away from σ(a),
+        // on both sides, and random ones.
+        let mut a: Vec<f64> = (0..40_000).map(|i| (i as f64 - 20_000.0) * 0.0011).collect();
+        a.extend([-1e300, -800.0, -40.0, -20.5, -19.9, 19.9, 20.5, 40.0, 800.0, 1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0]);
+        a.extend((0..1000).map(|i| i as f64 * 0.37 - 185.0));
+        let m = f64::from(COARSE_MARGIN);
+        let mut state = 11u64;
+        for offset in [-3.0 * m, -1.5 * m, -0.6 * m, -1e-12, 0.0, 1e-12, 0.6 * m, 1.5 * m, 3.0 * m, f64::NAN] {
+            let w: Vec<u64> = a
+                .iter()
+                .map(|&a| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let u = sigmoid(a) + offset;
+                    if u.is_nan() || !(0.0..1.0).contains(&u) { state } else { ((u * UNIT) as u64) << 11 | state >> 53 }
+                })
+                .collect();
+            let (mut t, mut bits) = (vec![0u64; a.len()], vec![0u64; a.len().div_ceil(64)]);
+            decide_preactivations(&a, &w, &mut t, &mut bits);
+            for (j, (&a, &w)) in a.iter().zip(&w).enumerate() {
+                assert_eq!(bits[j / 64] >> (j % 64) & 1 == 1, sample_state(a, uniform_of(w)) > 0.0, "a = {a}, offset {offset}");
+            }
         }
     }
 

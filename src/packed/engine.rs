@@ -2,9 +2,8 @@
 //!
 //! * First layer: `a¹` of a block of examples, once for all noise samples (`first_layer.rs`).
 //! * Binary layers after the first: `S = n − 2·popcount(w_j XOR x)`, then `a = γ S + b` in f64 and
-//!   unit `j` fires iff `u < σ(a)`: the float path's rule, bit for bit, decided on integers
-//!   ([`super::draw`]: one random word per unit against the threshold `⌈2^53·σ(a)⌉`, from a table
-//!   of a layer's `fan_in + 1` values of `a` per channel where it is small).
+//!   unit `j` fires iff `u < σ(a)`: the float path's rule, bit for bit, decided on the unit's
+//!   random word ([`super::draw`]).
 //! * Output layer: `γ° S° + b°` from popcounts (Bernoulli) or `W° x^L + b°` in f64 (real).
 //! * Convolutions ([`crate::model::Conv2d`]): the same on packed patches ([`super::patches`]),
 //!   patch row `p` for position `p`; the popcounts come out in the units (HWC) layout, so states
@@ -20,7 +19,7 @@ use std::ops::Range;
 use nalgebra::DMatrix;
 
 use super::bits::BitMatrix;
-use super::draw::{DrawBuffers, ThresholdTable, Thresholds, draw_states};
+use super::draw::{DrawBuffers, Units, draw_states};
 use super::kernel::xor_popcount;
 use super::network::{PackedLayer, SampledNetwork};
 use super::patches;
@@ -85,19 +84,6 @@ impl SampledNetwork {
         out
     }
 
-    /// Exact threshold tables of the binary layers after the first, where they are small
-    /// ([`ThresholdTable::new`]); built once per sampled network.
-    fn tables(&self) -> &[Option<ThresholdTable>] {
-        self.tables.get_or_init(|| {
-            (0..self.layers.len())
-                .map(|k| match &self.layers[k] {
-                    PackedLayer::Binary(l) if k > 0 && k < self.n_hidden() => ThresholdTable::new(l),
-                    _ => None,
-                })
-                .collect()
-        })
-    }
-
     /// The noise samples of one example, one per generator of `rngs`, on top of its first-layer
     /// pre-activations `a1`: row `t` of every layer's states drawn from `rngs[t]` (layer by layer,
     /// unit by unit, one word per unit), logits into `work.logits` (column `t`).
@@ -111,7 +97,7 @@ impl SampledNetwork {
         }
         work.t1.resize(a1.len(), 0);
         approximate_thresholds(a1, &mut work.t1);
-        let first = Thresholds::Given { t: &work.t1, a: a1 };
+        let first = Units::Given { t: &work.t1, a: a1 };
         for (t, rng) in rngs.iter_mut().enumerate() {
             draw_states(&first, rng, &mut work.draw, work.states[0].row_mut(t));
         }
@@ -126,7 +112,6 @@ impl SampledNetwork {
     fn hidden_layer<R: Words>(&self, k: usize, rngs: &mut [R], work: &mut Workspace) {
         let PackedLayer::Binary(layer) = &self.layers[k] else { unreachable!("checked at construction") };
         let nk = self.dims[k + 1];
-        let table = self.tables()[k].as_ref();
         let (done, rest) = work.states.split_at_mut(k);
         match (&self.convs[k], &mut work.patches[k]) {
             (Some(g), Some(patches)) => {
@@ -135,14 +120,14 @@ impl SampledNetwork {
                 for (t, rng) in rngs.iter_mut().enumerate() {
                     patches::gather(g, done[k - 1].row(t), patches);
                     xor_popcount(&layer.rows, patches, s);
-                    draw_states(&Thresholds::of_sums(s, table, layer), rng, &mut work.draw, rest[0].row_mut(t));
+                    draw_states(&Units::Sums { s, layer }, rng, &mut work.draw, rest[0].row_mut(t));
                 }
             }
             _ => {
                 let s = &mut work.s[..rngs.len() * nk];
                 xor_popcount(&layer.rows, &done[k - 1], s);
                 for (t, rng) in rngs.iter_mut().enumerate() {
-                    draw_states(&Thresholds::of_sums(&s[t * nk..(t + 1) * nk], table, layer), rng, &mut work.draw, rest[0].row_mut(t));
+                    draw_states(&Units::Sums { s: &s[t * nk..(t + 1) * nk], layer }, rng, &mut work.draw, rest[0].row_mut(t));
                 }
             }
         }

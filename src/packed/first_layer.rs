@@ -33,13 +33,21 @@ impl SampledNetwork {
                 let mut counts = vec![0i32; 8 * b * n1];
                 and_popcount(&l.rows, &planes, &mut counts);
                 let mut a = DMatrix::zeros(n1, b);
+                let mut acc = vec![0i64; n1];
                 for (n, mut col) in a.column_iter_mut().enumerate() {
-                    let pb: [i64; 8] = std::array::from_fn(|p| i64::from(planes.row_popcount(8 * n + p)));
-                    for (j, aj) in col.iter_mut().enumerate() {
-                        let t: i64 = (0..8).map(|p| (2 * i64::from(counts[(8 * n + p) * n1 + j]) - pb[p]) << p).sum();
-                        let s = alpha * t as f64 + offset * self.row_sums[j] as f64;
-                        *aj = l.gamma[j] * s + l.bias[j];
-                    }
+                    // Σ_i W_ji v_i = Σ_p 2^p (2·popcount(w⁺_j AND β_p) − popcount(β_p)).
+                    let vsum: i64 = (0..8).map(|p| i64::from(planes.row_popcount(8 * n + p)) << p).sum();
+                    let counts = counts[8 * n * n1..8 * (n + 1) * n1].chunks_exact(n1);
+                    let params = self.row_sums.iter().zip(&l.gamma).zip(&l.bias);
+                    crate::simd::dispatch!({
+                        acc.fill(0);
+                        for (p, cp) in counts.enumerate() {
+                            acc.iter_mut().zip(cp).for_each(|(t, &c)| *t += i64::from(c) << p);
+                        }
+                        for ((aj, &t), ((&r, &g), &bias)) in col.iter_mut().zip(&acc).zip(params) {
+                            *aj = g * (alpha * (2 * t - vsum) as f64 + offset * r as f64) + bias;
+                        }
+                    });
                 }
                 a
             }

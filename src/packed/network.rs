@@ -53,9 +53,6 @@ pub struct SampledNetwork {
     pub(super) row_sums: Vec<i64>,
     /// The first layer's ±1 weights as f64, built when real inputs first need them.
     pub(super) first_f64: OnceLock<DMatrix<f64>>,
-    /// Exact threshold tables of the binary layers after the first (`engine.rs`), built when a
-    /// noise pass first needs them.
-    pub(super) tables: OnceLock<Vec<Option<super::draw::ThresholdTable>>>,
 }
 
 impl SampledNetwork {
@@ -147,7 +144,7 @@ impl SampledNetwork {
             PackedLayer::Binary(l) => (0..l.bits.rows()).map(|j| 2 * i64::from(l.bits.row_popcount(j)) - l.bits.cols() as i64).collect(),
             PackedLayer::Real { .. } => Vec::new(),
         };
-        SampledNetwork { dims, layers, convs, row_sums, first_f64: OnceLock::new(), tables: OnceLock::new() }
+        SampledNetwork { dims, layers, convs, row_sums, first_f64: OnceLock::new() }
     }
 
     /// The geometry of layer `k` if it is a convolution.
