@@ -18,7 +18,7 @@ pub use crate::rng::{LaneRng, Words};
 
 use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
-use crate::model::noise::uniform;
+use crate::model::noise::UNIT;
 use crate::model::softmax::SoftmaxMean;
 use crate::model::{Draws, Layer, Network, RngDraws, WeightSample};
 use crate::packed::SampledNetwork;
@@ -196,7 +196,7 @@ impl McEngine for FloatEngine<'_> {
         let x0 = inputs.to_matrix(range.clone());
         let mut mean = SoftmaxMean::new(self.net.n_classes(), range.len());
         for t in 0..noise_samples {
-            let mut draws = ExampleDraws(range.clone().map(|i| noise_rng(seed, s, i, t)).collect());
+            let mut draws = ExampleDraws::new(range.clone().map(|i| noise_rng(seed, s, i, t)).collect());
             mean.add(&self.net.forward(&x0, &self.samples[s], &mut draws).logits);
         }
         mean.finish()
@@ -204,8 +204,19 @@ impl McEngine for FloatEngine<'_> {
 }
 
 /// The unit noise of one noise sample of a block of examples for [`Network::forward`]: the
-/// uniforms of example `n` (column `n` of every layer) from generator `n`, layer by layer.
-pub struct ExampleDraws(pub Vec<LaneRng>);
+/// uniforms of example `n` (column `n` of every layer) from generator `n`, layer by layer, one
+/// word per unit (`u = (w >> 11)·2^{-53}`, as [`crate::model::noise::uniform`] makes it).
+pub struct ExampleDraws {
+    rngs: Vec<LaneRng>,
+    words: Vec<u64>,
+}
+
+impl ExampleDraws {
+    /// Draws for the examples of a block, one generator each.
+    pub fn new(rngs: Vec<LaneRng>) -> Self {
+        ExampleDraws { rngs, words: Vec::new() }
+    }
+}
 
 impl Draws for ExampleDraws {
     fn weights(&mut self, _k: usize, _out: &mut [f64]) {
@@ -213,9 +224,11 @@ impl Draws for ExampleDraws {
     }
 
     fn units(&mut self, _k: usize, out: &mut [f64]) {
-        let rows = out.len() / self.0.len();
-        for (col, rng) in out.chunks_exact_mut(rows).zip(&mut self.0) {
-            col.iter_mut().for_each(|u| *u = uniform(rng));
+        let rows = out.len() / self.rngs.len();
+        self.words.resize(rows, 0);
+        for (col, rng) in out.chunks_exact_mut(rows).zip(&mut self.rngs) {
+            rng.fill(&mut self.words);
+            col.iter_mut().zip(&self.words).for_each(|(u, &w)| *u = (w >> 11) as f64 * (1.0 / UNIT));
         }
     }
 }
