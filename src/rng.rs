@@ -274,6 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn every_vector_width_gives_the_same_words() {
+        let start = LaneRng::stream(3, &[4]).s;
+        let portable: Vec<u64> = {
+            let mut s = start;
+            (0..50).flat_map(|_| LaneRng::step(&mut s)).collect()
+        };
+        let mut widths: Vec<(&str, fn(&mut [[u64; LANES]; 4], &mut [u64]))> = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked).
+                widths.push(("avx2", |s, out| unsafe { x86::steps_avx2(s, out) }));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked).
+                widths.push(("avx512", |s, out| unsafe { x86::steps_avx512(s, out) }));
+            }
+        }
+        for (name, steps) in widths {
+            let (mut s, mut out) = (start, vec![0u64; 50 * LANES]);
+            steps(&mut s, &mut out);
+            assert_eq!(out, portable, "{name}");
+        }
+    }
+
+    #[test]
     fn the_sequence_does_not_depend_on_how_it_is_requested() {
         let mut whole = vec![0u64; 301];
         LaneRng::stream(5, &[9]).fill(&mut whole);

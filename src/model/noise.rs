@@ -133,6 +133,11 @@ pub fn decide_words(t: &[u64], w: &[u64], margin: u64, out: &mut [u64]) -> bool 
         // SAFETY: the CPU has AVX-512F (checked); the lengths are checked above.
         return unsafe { x86::decide_words(t, w, margin, out) };
     }
+    decide_words_portable(t, w, margin, out)
+}
+
+/// [`decide_words`] without vector intrinsics.
+fn decide_words_portable(t: &[u64], w: &[u64], margin: u64, out: &mut [u64]) -> bool {
     let mut near = false;
     for ((word, t), w) in out.iter_mut().zip(t.chunks(64)).zip(w.chunks(64)) {
         *word = 0;
@@ -274,6 +279,11 @@ pub fn decide_preactivations(a: &[f64], w: &[u64], t: &mut [u64], out: &mut [u64
         // SAFETY: the CPU has AVX-512F (checked); the lengths are checked above.
         return unsafe { x86::decide_coarse(a, w, out) };
     }
+    decide_preactivations_portable(a, w, t, out);
+}
+
+/// [`decide_preactivations`] without AVX-512: f32 thresholds, then the exact rule near them.
+fn decide_preactivations_portable(a: &[f64], w: &[u64], t: &mut [u64], out: &mut [u64]) {
     approximate_thresholds(a, t);
     if !decide_words(t, w, WORD_MARGIN, out) {
         settle_near(a, t, w, WORD_MARGIN, out);
@@ -410,6 +420,9 @@ mod tests {
             let mut bits = vec![0u64; 5];
             let sure = decide_words(&approx, &w, WORD_MARGIN, &mut bits);
             assert_eq!(sure, shift == 3 << 36, "shift {shift}");
+            let mut portable = vec![0u64; 5];
+            assert_eq!(decide_words_portable(&approx, &w, WORD_MARGIN, &mut portable), sure);
+            assert_eq!(portable, bits, "portable, shift {shift}");
             if !sure {
                 settle_near(&a, &approx, &w, WORD_MARGIN, &mut bits);
             }
@@ -439,6 +452,9 @@ mod tests {
                 .collect();
             let (mut t, mut bits) = (vec![0u64; a.len()], vec![0u64; a.len().div_ceil(64)]);
             decide_preactivations(&a, &w, &mut t, &mut bits);
+            let mut portable = vec![0u64; bits.len()];
+            decide_preactivations_portable(&a, &w, &mut t, &mut portable);
+            assert_eq!(portable, bits, "portable, offset {offset}");
             for (j, (&a, &w)) in a.iter().zip(&w).enumerate() {
                 assert_eq!(bits[j / 64] >> (j % 64) & 1 == 1, sample_state(a, uniform_of(w)) > 0.0, "a = {a}, offset {offset}");
             }
