@@ -5,17 +5,22 @@
 //! [`crate::packed`]) and `Float` (nalgebra, [`Network::forward`]). Seeding is a fixed rule, so a
 //! result depends on the seed only, never on the thread count:
 //! * weight sample `s` draws from `rng(seed, 0, s)` in the order of `Network::sample_weights`;
-//! * examples are cut into blocks of [`BLOCK`]; block `β` of weight sample `s` draws its noise
-//!   uniforms from `rng(seed, s + 1, β)`, noise sample by noise sample, in the order of
-//!   `Network::forward` (layer by layer, example by example, unit by unit).
+//! * noise sample `t` of example `i` (its index in the input) under weight sample `s` draws its
+//!   unit noise from the lane generator [`LaneRng`] seeded from `rng(seed, s + 1, i, t)`
+//!   ([`noise_rng`]): one 64-bit word per unit, layer by layer, unit by unit; word `w` is the
+//!   uniform `u = (w >> 11)·2^{-53}`. Examples are evaluated in blocks of [`BLOCK`] (a task),
+//!   which does not change the draws.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
+pub use crate::rng::{LaneRng, Words};
+
 use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
+use crate::model::noise::UNIT;
 use crate::model::softmax::SoftmaxMean;
-use crate::model::{Layer, Network, RngDraws, WeightSample};
+use crate::model::{Draws, Layer, Network, RngDraws, WeightSample};
 use crate::packed::SampledNetwork;
 use crate::predictive::Predictive;
 
@@ -56,6 +61,12 @@ impl Default for McConfig {
 /// The generator of stream `(a, b)` of `seed` (see the module docs for which stream is which).
 pub fn stream_rng(seed: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
     crate::rng::stream(seed, &[a, b])
+}
+
+/// The unit-noise generator of noise sample `t` of example `i` under weight sample `s` (see the
+/// module docs).
+pub fn noise_rng(seed: u64, s: usize, i: usize, t: usize) -> LaneRng {
+    LaneRng::stream(seed, &[s as u64 + 1, i as u64, t as u64])
 }
 
 /// The `S_w` weight samples of `config` for the float engine.
@@ -142,8 +153,9 @@ pub trait McEngine: Sync {
     /// The number of classes K.
     fn n_classes(&self) -> usize;
     /// `p̄_s` of the examples `range` of `inputs` for weight sample `s`: softmax outputs averaged
-    /// over `noise_samples` activation-noise samples drawn from `rng`, row-major `[example][class]`.
-    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64>;
+    /// over `noise_samples` activation-noise samples drawn from [`noise_rng`] of `seed`, row-major
+    /// `[example][class]`.
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, seed: u64) -> Vec<f64>;
 }
 
 /// Sampled networks on packed bits.
@@ -158,8 +170,8 @@ impl McEngine for PackedEngine<'_> {
         *self.0[0].dims().last().expect("dims are non-empty")
     }
 
-    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
-        self.0[s].noise_averaged_probabilities(inputs, range, noise_samples, rng)
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, seed: u64) -> Vec<f64> {
+        self.0[s].noise_averaged_probabilities(inputs, range, noise_samples, |i, t| noise_rng(seed, s, i, t))
     }
 }
 
@@ -180,19 +192,50 @@ impl McEngine for FloatEngine<'_> {
         self.net.n_classes()
     }
 
-    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
+    fn block(&self, s: usize, inputs: &InputBatch, range: std::ops::Range<usize>, noise_samples: usize, seed: u64) -> Vec<f64> {
         let x0 = inputs.to_matrix(range.clone());
         let mut mean = SoftmaxMean::new(self.net.n_classes(), range.len());
-        for _ in 0..noise_samples {
-            mean.add(&self.net.forward(&x0, &self.samples[s], &mut RngDraws(&mut *rng)).logits);
+        for t in 0..noise_samples {
+            let mut draws = ExampleDraws::new(range.clone().map(|i| noise_rng(seed, s, i, t)).collect());
+            mean.add(&self.net.forward(&x0, &self.samples[s], &mut draws).logits);
         }
         mean.finish()
     }
 }
 
+/// The unit noise of one noise sample of a block of examples for [`Network::forward`]: the
+/// uniforms of example `n` (column `n` of every layer) from generator `n`, layer by layer, one
+/// word per unit (`u = (w >> 11)·2^{-53}`, as [`crate::model::noise::uniform`] makes it).
+pub struct ExampleDraws {
+    rngs: Vec<LaneRng>,
+    words: Vec<u64>,
+}
+
+impl ExampleDraws {
+    /// Draws for the examples of a block, one generator each.
+    pub fn new(rngs: Vec<LaneRng>) -> Self {
+        ExampleDraws { rngs, words: Vec::new() }
+    }
+}
+
+impl Draws for ExampleDraws {
+    fn weights(&mut self, _k: usize, _out: &mut [f64]) {
+        panic!("the predictive draws its weight samples from their own streams (`sample_weights`)")
+    }
+
+    fn units(&mut self, _k: usize, out: &mut [f64]) {
+        let rows = out.len() / self.rngs.len();
+        self.words.resize(rows, 0);
+        for (col, rng) in out.chunks_exact_mut(rows).zip(&mut self.rngs) {
+            rng.fill(&mut self.words);
+            col.iter_mut().zip(&self.words).for_each(|(u, &w)| *u = (w >> 11) as f64 * (1.0 / UNIT));
+        }
+    }
+}
+
 /// The predictive of `engine` on `inputs` (checked by the caller): every (weight sample, block of
-/// [`BLOCK`] examples) in parallel, block `β` of weight sample `s` drawing its noise from stream
-/// `(s + 1, β)` of `seed`, so the result depends on the seed only, never on the thread count.
+/// [`BLOCK`] examples) in parallel, each noise sample of each example drawing from its own
+/// generator ([`noise_rng`]), so the result depends on the seed only, never on the thread count.
 pub fn run(engine: &impl McEngine, inputs: InputBatch, noise_samples: usize, seed: u64) -> Predictive {
     let (n, k, weight_samples) = (inputs.len(), engine.n_classes(), engine.weight_samples());
     let blocks = n.div_ceil(BLOCK);
@@ -201,7 +244,7 @@ pub fn run(engine: &impl McEngine, inputs: InputBatch, noise_samples: usize, see
         .map(|id| {
             let (s, blk) = (id / blocks, id % blocks);
             let range = blk * BLOCK..((blk + 1) * BLOCK).min(n);
-            engine.block(s, &inputs, range, noise_samples, &mut stream_rng(seed, s as u64 + 1, blk as u64))
+            engine.block(s, &inputs, range, noise_samples, seed)
         })
         .collect();
     let mut out = Predictive::zeros(n, k, weight_samples, noise_samples);

@@ -4,13 +4,17 @@
 //! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.
 //! * [`kernel`]: XOR- and AND-popcount products with run-time CPU dispatch.
 //! * `network`: [`SampledNetwork`], one weight draw packed: construction and accessors.
-//! * `engine`: its noise passes (the Monte Carlo forward pass on bits).
+//! * `engine`: its noise passes (the Monte Carlo forward pass on bits); `first_layer`: the first
+//!   layer's pre-activations, computed once for all noise samples; `draw`: a layer's unit states
+//!   from random words and integer thresholds.
 //! * `format`: its byte format (the body of a packed export, `crate::io::PackedModelFile`).
 //! * `patches`: packed patches of convolutions (bit-run gathers, byte bit planes).
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
 pub mod bits;
+mod draw;
 mod engine;
+mod first_layer;
 mod format;
 pub mod kernel;
 mod network;

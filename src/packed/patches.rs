@@ -103,6 +103,17 @@ pub(crate) fn gather(g: &Conv2d, src: &[u64], out: &mut BitMatrix) {
 /// Writes the 8 bit planes of `values` (at most `out.cols()` bytes, the rest 0) into rows
 /// `row..row + 8` of `out`: row `row + q` holds bit `q` of every value.
 pub(crate) fn pack_planes(values: &[u8], out: &mut BitMatrix, row: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        for (wi, chunk) in values.chunks(WORD).enumerate() {
+            // SAFETY: the CPU has AVX-512F and BW (checked).
+            let words = unsafe { x86::planes_of(chunk) };
+            for (q, w) in words.into_iter().enumerate() {
+                out.row_mut(row + q)[wi] = w;
+            }
+        }
+        return;
+    }
     for (wi, chunk) in values.chunks(WORD).enumerate() {
         let mut words = [0u64; 8];
         for (i, &v) in chunk.iter().enumerate() {
@@ -113,6 +124,28 @@ pub(crate) fn pack_planes(values: &[u8], out: &mut BitMatrix, row: usize) {
         for (q, w) in words.into_iter().enumerate() {
             out.row_mut(row + q)[wi] = w;
         }
+    }
+}
+
+/// Bit planes of up to 64 bytes in AVX-512: plane `q` is the mask of the bytes with bit `q` set.
+// The AVX-512 intrinsics are stable since Rust 1.89 (see `super::kernel`).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Word `q` holds bit `q` of `chunk[i]` at bit `i` (`chunk.len() ≤ 64`, missing bytes 0).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn planes_of(chunk: &[u8]) -> [u64; 8] {
+        debug_assert!(chunk.len() <= 64);
+        let mask: __mmask64 = if chunk.len() == 64 { !0 } else { (1u64 << chunk.len()) - 1 };
+        // SAFETY: the masked load reads only the `chunk.len()` bytes of `chunk`.
+        let v = unsafe { _mm512_maskz_loadu_epi8(mask, chunk.as_ptr().cast()) };
+        let mut words = [0u64; 8];
+        for (q, w) in words.iter_mut().enumerate() {
+            *w = _mm512_test_epi8_mask(v, _mm512_set1_epi8(1 << q));
+        }
+        words
     }
 }
 

@@ -10,7 +10,7 @@ use sbn::montecarlo::{self, Engine, McConfig};
 use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
 
-use crate::common::packed::{assert_same_forward, bytes, rng, sym};
+use crate::common::packed::{assert_same_forward, bytes, rng, rngs, sym};
 
 /// A random network `dims` with Bernoulli binary layers after the first; the first and the output
 /// layer real or Bernoulli as asked.
@@ -153,8 +153,8 @@ fn export_round_trip_preserves_predictions() {
         for sn in [SampledNetwork::sample(&net, &mut rng(23)).unwrap(), SampledNetwork::most_likely(&net).unwrap()] {
             let back = SampledNetwork::from_bytes(&sn.to_bytes()).unwrap();
             assert_eq!(back.dims(), sn.dims());
-            let a = sn.forward(&input, 0..9, &mut rng(24)).unwrap();
-            let b = back.forward(&input, 0..9, &mut rng(24)).unwrap();
+            let a = sn.forward(&input, 0..9, &mut rngs(24, 9)).unwrap();
+            let b = back.forward(&input, 0..9, &mut rngs(24, 9)).unwrap();
             assert_eq!(a.states, b.states);
             assert_eq!(a.logits, b.logits);
             let pa = montecarlo::predictive_packed(std::slice::from_ref(&sn), input, 3, 9).unwrap();

@@ -12,7 +12,7 @@ use sbn::model::{Conv2d, Network, WeightKind, Weights};
 use sbn::montecarlo::{self, Engine, McConfig};
 use sbn::packed::{SampledNetwork, summary};
 
-use crate::common::packed::{assert_same_forward, bytes, rng, sym};
+use crate::common::packed::{assert_same_forward, bytes, rng, rngs, sym};
 
 fn below(r: &mut Xoshiro256PlusPlus, n: usize) -> usize {
     ((uniform(r) * n as f64) as usize).min(n - 1)
@@ -164,8 +164,8 @@ fn export_round_trip_keeps_the_geometry() {
         for k in 0..net.layers().len() {
             assert_eq!(back.conv(k), net.layers()[k].conv.as_ref());
         }
-        let a = sn.forward(&input, 0..3, &mut rng(403)).unwrap();
-        let b = back.forward(&input, 0..3, &mut rng(403)).unwrap();
+        let a = sn.forward(&input, 0..3, &mut rngs(403, 3)).unwrap();
+        let b = back.forward(&input, 0..3, &mut rngs(403, 3)).unwrap();
         assert_eq!(a.states, b.states);
         assert_eq!(a.logits, b.logits);
         for len in (0..bytes.len()).step_by(7) {
