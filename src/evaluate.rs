@@ -12,6 +12,7 @@ use crate::io::PackedModelFile;
 use crate::metrics::argmax;
 use crate::metrics::scores::Scores;
 use crate::montecarlo::{self, McConfig};
+use crate::posthoc::PostHoc;
 use crate::predictive::Predictive;
 use crate::uncertainty::Uncertainty;
 
@@ -75,6 +76,64 @@ impl Predictor for PackedModelFile {
     /// One network: nothing grows with the weight samples.
     fn check_memory(&self, _: usize, _: &McConfig, _: &str) -> Result<()> {
         Ok(())
+    }
+}
+
+/// A predictor whose predictive goes through a post-hoc calibration map (docs/math.md §9), so that
+/// every prediction function here (and [`evaluate`]'s scores) sees the calibrated predictive.
+///
+/// ```
+/// # use rand::SeedableRng;
+/// # use sbn::data::{Dataset, Features, InputScaling};
+/// use sbn::evaluate::{Calibrated, predict_dataset};
+/// # use sbn::fitted::FittedModel;
+/// # use sbn::model::init::{random_network, InitConfig};
+/// use sbn::montecarlo::McConfig;
+/// use sbn::posthoc::PostHoc;
+///
+/// # fn main() -> sbn::Result<()> {
+/// # let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// # let net = random_network(&[2, 8, 3], &[sbn::WeightKind::Bernoulli; 2], InitConfig::default(), &mut rng)?;
+/// # let model = FittedModel::new(net, InputScaling::Affine { alpha: 1.0, offset: 0.0 }, vec!["a".into(), "b".into(), "c".into()], Vec::new())?;
+/// # let data = Dataset::unlabelled("data", Features::Real(vec![0.5, -1.0, 2.0, 0.0]), 2)?;
+/// let flat = PostHoc::Temperature(1e6); // a huge temperature: every class about equally likely
+/// let p = predict_dataset(&Calibrated::new(&model, &flat)?, &data, &McConfig::default())?;
+/// assert!(p.mean(0).iter().all(|&v| (v - 1.0 / 3.0).abs() < 1e-4));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Calibrated<'a, P: ?Sized> {
+    model: &'a P,
+    map: &'a PostHoc,
+}
+
+impl<'a, P: Predictor + ?Sized> Calibrated<'a, P> {
+    /// `model` calibrated by `map`, after checking that the map fits the model's classes.
+    pub fn new(model: &'a P, map: &'a PostHoc) -> Result<Self> {
+        map.check(model.classes().len(), "post-hoc calibration")?;
+        Ok(Calibrated { model, map })
+    }
+}
+
+impl<P: Predictor + ?Sized> Predictor for Calibrated<'_, P> {
+    fn input_dim(&self) -> usize {
+        self.model.input_dim()
+    }
+
+    fn classes(&self) -> &[String] {
+        self.model.classes()
+    }
+
+    fn input_scaling(&self) -> &InputScaling {
+        self.model.input_scaling()
+    }
+
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+        self.map.apply(&self.model.predictive(inputs, config)?)
+    }
+
+    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+        self.model.check_memory(n_examples, config, what)
     }
 }
 

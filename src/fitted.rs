@@ -6,6 +6,7 @@
 use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
 use crate::model::Network;
+use crate::posthoc::PostHocFit;
 use crate::train::EpochRecord;
 
 /// A network with its input scaling, classes and training history.
@@ -54,6 +55,9 @@ pub struct FittedModel {
     pub class_names: Vec<String>,
     /// What every epoch of the fit measured (empty for a model not fitted here).
     pub history: Vec<EpochRecord>,
+    /// A post-hoc calibration of the predictive fitted after the fit (`sbn calibrate --fit …
+    /// --save`), applied only on request ([`FittedModel::posthoc_map`]).
+    pub posthoc: Option<PostHocFit>,
 }
 
 impl FittedModel {
@@ -66,7 +70,23 @@ impl FittedModel {
         if network.n_classes() != class_names.len() {
             return Err(SbnError::invalid("fitted model", format!("{} class names for {} outputs", class_names.len(), network.n_classes())));
         }
-        Ok(FittedModel { network, scaling, class_names, history })
+        Ok(FittedModel { network, scaling, class_names, history, posthoc: None })
+    }
+
+    /// The model with `posthoc` stored, after checking it fits the model's classes.
+    pub fn with_posthoc(mut self, posthoc: Option<PostHocFit>) -> Result<Self> {
+        if let Some(p) = &posthoc {
+            p.map.check(self.n_classes(), "post-hoc calibration")?;
+        }
+        self.posthoc = posthoc;
+        Ok(self)
+    }
+
+    /// The stored post-hoc map; an error naming `place` (e.g. the model file) when none is stored.
+    pub fn posthoc_map(&self, place: &str) -> Result<&crate::posthoc::PostHoc> {
+        self.posthoc.as_ref().map(|p| &p.map).ok_or_else(|| {
+            SbnError::invalid(place, "has no post-hoc calibration stored; fit one with `sbn calibrate MODEL --data DATA --fit temperature --save`")
+        })
     }
 
     /// Features per example.

@@ -60,7 +60,8 @@
 //!   validation, checkpoints); [`fitted`]: the fitted model; [`io`]: model files.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
-//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at.
+//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`posthoc`]:
+//!   post-hoc calibration of the predictive (temperature, vector scaling, histogram binning).
 //! * [`reference_cases`] and [`gradient_study`]: the reference-vector case format and the
 //!   gradient-quality study; [`limits`]: sizes checked against memory; [`checked`]: validated
 //!   values.
@@ -84,6 +85,7 @@ pub mod montecarlo;
 pub mod objective;
 pub mod packed;
 pub mod plot;
+pub mod posthoc;
 pub mod predictive;
 pub mod reference_cases;
 pub mod report;

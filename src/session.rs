@@ -215,7 +215,13 @@ impl Session<'_> {
 
     fn fitted(&self, trainer: &Trainer, network: Network) -> FittedModel {
         let data = trainer.data();
-        FittedModel { network, scaling: data.scaling().clone(), class_names: data.dataset().class_names().to_vec(), history: trainer.history().to_vec() }
+        FittedModel {
+            network,
+            scaling: data.scaling().clone(),
+            class_names: data.dataset().class_names().to_vec(),
+            history: trainer.history().to_vec(),
+            posthoc: None,
+        }
     }
 
     /// Writes the checkpoint: the current network, the history and the trainer's state.

@@ -17,6 +17,7 @@ use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
 use crate::model::{Conv2d, Layer, Network, WeightKind};
+use crate::posthoc::PostHocFit;
 use crate::spec::ModelSpec;
 use crate::train::optim::{Moments, OptimizerKind, OptimizerState};
 use crate::train::{EpochRecord, TrainState};
@@ -83,6 +84,9 @@ struct Header {
     layers: Vec<LayerRecord>,
     history: Vec<EpochRecord>,
     state: Option<StateRecord>,
+    /// Absent in files written before post-hoc calibration existed, and when none is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    posthoc: Option<PostHocFit>,
 }
 
 /// The f64 values of the body, filled by writing and sliced by reading.
@@ -175,8 +179,15 @@ impl ModelFile {
             best: s.best.as_ref().map(|(score, net)| (*score, payload.put_network(net))),
             elapsed: s.elapsed,
         });
-        let header =
-            Header { spec: self.spec.clone(), scaling: f.scaling.clone(), class_names: f.class_names.clone(), layers, history: f.history.clone(), state };
+        let header = Header {
+            spec: self.spec.clone(),
+            scaling: f.scaling.clone(),
+            class_names: f.class_names.clone(),
+            layers,
+            history: f.history.clone(),
+            state,
+            posthoc: f.posthoc.clone(),
+        };
         container::write(&FORMAT, &header, Body::Floats(&payload.0))
     }
 
@@ -193,10 +204,12 @@ impl ModelFile {
         let payload = Payload(contents.body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect());
         let network = payload.get_network(&header.layers, place)?;
         let state = header.state.map(|s| payload.get_state(s, &network, place)).transpose()?;
-        let fitted = FittedModel::new(network, header.scaling, header.class_names, header.history).map_err(|e| match e {
-            SbnError::Invalid { message, .. } => bad(message),
-            other => other,
-        })?;
+        let fitted = FittedModel::new(network, header.scaling, header.class_names, header.history).and_then(|f| f.with_posthoc(header.posthoc)).map_err(
+            |e| match e {
+                SbnError::Invalid { message, .. } => bad(message),
+                other => other,
+            },
+        )?;
         Ok(ModelFile { spec: header.spec, fitted, state })
     }
 

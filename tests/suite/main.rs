@@ -18,6 +18,7 @@ mod metrics;
 mod packed;
 mod packed_conv;
 mod plots;
+mod posthoc;
 mod psa_matrix_form;
 mod readme;
 mod report;
