@@ -115,7 +115,8 @@ fn every_method_improves_held_out_data_of_a_distorted_mixture() {
             let after = Scores::from_predictive(&calibrated, test_y).unwrap();
             assert!(after.nll < before.nll - 0.02, "factor {factor}, {map}: held-out NLL {} → {}", before.nll, after.nll);
             assert!(after.ece < 0.5 * before.ece && after.ece < 0.035, "factor {factor}, {map}: held-out ECE {} → {}", before.ece, after.ece);
-            if method != Method::Vector {
+            if method == Method::Histogram {
+                // (Tempering each weight sample can move the mixture's arg-max; binning cannot.)
                 assert_eq!(after.accuracy, before.accuracy, "{map} keeps every predicted class");
             }
             let split = Uncertainty::from_predictive(&calibrated).unwrap();
