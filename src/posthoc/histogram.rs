@@ -7,8 +7,8 @@
 //! `(hits + 1)/(count + 2)`, so no calibrated confidence is exactly 0 or 1 (an unsmoothed 1 would
 //! cost a miss the floored NLL of 27.6 nats), and at least `1/K`. The other classes share the
 //! rest, `1 − â`, in proportion to their probabilities, `p̃_k = λ p̄_k`, except that none may
-//! exceed `â` (water-filling: a class that would is set to `â` and the rest shared again), so the
-//! predicted class is kept (up to ties).
+//! reach `â` (water-filling: a class that would is set just below `â`, `â(1 − 10⁻⁹)`, and the rest
+//! shared again), so the predicted class is kept.
 
 use crate::error::{Result, SbnError};
 use crate::metrics::top_label;
@@ -60,24 +60,26 @@ fn calibrate_row(row: &[f64], edges: &[f64], accuracy: &[f64]) -> Vec<f64> {
     let a = accuracy[edges.partition_point(|&e| e <= row[top].min(1.0))].max(1.0 / k as f64);
     let mut out = vec![0.0; k];
     out[top] = a;
-    // Water-filling: the others in proportion to p̄, none above `a`; a capped class takes `a`
-    // and the rest is shared again among the uncapped ones.
+    // Water-filling: the others in proportion to p̄, none above `cap` (just below `a`, so that the
+    // predicted class stays the only largest); a capped class takes `cap` and the rest is shared
+    // again among the uncapped ones.
+    let cap = a * (1.0 - 1e-9);
     let mut capped = vec![false; k];
     capped[top] = true;
     loop {
         let free: Vec<usize> = (0..k).filter(|&j| !capped[j]).collect();
-        let left = 1.0 - a * capped.iter().filter(|&&c| c).count() as f64;
+        let left = 1.0 - a - cap * (capped.iter().filter(|&&c| c).count() - 1) as f64;
         let mass: f64 = free.iter().map(|&j| row[j]).sum();
         for &j in &free {
             out[j] = if mass > 1e-300 { row[j] * left / mass } else { left / free.len() as f64 };
         }
-        let over: Vec<usize> = free.iter().copied().filter(|&j| out[j] > a).collect();
+        let over: Vec<usize> = free.iter().copied().filter(|&j| out[j] > cap).collect();
         if over.is_empty() {
             return out;
         }
         for j in over {
             capped[j] = true;
-            out[j] = a;
+            out[j] = cap;
         }
     }
 }
