@@ -97,25 +97,26 @@ impl Predictor for PackedModelFile {
 /// # let model = FittedModel::new(net, InputScaling::Affine { alpha: 1.0, offset: 0.0 }, vec!["a".into(), "b".into(), "c".into()], Vec::new())?;
 /// # let data = Dataset::unlabelled("data", Features::Real(vec![0.5, -1.0, 2.0, 0.0]), 2)?;
 /// let flat = PostHoc::Temperature(1e6); // a huge temperature: every class about equally likely
-/// let p = predict_dataset(&Calibrated::new(&model, &flat)?, &data, &McConfig::default())?;
+/// let p = predict_dataset(&Calibrated::new(&model, flat)?, &data, &McConfig::default())?;
 /// assert!(p.mean(0).iter().all(|&v| (v - 1.0 / 3.0).abs() < 1e-4));
 /// # Ok(())
 /// # }
 /// ```
-pub struct Calibrated<'a, P: ?Sized> {
-    model: &'a P,
-    map: &'a PostHoc,
+pub struct Calibrated<P> {
+    model: P,
+    map: PostHoc,
 }
 
-impl<'a, P: Predictor + ?Sized> Calibrated<'a, P> {
-    /// `model` calibrated by `map`, after checking that the map fits the model's classes.
-    pub fn new(model: &'a P, map: &'a PostHoc) -> Result<Self> {
+impl<P: Predictor> Calibrated<P> {
+    /// `model` (a model, a reference to one, or a boxed predictor) calibrated by `map`, after
+    /// checking that the map fits the model's classes.
+    pub fn new(model: P, map: PostHoc) -> Result<Self> {
         map.check(model.classes().len(), "post-hoc calibration")?;
         Ok(Calibrated { model, map })
     }
 }
 
-impl<P: Predictor + ?Sized> Predictor for Calibrated<'_, P> {
+impl<P: Predictor> Predictor for Calibrated<P> {
     fn input_dim(&self) -> usize {
         self.model.input_dim()
     }
@@ -134,6 +135,52 @@ impl<P: Predictor + ?Sized> Predictor for Calibrated<'_, P> {
 
     fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
         self.model.check_memory(n_examples, config, what)
+    }
+}
+
+/// A reference predicts as what it points to (so [`Calibrated`] can borrow its model).
+impl<P: Predictor + ?Sized> Predictor for &P {
+    fn input_dim(&self) -> usize {
+        (**self).input_dim()
+    }
+
+    fn classes(&self) -> &[String] {
+        (**self).classes()
+    }
+
+    fn input_scaling(&self) -> &InputScaling {
+        (**self).input_scaling()
+    }
+
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+        (**self).predictive(inputs, config)
+    }
+
+    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+        (**self).check_memory(n_examples, config, what)
+    }
+}
+
+/// A boxed predictor predicts as its contents.
+impl<P: Predictor + ?Sized> Predictor for Box<P> {
+    fn input_dim(&self) -> usize {
+        (**self).input_dim()
+    }
+
+    fn classes(&self) -> &[String] {
+        (**self).classes()
+    }
+
+    fn input_scaling(&self) -> &InputScaling {
+        (**self).input_scaling()
+    }
+
+    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+        (**self).predictive(inputs, config)
+    }
+
+    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+        (**self).check_memory(n_examples, config, what)
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::{Result, SbnError};
-use crate::evaluate::{evaluate, predict_dataset};
+use crate::evaluate::{Calibrated, Predictor, evaluate, predict_dataset};
 use crate::fitted::FittedModel;
 use crate::io::write_atomic;
 use crate::metrics::calibration::{Binning, ReliabilityTable, reliability};
@@ -18,6 +18,7 @@ use crate::metrics::selective::RiskCoverage;
 use crate::metrics::top_label;
 use crate::montecarlo::McConfig;
 use crate::plot::{self, LineChart, Series};
+use crate::posthoc::PostHoc;
 use crate::predictive::Predictive;
 use crate::uncertainty::{ScoreKind, Uncertainty, UncertaintySummary, scores};
 
@@ -69,6 +70,24 @@ pub struct ReportMetrics {
     pub weight_entropy: f64,
     /// Share of Bernoulli weights with `0.05 < q < 0.95` (0 without Bernoulli weights).
     pub uncertain_share: f64,
+    /// The post-hoc calibration applied to the predictive, when one was ([`ReportOptions`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posthoc: Option<PostHoc>,
+}
+
+/// What a report adds to the plain one.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    /// Calibrate the predictive with this map before anything is computed from it.
+    pub posthoc: Option<PostHoc>,
+}
+
+/// `model` as it predicts in a report: calibrated by the options' map, if any.
+pub fn report_predictor<'m>(model: &'m FittedModel, options: &ReportOptions) -> Result<Box<dyn Predictor + 'm>> {
+    Ok(match &options.posthoc {
+        Some(map) => Box::new(Calibrated::new(model, map.clone())?),
+        None => Box::new(model),
+    })
 }
 
 /// OOD detection (OOD = positives) for every score of [`ScoreKind`].
@@ -133,11 +152,25 @@ pub fn training_curves(model: &FittedModel, title: &str, dir: &Path) -> Result<(
 
 /// Writes `metrics.json`, the plots and `summary.md` into `dir` and returns the metrics.
 pub fn write_report(model: &FittedModel, model_name: &str, data: &Dataset, ood: Option<&Dataset>, config: &McConfig, dir: &Path) -> Result<ReportMetrics> {
+    write_report_with(model, model_name, data, ood, config, dir, &ReportOptions::default())
+}
+
+/// [`write_report`] with options (a post-hoc calibration).
+pub fn write_report_with(
+    model: &FittedModel,
+    model_name: &str,
+    data: &Dataset,
+    ood: Option<&Dataset>,
+    config: &McConfig,
+    dir: &Path,
+    options: &ReportOptions,
+) -> Result<ReportMetrics> {
     if dir.is_file() {
         return Err(SbnError::invalid(dir.display().to_string(), "is a file; the report needs a folder"));
     }
     let labels = data.labels_for(&model.class_names)?;
-    let (pred, sc) = evaluate(model, data, config)?;
+    let predictor = report_predictor(model, options)?;
+    let (pred, sc) = evaluate(&predictor, data, config)?;
     let k = pred.n_classes;
     let probs = pred.means();
     let table = reliability(&probs, k, &labels, Binning::EqualWidth(ECE_BINS))?;
@@ -145,7 +178,7 @@ pub fn write_report(model: &FittedModel, model_name: &str, data: &Dataset, ood: 
     let rc = RiskCoverage::new(&confidence, &correct)?;
     let unc = Uncertainty::from_predictive(&pred)?;
     let summary = unc.summarize(&probs, k, &labels)?;
-    let ood_pred = ood.map(|o| predict_dataset(model, o, config)).transpose()?;
+    let ood_pred = ood.map(|o| predict_dataset(&predictor, o, config)).transpose()?;
     let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
     let sweep = sample_sweep(&pred, &labels)?;
     let (weight_entropy, uncertain_share) = model.network.posterior_spread();
@@ -207,6 +240,7 @@ pub fn write_report(model: &FittedModel, model_name: &str, data: &Dataset, ood: 
         sample_sweep: sweep,
         weight_entropy,
         uncertain_share,
+        posthoc: options.posthoc.clone(),
     };
     write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("metrics serialize").as_bytes())?;
     write_atomic(&dir.join("summary.md"), markdown(&metrics, config, has_curves).as_bytes())?;
@@ -222,6 +256,9 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
         "Monte Carlo predictive: S_w = {} weight samples × S_z = {} noise samples, seed {}.\n",
         config.weight_samples, config.noise_samples, config.seed
     );
+    if let Some(map) = &m.posthoc {
+        let _ = writeln!(md, "Post-hoc calibration applied (docs/math.md §9): {map}.\n");
+    }
     let _ = writeln!(md, "| metric | value |\n|---|---|");
     let _ = writeln!(md, "| examples | {} |", s.n_examples);
     let _ = writeln!(md, "| accuracy | {:.2}% |", 100.0 * s.accuracy);

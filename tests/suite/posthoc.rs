@@ -183,3 +183,46 @@ fn a_model_without_a_map_says_how_to_get_one() {
         .unwrap();
     assert_eq!(with.posthoc_map("m.sbn").unwrap(), &PostHoc::Temperature(2.0));
 }
+
+#[test]
+fn the_command_line_fits_stores_and_applies_a_map() {
+    use crate::common::cli::{sbn, temp_dir};
+    let dir = temp_dir("posthoc-cli");
+    let model = dir.join("m.sbn");
+    std::fs::copy(OLD_MODEL, &model).unwrap();
+    let m = model.to_str().unwrap();
+    let mc = ["--weight-samples", "4", "--noise-samples", "2"];
+    let run = |args: &[&str]| sbn(&[args, &mc[..]].concat());
+    // Nothing stored yet: every predicting command says so, naming the file.
+    for cmd in
+        [&["evaluate", m, "--data", "embedded:digits"][..], &["uncertainty", m, "--data", "embedded:digits"], &["calibrate", m, "--data", "embedded:digits"]]
+    {
+        let (ok, _, err) = run(&[cmd, &["--posthoc"]].concat());
+        assert!(!ok && err.contains("--posthoc") && err.contains("m.sbn") && err.contains("no post-hoc calibration"), "{cmd:?}: {err}");
+    }
+    let (ok, _, err) = run(&["calibrate", m, "--data", "embedded:digits", "--fit", "platt"]);
+    assert!(!ok && err.contains("--fit") && err.contains("platt"), "{err}");
+    let plots = dir.join("plots");
+    let (ok, out, err) = run(&["calibrate", m, "--data", "embedded:digits", "--fit", "temperature", "--save", "--out", plots.to_str().unwrap()]);
+    assert!(ok && out.contains("before") && out.contains("after") && out.contains("temperature scaling, T ="), "{out}{err}");
+    for f in ["reliability_before.png", "reliability_before.svg", "reliability_after.png", "reliability_after.svg"] {
+        assert!(plots.join(f).is_file(), "{f} missing");
+    }
+    let stored = ModelFile::load(&model).unwrap().fitted.posthoc.expect("stored");
+    assert_eq!((stored.n_examples, stored.weight_samples, stored.noise_samples), (1797, 4, 2));
+    let scores = |extra: &[&str]| {
+        let (ok, out, err) = run(&[&["evaluate", m, "--data", "embedded:digits", "--json"][..], extra].concat());
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["nll"].as_f64().unwrap()
+    };
+    // Same data and draws as the fit: the stored temperature cannot raise the NLL.
+    let (plain, calibrated) = (scores(&[]), scores(&["--posthoc"]));
+    assert!(calibrated < plain, "NLL {plain} → {calibrated} with --posthoc");
+    let csv = dir.join("p.csv");
+    let (ok, _, err) = run(&["predict", m, "--data", "embedded:digits", "--posthoc", "--out", csv.to_str().unwrap()]);
+    assert!(ok && err.contains("post-hoc calibration: temperature"), "{err}");
+    let packed = dir.join("m.packed");
+    assert!(sbn(&["export", m, "--out", packed.to_str().unwrap()]).0);
+    let (ok, _, err) = run(&["predict", packed.to_str().unwrap(), "--data", "embedded:digits", "--posthoc", "--out", csv.to_str().unwrap()]);
+    assert!(!ok && err.contains("--posthoc") && err.contains("packed"), "{err}");
+}

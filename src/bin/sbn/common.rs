@@ -135,3 +135,33 @@ pub fn ensure_not_an_input(flag: &str, out: &Path, inputs: &[&Path]) -> Result<(
     }
     Ok(())
 }
+
+/// `--posthoc`: predict through the post-hoc calibration stored in the model file.
+#[derive(clap::Args, Clone, Debug)]
+pub struct PostHocArgs {
+    /// Apply the post-hoc calibration stored in the model file (by `sbn calibrate --fit … --save`).
+    #[arg(long)]
+    pub posthoc: bool,
+}
+
+impl PostHocArgs {
+    /// The stored map when `--posthoc` is given (an error naming the model file when it has none).
+    pub fn map(&self, model: &FittedModel, path: &Path) -> Result<Option<sbn::posthoc::PostHoc>> {
+        if !self.posthoc {
+            return Ok(None);
+        }
+        let map = model.posthoc_map(&path.display().to_string()).context("--posthoc")?;
+        if let Some(stored) = &model.posthoc {
+            eprintln!("post-hoc calibration: {stored}");
+        }
+        Ok(Some(map.clone()))
+    }
+
+    /// `model` as it predicts with these flags: through the stored map, or as it is.
+    pub fn predictor<'m>(&self, model: &'m FittedModel, path: &Path) -> Result<Box<dyn sbn::evaluate::Predictor + 'm>> {
+        Ok(match self.map(model, path)? {
+            Some(map) => Box::new(sbn::evaluate::Calibrated::new(model, map)?),
+            None => Box::new(model),
+        })
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use sbn::evaluate::evaluate;
 
-use crate::common::{DataArgs, McArgs};
+use crate::common::{DataArgs, McArgs, PostHocArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +21,8 @@ pub struct Args {
     #[arg(long)]
     posterior_mode: bool,
     #[command(flatten)]
+    posthoc: PostHocArgs,
+    #[command(flatten)]
     mc: McArgs,
 }
 
@@ -30,7 +32,8 @@ pub fn run(args: Args) -> Result<()> {
         model.network = model.network.posterior_mode();
     }
     let data = args.data.load_for(&model)?;
-    let (_, scores) = evaluate(&model, &data, &args.mc.config_for(&model.network, data.len())?)?;
+    let predictor = args.posthoc.predictor(&model, &args.model)?;
+    let (_, scores) = evaluate(&predictor, &data, &args.mc.config_for(&model.network, data.len())?)?;
     if args.json {
         out!("{}", serde_json::to_string(&scores)?);
     } else {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use sbn::data::LabelPolicy;
 use sbn::data::{Dataset, InputBatch};
-use sbn::evaluate::{Predictor, predict_dataset};
+use sbn::evaluate::{Calibrated, Predictor, predict_dataset};
 use sbn::io::{ModelFile, PackedModelFile, write_atomic};
 use sbn::montecarlo::predictive_packed;
 use sbn::packed::{SampledNetwork, summary};
@@ -14,7 +14,7 @@ use sbn::predictive::Predictive;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{DataArgs, McArgs, ensure_not_an_input, load_data, load_features};
+use crate::common::{DataArgs, McArgs, PostHocArgs, ensure_not_an_input, load_data, load_features};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -36,6 +36,8 @@ pub struct PredictArgs {
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
+    posthoc: PostHocArgs,
+    #[command(flatten)]
     mc: McArgs,
 }
 
@@ -46,7 +48,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         bail!("--out {}: expected a .csv or .json file name", args.out.display());
     }
     ensure_not_an_input("--out", &args.out, &[&args.model, Path::new(&args.data)])?;
-    let model = load_predictor(&args.model, &args.mc)?;
+    let model = load_predictor(&args.model, &args.mc, &args.posthoc)?;
     let data_args = DataArgs { data: args.data.clone(), label: args.label.clone() };
     let policy = if args.no_label { LabelPolicy::Absent } else { LabelPolicy::IfPresent };
     let mut data = load_data(&args.data, &data_args.options(policy, model.input_dim()))?;
@@ -63,17 +65,25 @@ pub fn predict(args: PredictArgs) -> Result<()> {
 }
 
 /// A model file or a packed export, by its magic bytes, as one [`Predictor`]; a fitted model's
-/// posterior tempered by `--posterior-temperature` (a packed network cannot be).
-fn load_predictor(path: &Path, mc: &McArgs) -> Result<Box<dyn Predictor>> {
+/// posterior tempered by `--posterior-temperature` and calibrated by its stored map with
+/// `--posthoc` (a packed network can be neither).
+fn load_predictor(path: &Path, mc: &McArgs, posthoc: &PostHocArgs) -> Result<Box<dyn Predictor>> {
     let bytes = std::fs::read(path).map_err(|e| sbn::SbnError::io(path, e))?;
     let place = path.display().to_string();
     if PackedModelFile::sniff(&bytes) {
         if mc.posterior_temperature != 1.0 {
             bail!("--posterior-temperature: {place} is a packed network (one weight sample); temper its model file instead");
         }
+        if posthoc.posthoc {
+            bail!("--posthoc: {place} is a packed network, which stores no post-hoc calibration; predict with its model file instead");
+        }
         return Ok(Box::new(PackedModelFile::from_bytes(&bytes, &place)?));
     }
-    Ok(Box::new(mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?))
+    let model = mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?;
+    Ok(match posthoc.map(&model, path)? {
+        Some(map) => Box::new(Calibrated::new(model, map)?),
+        None => Box::new(model),
+    })
 }
 
 /// The predicted class of example `n` and, with labels, its label, by class name.

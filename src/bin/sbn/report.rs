@@ -3,14 +3,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use sbn::data::Dataset;
 use sbn::evaluate::{evaluate, predict_dataset};
-use sbn::metrics::calibration::{Binning, reliability};
-use sbn::metrics::scores::ECE_BINS;
-use sbn::report::{ood_table, training_curves, write_report};
+use sbn::fitted::FittedModel;
+use sbn::io::{ModelFile, OutputLock};
+use sbn::metrics::calibration::{Binning, ReliabilityTable, reliability};
+use sbn::metrics::scores::{ECE_BINS, Scores};
+use sbn::posthoc::{Method, PostHoc, PostHocFit};
+use sbn::report::{ReportOptions, ood_table, training_curves, write_report_with};
 use sbn::uncertainty::Uncertainty;
 
-use crate::common::{DataArgs, McArgs, load_features};
+use crate::common::{DataArgs, McArgs, PostHocArgs, load_features};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -25,6 +29,8 @@ pub struct ReportArgs {
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
+    posthoc: PostHocArgs,
+    #[command(flatten)]
     mc: McArgs,
 }
 
@@ -37,7 +43,8 @@ pub fn report(args: ReportArgs) -> Result<()> {
         name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
     }
     let config = args.mc.config_for(&model.network, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
-    let m = write_report(&model, &name, &data, ood.as_ref(), &config, &args.out)?;
+    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model)? };
+    let m = write_report_with(&model, &name, &data, ood.as_ref(), &config, &args.out, &options)?;
     out!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
     Ok(())
 }
@@ -56,6 +63,17 @@ pub struct CalibrateArgs {
     /// Also draw the reliability diagram (and training curves, when the model has a history) into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Fit a post-hoc calibration: temperature, vector or histogram; scores before and after are shown.
+    #[arg(long, conflicts_with = "posthoc")]
+    fit: Option<String>,
+    /// Fit on this labelled data instead of --data (then --data is held out for the before/after scores).
+    #[arg(long, requires = "fit")]
+    calibration_data: Option<String>,
+    /// Store the fitted calibration in the model file (atomically, under the model's lock).
+    #[arg(long, requires = "fit")]
+    save: bool,
+    #[command(flatten)]
+    posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
 }
@@ -63,13 +81,31 @@ pub struct CalibrateArgs {
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
     sbn::limits::ensure_fits(&format!("--bins {}", args.bins), "the reliability table", sbn::limits::product(&[args.bins, 64]))?;
+    let method = args.fit.as_deref().map(|m| m.parse::<Method>().context("--fit")).transpose()?;
+    if args.save && args.mc.posterior_temperature != 1.0 {
+        anyhow::bail!("--save: a calibration stored in the model applies to its fitted posterior; fit it without --posterior-temperature");
+    }
     let model = args.mc.load_model(&args.model)?;
     let data = args.data.load_for(&model)?;
-    let (pred, scores) = evaluate(&model, &data, &args.mc.config_for(&model.network, data.len())?)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
+    if let Some(method) = method {
+        return fit_posthoc(&args, model, &data, method, binning);
+    }
+    let predictor = args.posthoc.predictor(&model, &args.model)?;
+    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&model.network, data.len())?)?;
     let table = reliability(&pred.means(), pred.n_classes, data.require_labels("calibration")?, binning)?;
+    print_scores("", &scores, &table)?;
+    print_table(&table)?;
+    if let Some(dir) = &args.out {
+        sbn::plot::reliability_diagram(&table, &format!("Reliability on {}", data.name), dir.join("reliability"))?;
+        training_curves(&model, &data.name, dir)?;
+    }
+    Ok(())
+}
+
+fn print_scores(label: &str, scores: &Scores, table: &ReliabilityTable) -> Result<()> {
     out!(
-        "accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%",
+        "{label}accuracy {:.2}%  NLL {:.4}  Brier {:.4}  ECE {:.2}%  MCE {:.2}%  classwise ECE {:.2}%",
         100.0 * scores.accuracy,
         scores.nll,
         scores.brier,
@@ -77,14 +113,62 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         100.0 * table.mce(),
         100.0 * scores.classwise_ece
     );
+    Ok(())
+}
+
+fn print_table(table: &ReliabilityTable) -> Result<()> {
     out!("{:>8} {:>8} {:>8} {:>9} {:>11}", "lower", "upper", "count", "accuracy", "confidence");
     for b in &table.bins {
         out!("{:>8.3} {:>8.3} {:>8} {:>9.4} {:>11.4}", b.lower, b.upper, b.count, b.accuracy, b.confidence);
     }
-    if let Some(dir) = &args.out {
-        sbn::plot::reliability_diagram(&table, &format!("Reliability on {}", data.name), dir.join("reliability"))?;
-        training_curves(&model, &data.name, dir)?;
+    Ok(())
+}
+
+/// `sbn calibrate --fit METHOD`: fits the map on --calibration-data (or --data), shows --data's
+/// scores before and after, draws both reliability diagrams, and with --save stores the map.
+fn fit_posthoc(args: &CalibrateArgs, model: FittedModel, data: &Dataset, method: Method, binning: Binning) -> Result<()> {
+    let fit_data = match &args.calibration_data {
+        Some(path) => DataArgs { data: path.clone(), label: args.data.label.clone() }.load_for(&model)?,
+        None => data.clone(),
+    };
+    let config = args.mc.config_for(&model.network, data.len().max(fit_data.len()))?;
+    let (fit_pred, _) = evaluate(&model, &fit_data, &config)?;
+    let map = PostHoc::fit(method, &fit_pred, fit_data.require_labels("post-hoc fit")?)?;
+    let stored =
+        PostHocFit { map, data: fit_data.name.clone(), n_examples: fit_data.len(), weight_samples: config.weight_samples, noise_samples: config.noise_samples };
+    out!("fitted {stored}");
+    let before = if args.calibration_data.is_some() { evaluate(&model, data, &config)?.0 } else { fit_pred };
+    let after = stored.map.apply(&before)?;
+    let labels = data.require_labels("calibration")?;
+    let in_sample = if args.calibration_data.is_some() { "" } else { " (the data it was fitted on: in-sample; give --calibration-data to hold --data out)" };
+    out!("on {}{in_sample}:", data.name);
+    let mut tables = Vec::new();
+    for (label, pred) in [("before  ", &before), ("after   ", &after)] {
+        let table = reliability(&pred.means(), pred.n_classes, labels, binning)?;
+        print_scores(label, &Scores::from_predictive(pred, labels)?, &table)?;
+        tables.push(table);
     }
+    print_table(&tables[1])?;
+    if let Some(dir) = &args.out {
+        for (table, when) in tables.iter().zip(["before", "after"]) {
+            let title = format!("Reliability on {}, {when} {}", data.name, stored.map.method_name());
+            sbn::plot::reliability_diagram(table, &title, dir.join(format!("reliability_{when}")))?;
+        }
+    }
+    if args.save {
+        save_posthoc(&args.model, stored)?;
+    }
+    Ok(())
+}
+
+/// Stores `stored` in the model file at `path`: under its lock (no `sbn fit` writing it at the
+/// same time), read afresh, written atomically.
+fn save_posthoc(path: &std::path::Path, stored: PostHocFit) -> Result<()> {
+    let _lock = OutputLock::acquire(path, "sbn calibrate --save")?;
+    let mut file = ModelFile::load(path)?;
+    file.fitted = file.fitted.with_posthoc(Some(stored))?;
+    file.save(path)?;
+    eprintln!("post-hoc calibration stored in {}; predict with it by adding --posthoc", path.display());
     Ok(())
 }
 
@@ -97,6 +181,8 @@ pub struct UncertaintyArgs {
     #[arg(long)]
     ood: Option<String>,
     #[command(flatten)]
+    posthoc: PostHocArgs,
+    #[command(flatten)]
     mc: McArgs,
 }
 
@@ -104,7 +190,8 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     let model = args.mc.load_model(&args.model)?;
     let data = args.data.load_for(&model)?;
     let config = args.mc.config_for(&model.network, data.len())?;
-    let (pred, _) = evaluate(&model, &data, &config)?;
+    let predictor = args.posthoc.predictor(&model, &args.model)?;
+    let (pred, _) = evaluate(&predictor, &data, &config)?;
     let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, data.require_labels("the uncertainty summary")?)?;
     out!("uncertainty in nats (S_w = {}, S_z = {}): total = data + model", config.weight_samples, config.noise_samples);
     out!("{:<16} {:>7} {:>9} {:>9} {:>9}", "examples", "n", "total", "data", "model");
@@ -115,7 +202,7 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     }
     if let Some(o) = &args.ood {
         let ood = load_features(o, model.network.input_dim())?;
-        let ood_pred = predict_dataset(&model, &ood, &config)?;
+        let ood_pred = predict_dataset(&predictor, &ood, &config)?;
         out!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
         out!("{:<16} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
         for r in ood_table(&pred, &ood_pred)? {
