@@ -120,23 +120,31 @@ pub enum ScoreKind {
     MaxProbability,
     /// Total uncertainty `H[p̄]`.
     Total,
-    /// Data part, `(1/S_w) Σ_s H[p̄_s]`.
+    /// Data part, the expected entropy `(1/S_w) Σ_s H[p̄_s]`.
     Data,
     /// Model part, the mutual information `total − data`.
     Model,
+    /// The energy score (Liu et al. 2020), `−ln Σ_k exp(z_k)`, of the logits
+    /// `z_k = (1/S_w) Σ_s ln p̄_s,k` (see [`energy_scores`]).
+    Energy,
+    /// Variation ratio: `1 −` the fraction of weight samples whose arg-max is the modal class.
+    VariationRatio,
 }
 
 impl ScoreKind {
     /// Every kind, in report order.
-    pub const ALL: [ScoreKind; 4] = [ScoreKind::MaxProbability, ScoreKind::Total, ScoreKind::Model, ScoreKind::Data];
+    pub const ALL: [ScoreKind; 6] =
+        [ScoreKind::MaxProbability, ScoreKind::Total, ScoreKind::Model, ScoreKind::Data, ScoreKind::Energy, ScoreKind::VariationRatio];
 
     /// A short name for tables and legends.
     pub fn name(self) -> &'static str {
         match self {
             ScoreKind::MaxProbability => "max-probability",
             ScoreKind::Total => "total entropy",
-            ScoreKind::Data => "data part",
+            ScoreKind::Data => "expected entropy (data part)",
             ScoreKind::Model => "model part (MI)",
+            ScoreKind::Energy => "energy",
+            ScoreKind::VariationRatio => "variation ratio",
         }
     }
 }
@@ -151,5 +159,62 @@ pub fn scores(p: &Predictive, kind: ScoreKind) -> Result<Vec<f64>> {
         ScoreKind::Total => Ok(Uncertainty::from_predictive(p)?.total),
         ScoreKind::Data => Ok(Uncertainty::from_predictive(p)?.data),
         ScoreKind::Model => Ok(Uncertainty::from_predictive(p)?.model),
+        ScoreKind::Energy => energy_scores(p),
+        ScoreKind::VariationRatio => variation_ratios(p),
     }
+}
+
+/// The energy `−ln Σ_k exp(z_k)` of logits `z` (computed stably, from the largest logit).
+pub fn energy(logits: &[f64]) -> f64 {
+    let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    -(m + logits.iter().map(|z| (z - m).exp()).sum::<f64>().ln())
+}
+
+/// The energy score of every example. The predictive keeps normalized probabilities, not the
+/// network's logits, and the energy of any log-probability vector is `−ln 1 = 0`; so the logits
+/// are the mean log-probabilities over the weight samples, `z_k = (1/S_w) Σ_s ln p̄_s,k` (floored
+/// at [`PROB_FLOOR`](crate::metrics::scores::PROB_FLOOR)), whose `exp` is the geometric mean of the
+/// samples' probabilities. The energy is then `≥ 0`, 0 exactly when every weight sample gives the
+/// same `p̄_s`, and grows as they disagree: with one weight sample it is 0 for every example.
+pub fn energy_scores(p: &Predictive) -> Result<Vec<f64>> {
+    p.validate("energy scores")?;
+    let floor = crate::metrics::scores::PROB_FLOOR;
+    Ok((0..p.n_examples)
+        .map(|n| {
+            let mut z = vec![0.0; p.n_classes];
+            for s in 0..p.weight_samples {
+                z.iter_mut().zip(p.sample(n, s)).for_each(|(z, v)| *z += v.max(floor).ln() / p.weight_samples as f64);
+            }
+            energy(&z)
+        })
+        .collect())
+}
+
+/// The variation ratio of every example: `1 − m/S_w`, `m` the number of weight samples whose
+/// arg-max (first on ties) is the most frequent one.
+pub fn variation_ratios(p: &Predictive) -> Result<Vec<f64>> {
+    p.validate("variation ratios")?;
+    Ok((0..p.n_examples)
+        .map(|n| {
+            let mut votes = vec![0usize; p.n_classes];
+            (0..p.weight_samples).for_each(|s| votes[argmax(p.sample(n, s))] += 1);
+            1.0 - *votes.iter().max().expect("classes") as f64 / p.weight_samples as f64
+        })
+        .collect())
+}
+
+/// The mean of every score of `kinds` over the examples of each class (`class_of[n]`, e.g. the
+/// label or the predicted class): `[class][kind]`, with the number of examples of each class.
+pub fn mean_scores_by_class(p: &Predictive, kinds: &[ScoreKind], class_of: &[usize]) -> Result<Vec<(usize, Vec<f64>)>> {
+    if class_of.len() != p.n_examples || class_of.iter().any(|&c| c >= p.n_classes) {
+        return Err(SbnError::invalid("scores by class", format!("{} classes given for {} examples of {} classes", class_of.len(), p.n_examples, p.n_classes)));
+    }
+    let all = kinds.iter().map(|&k| scores(p, k)).collect::<Result<Vec<_>>>()?;
+    Ok((0..p.n_classes)
+        .map(|c| {
+            let members: Vec<usize> = (0..p.n_examples).filter(|&n| class_of[n] == c).collect();
+            let mean = |v: &Vec<f64>| if members.is_empty() { 0.0 } else { members.iter().map(|&n| v[n]).sum::<f64>() / members.len() as f64 };
+            (members.len(), all.iter().map(mean).collect())
+        })
+        .collect())
 }

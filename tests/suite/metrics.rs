@@ -346,3 +346,36 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn energy_of_known_logits() {
+    // −ln(e⁰ + e^{ln 2} + e^{ln 3}) = −ln(1 + 2 + 3); shifting every logit by c shifts it by −c.
+    close(uncertainty::energy(&[0.0, 2f64.ln(), 3f64.ln()]), -(6f64.ln()), 1e-14);
+    close(uncertainty::energy(&[1000.0, 1000.0]), -1000.0 - 2f64.ln(), 1e-9);
+    // One weight sample: the mean log-probabilities are a log-probability vector, energy 0.
+    let one = Predictive { n_examples: 1, n_classes: 3, weight_samples: 1, noise_samples: 1, per_weight_sample: vec![0.2, 0.3, 0.5] };
+    close(uncertainty::scores(&one, ScoreKind::Energy).unwrap()[0], 0.0, 1e-14);
+    // Two samples (0.5, 0.5) and (0.9, 0.1): z = (ln √0.45, ln √0.05), energy −ln(√0.45 + √0.05).
+    let two = Predictive { n_examples: 1, n_classes: 2, weight_samples: 2, noise_samples: 1, per_weight_sample: vec![0.5, 0.5, 0.9, 0.1] };
+    close(uncertainty::scores(&two, ScoreKind::Energy).unwrap()[0], -(0.45f64.sqrt() + 0.05f64.sqrt()).ln(), 1e-14);
+}
+
+#[test]
+fn every_score_ranks_an_uncertain_example_above_a_certain_one() {
+    // Example 0: four weight samples agree, sure of class 0. Example 1: they disagree, each flat.
+    let sure = [0.97, 0.01, 0.01, 0.01];
+    let unsure = [[0.4, 0.3, 0.2, 0.1], [0.1, 0.4, 0.3, 0.2], [0.2, 0.1, 0.4, 0.3], [0.3, 0.2, 0.1, 0.4]];
+    let mut probs: Vec<f64> = sure.repeat(4);
+    probs.extend(unsure.iter().flatten());
+    let p = Predictive { n_examples: 2, n_classes: 4, weight_samples: 4, noise_samples: 1, per_weight_sample: probs };
+    for kind in ScoreKind::ALL {
+        let s = uncertainty::scores(&p, kind).unwrap();
+        assert!(s[1] > s[0] + 0.05, "{}: uncertain {} vs certain {}", kind.name(), s[1], s[0]);
+    }
+    // The variation ratio by hand: the four samples vote 0, 1, 2, 3: 1 − 1/4; the sure one 0.
+    assert_eq!(uncertainty::scores(&p, ScoreKind::VariationRatio).unwrap(), vec![0.0, 0.75]);
+    // The per-class means: example 0 is class 0, example 1 class 2.
+    let by_class = uncertainty::mean_scores_by_class(&p, &[ScoreKind::VariationRatio], &[0, 2]).unwrap();
+    assert_eq!(by_class.iter().map(|(n, m)| (*n, m[0])).collect::<Vec<_>>(), vec![(1, 0.0), (0, 0.0), (1, 0.75), (0, 0.0)]);
+    assert!(uncertainty::mean_scores_by_class(&p, &[ScoreKind::Total], &[0, 4]).is_err());
+}

@@ -13,7 +13,7 @@ use sbn::montecarlo::{Engine, McConfig};
 use sbn::report::{training_curves, uncertainty_grid, write_report};
 use sbn::session::{FitOptions, fit};
 use sbn::spec::ModelSpec;
-use sbn::uncertainty::Uncertainty;
+use sbn::uncertainty::{ScoreKind, Uncertainty};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sbn-report-{name}-{}", std::process::id()));
@@ -91,7 +91,7 @@ fn report_writes_valid_plots_and_metrics_and_refuses_bad_input() {
     }
     ood.name = "inverted digits".into();
     let m = write_report(&model, "tiny", &test, Some(&ood), &config, &dir).unwrap();
-    assert_eq!(m.ood.as_ref().unwrap().len(), 4);
+    assert_eq!(m.ood.as_ref().unwrap().len(), ScoreKind::ALL.len());
     for stem in ["reliability", "risk_coverage", "samples", "uncertainty_total", "uncertainty_data", "uncertainty_model", "training_loss", "training_accuracy"]
     {
         let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();

@@ -8,11 +8,13 @@ use sbn::data::Dataset;
 use sbn::evaluate::{evaluate, predict_dataset};
 use sbn::fitted::FittedModel;
 use sbn::io::{ModelFile, OutputLock};
+use sbn::metrics::argmax;
 use sbn::metrics::calibration::{Binning, ReliabilityTable, reliability};
 use sbn::metrics::scores::{ECE_BINS, Scores};
 use sbn::posthoc::{Method, PostHoc, PostHocFit};
+use sbn::predictive::Predictive;
 use sbn::report::{ReportOptions, ood_table, training_curves, write_report_with};
-use sbn::uncertainty::Uncertainty;
+use sbn::uncertainty::{ScoreKind, Uncertainty, mean_scores_by_class};
 
 use crate::common::{DataArgs, McArgs, PostHocArgs, load_features};
 
@@ -191,8 +193,12 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     let data = args.data.load_for(&model)?;
     let config = args.mc.config_for(&model.network, data.len())?;
     let predictor = args.posthoc.predictor(&model, &args.model)?;
+    if matches!(model.posthoc.as_ref().map(|p| &p.map), Some(PostHoc::Histogram { .. })) && args.posthoc.posthoc {
+        eprintln!("note: histogram binning calibrates the mixture p̄ only; the calibrated predictive's model part is 0 by construction");
+    }
     let (pred, _) = evaluate(&predictor, &data, &config)?;
-    let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, data.require_labels("the uncertainty summary")?)?;
+    let labels = data.require_labels("the uncertainty summary")?;
+    let summary = Uncertainty::from_predictive(&pred)?.summarize(&pred.means(), pred.n_classes, labels)?;
     out!("uncertainty in nats (S_w = {}, S_z = {}): total = data + model", config.weight_samples, config.noise_samples);
     out!("{:<16} {:>7} {:>9} {:>9} {:>9}", "examples", "n", "total", "data", "model");
     let rows = [("all", &summary.overall), ("correct", &summary.correct), ("incorrect", &summary.incorrect)];
@@ -200,14 +206,39 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     for (name, p) in rows.into_iter().chain(by_class) {
         out!("{:<16} {:>7} {:>9.4} {:>9.4} {:>9.4}", name, p.count, p.total, p.data, p.model);
     }
+    print_scores_by_class(&format!("mean scores on {} by true class", data.name), &pred, labels, &model.class_names)?;
     if let Some(o) = &args.ood {
         let ood = load_features(o, model.network.input_dim())?;
         let ood_pred = predict_dataset(&predictor, &ood, &config)?;
+        let predicted: Vec<usize> = (0..ood_pred.n_examples).map(|n| argmax(&ood_pred.mean(n))).collect();
+        print_scores_by_class(&format!("mean scores on {} (OOD) by predicted class", ood.name), &ood_pred, &predicted, &model.class_names)?;
         out!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
-        out!("{:<16} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
+        out!("{:<30} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
         for r in ood_table(&pred, &ood_pred)? {
-            out!("{:<16} {:>8.4} {:>8.4} {:>14.4}", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
+            out!("{:<30} {:>8.4} {:>8.4} {:>14.4}", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
         }
     }
     Ok(())
+}
+
+/// The mean of every OOD score per class (`class_of`: the label or the predicted class).
+fn print_scores_by_class(title: &str, pred: &Predictive, class_of: &[usize], class_names: &[String]) -> Result<()> {
+    out!("\n{title}");
+    out!("{:<16} {:>7} {}", "class", "n", ScoreKind::ALL.map(|k| format!("{:>14}", short_name(k))).join(""));
+    for (k, (count, means)) in mean_scores_by_class(pred, &ScoreKind::ALL, class_of)?.iter().enumerate() {
+        out!("{:<16} {:>7} {}", class_names.get(k).map_or("?", |s| s.as_str()), count, means.iter().map(|m| format!("{m:>14.4}")).collect::<String>());
+    }
+    Ok(())
+}
+
+/// Column headers of the scores (the full names are too wide for a table of six).
+fn short_name(kind: ScoreKind) -> &'static str {
+    match kind {
+        ScoreKind::MaxProbability => "1 - max p",
+        ScoreKind::Total => "total",
+        ScoreKind::Data => "expected H",
+        ScoreKind::Model => "model (MI)",
+        ScoreKind::Energy => "energy",
+        ScoreKind::VariationRatio => "var. ratio",
+    }
 }
