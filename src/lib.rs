@@ -76,6 +76,7 @@ pub mod estimator;
 pub mod evaluate;
 pub mod fitted;
 pub mod gradient_study;
+pub mod intervals;
 pub mod io;
 pub mod limits;
 pub(crate) mod linalg;

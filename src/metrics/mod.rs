@@ -7,11 +7,13 @@
 //! [`SbnError::Invalid`](crate::SbnError), never a panic.
 
 pub mod calibration;
+pub mod interval;
 pub mod ood;
 pub mod scores;
 pub mod selective;
 
 pub use calibration::{Bin, Binning, ReliabilityTable};
+pub use interval::{Bootstrap, Interval};
 pub use ood::OodScores;
 pub use scores::Scores;
 pub use selective::RiskCoverage;

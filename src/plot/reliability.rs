@@ -1,12 +1,14 @@
 //! Reliability diagram: per-bin accuracy against confidence, each bin's gap to its mean
 //! confidence shaded by its side (one colour where the model is underconfident, another where it
 //! is overconfident), the ECE in the title and its two sides in the legend, and the confidence
-//! histogram below (same bins). The side matters: an ECE, or a gap shaded the same either way,
+//! histogram below (same bins), and on every bar the 95 % Wilson interval of the bin's accuracy
+//! (Wilson 1927), so a gap within it reads as noise. The side matters: an ECE, or a gap shaded the same either way,
 //! reads the same for a model that is too sure as for one that is not sure enough.
 
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -14,6 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{DrawResult, Figure, PlotFiles, label_font, style_mesh, title_font, write_figure};
 use crate::error::{Result, SbnError};
 use crate::metrics::ReliabilityTable;
+use crate::metrics::interval::bin_intervals;
 
 /// Fill of a bin's gap when its accuracy is above its mean confidence (underconfident): blue.
 pub const UNDERCONFIDENT_RGB: (u8, u8, u8) = (0, 114, 178);
@@ -38,7 +41,12 @@ enum Swatch {
     Fill(RGBColor, bool),
     /// A dashed black line.
     Dashed,
+    /// An error bar.
+    ErrorBar,
 }
+
+/// The confidence level of the error bars.
+pub const ERROR_BAR_LEVEL: f64 = 0.95;
 
 struct Reliability<'a> {
     table: &'a ReliabilityTable,
@@ -60,6 +68,7 @@ impl Reliability<'_> {
             let text = format!("overconfident (accuracy below confidence): adds {:.2}% to the ECE", 100.0 * over);
             rows.push((Swatch::Fill(rgb(OVERCONFIDENT_RGB), false), text));
         }
+        rows.push((Swatch::ErrorBar, format!("{:.0}% Wilson interval of the bin's accuracy", 100.0 * ERROR_BAR_LEVEL)));
         rows.push((Swatch::Dashed, "perfect calibration (accuracy = confidence)".to_string()));
         rows
     }
@@ -81,6 +90,12 @@ where
                 }
             }
             Swatch::Dashed => area.draw(&DashedPathElement::new([(left, y), (left + 28, y)], 5, 3, BLACK.stroke_width(2)))?,
+            Swatch::ErrorBar => {
+                area.draw(&PathElement::new([(left + 14, y - 8), (left + 14, y + 8)], BLACK.stroke_width(1)))?;
+                for end in [y - 8, y + 8] {
+                    area.draw(&PathElement::new([(left + 9, end), (left + 19, end)], BLACK.stroke_width(1)))?;
+                }
+            }
         }
         area.draw(&Text::new(text.as_str(), (left + 38, y), text_style.clone()))?;
     }
@@ -125,6 +140,7 @@ impl Figure for Reliability<'_> {
         }))?;
         chart.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.accuracy)], BLACK.stroke_width(1))))?;
         chart.draw_series(DashedLineSeries::new([(0.0, 0.0), (1.0, 1.0)], 5, 3, BLACK.stroke_width(2)))?;
+        draw_error_bars(&mut chart, self.table)?;
 
         draw_legend(&legend, margin + y_labels, &rows)?;
 
@@ -140,6 +156,24 @@ impl Figure for Reliability<'_> {
         hist.draw_series(filled().map(|b| Rectangle::new([(b.lower, 0.0), (b.upper, b.count as f64)], COUNT_FILL.filled())))?;
         Ok(())
     }
+}
+
+/// The Wilson interval of every non-empty bin's accuracy as a vertical bar with caps, at the bin's
+/// centre.
+fn draw_error_bars<DB: DrawingBackend>(chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, table: &ReliabilityTable) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let intervals = bin_intervals(table, ERROR_BAR_LEVEL)?;
+    for (b, i) in table.bins.iter().zip(intervals).filter(|(b, _)| b.count > 0) {
+        let (x, cap) = ((b.lower + b.upper) / 2.0, (b.upper - b.lower) / 6.0);
+        chart.draw_series([
+            PathElement::new([(x, i.lower), (x, i.upper)], BLACK.stroke_width(1)),
+            PathElement::new([(x - cap, i.lower), (x + cap, i.lower)], BLACK.stroke_width(1)),
+            PathElement::new([(x - cap, i.upper), (x + cap, i.upper)], BLACK.stroke_width(1)),
+        ])?;
+    }
+    Ok(())
 }
 
 /// Writes the reliability diagram of `table` to `stem.png` / `stem.svg`. The title shown is

@@ -14,6 +14,7 @@ mod data_loaders;
 mod estimator_bias;
 mod estimator_lab;
 mod fit;
+mod intervals;
 mod metrics;
 mod packed;
 mod packed_conv;

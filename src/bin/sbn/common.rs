@@ -165,3 +165,52 @@ impl PostHocArgs {
         })
     }
 }
+
+/// `--intervals`, `--bootstrap`, `--confidence`: confidence intervals around the scores.
+#[derive(clap::Args, Clone, Debug)]
+pub struct IntervalArgs {
+    /// Also bootstrap percentile intervals for ECE, NLL, Brier and the mean uncertainty parts (and OOD AUROCs).
+    #[arg(long)]
+    pub intervals: bool,
+    /// Bootstrap resamples (drawn from --seed, so the intervals are reproducible).
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
+    /// Confidence level of every interval (the accuracy's Wilson interval too).
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+}
+
+impl IntervalArgs {
+    /// The bootstrap settings with the Monte Carlo seed, checked (an error naming the flag).
+    pub fn settings(&self, seed: u64) -> Result<sbn::metrics::Bootstrap> {
+        let b = sbn::metrics::Bootstrap { replicates: self.bootstrap, confidence: self.confidence, seed };
+        if self.bootstrap < 2 {
+            anyhow::bail!("--bootstrap {}: at least 2 resamples are needed", self.bootstrap);
+        }
+        b.check().context(format!("--confidence {}", self.confidence))?;
+        sbn::limits::ensure_fits(&format!("--bootstrap {}", self.bootstrap), "the bootstrap replicates", sbn::limits::product(&[self.bootstrap, 64]))?;
+        Ok(b)
+    }
+
+    /// The bootstrap settings when `--intervals` is given.
+    pub fn requested(&self, seed: u64) -> Result<Option<sbn::metrics::Bootstrap>> {
+        let settings = self.settings(seed)?;
+        Ok(self.intervals.then_some(settings))
+    }
+}
+
+/// `v` as a percentage with its interval, `96.10% [95.2, 96.9]`.
+pub fn percent_with(v: f64, i: Option<&sbn::metrics::Interval>) -> String {
+    match i {
+        Some(i) => format!("{:.2}% [{:.2}, {:.2}]", 100.0 * v, 100.0 * i.lower, 100.0 * i.upper),
+        None => format!("{:.2}%", 100.0 * v),
+    }
+}
+
+/// `v` to four places with its interval, `0.1410 [0.125, 0.160]`.
+pub fn value_with(v: f64, i: Option<&sbn::metrics::Interval>) -> String {
+    match i {
+        Some(i) => format!("{v:.4} [{:.4}, {:.4}]", i.lower, i.upper),
+        None => format!("{v:.4}"),
+    }
+}

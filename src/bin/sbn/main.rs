@@ -63,6 +63,8 @@ enum Command {
     Fit(fit::Args),
     /// Accuracy, NLL, Brier and ECE of a fitted model's MC predictive on labelled data.
     Evaluate(evaluate::Args),
+    /// Paired comparison of two models on the same data and draws: differences with bootstrap intervals.
+    Compare(evaluate::CompareArgs),
     /// Train on the embedded digits and write a report: the quick start.
     Demo(demo::Args),
     /// Calibration metrics and the per-bin table (and optionally the reliability diagram).
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Compare(args) => evaluate::compare(args),
         Command::Demo(args) => demo::run(args),
         Command::Calibrate(args) => report::calibrate(args),
         Command::Uncertainty(args) => report::uncertainty(args),
