@@ -10,8 +10,10 @@ use crate::data::Dataset;
 use crate::error::{Result, SbnError};
 use crate::evaluate::{Calibrated, Predictor, evaluate, predict_dataset};
 use crate::fitted::FittedModel;
+use crate::intervals::{ScoreIntervals, auroc_intervals};
 use crate::io::write_atomic;
 use crate::metrics::calibration::{Binning, ReliabilityTable, reliability};
+use crate::metrics::interval::{Bootstrap, Interval, wilson};
 use crate::metrics::ood::{OodScores, ood_detection};
 use crate::metrics::scores::{ECE_BINS, Scores};
 use crate::metrics::selective::RiskCoverage;
@@ -73,6 +75,15 @@ pub struct ReportMetrics {
     /// The post-hoc calibration applied to the predictive, when one was ([`ReportOptions`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posthoc: Option<PostHoc>,
+    /// Wilson interval (95 %, or the bootstrap's level) of the accuracy.
+    pub accuracy_interval: Interval,
+    /// Bootstrap and Wilson intervals of the scores, when asked for ([`ReportOptions::intervals`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<ScoreIntervals>,
+    /// Bootstrap intervals of the OOD AUROC of every score (by name), when asked for and OOD data
+    /// was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ood_auroc_intervals: Option<Vec<(String, Interval)>>,
 }
 
 /// What a report adds to the plain one.
@@ -80,6 +91,23 @@ pub struct ReportMetrics {
 pub struct ReportOptions {
     /// Calibrate the predictive with this map before anything is computed from it.
     pub posthoc: Option<PostHoc>,
+    /// Bootstrap intervals around the scores (and OOD AUROCs) with these settings.
+    pub intervals: Option<Bootstrap>,
+}
+
+/// The intervals of a report: the accuracy's Wilson interval always, the rest when asked for.
+fn report_intervals(
+    pred: &Predictive,
+    ood: Option<&Predictive>,
+    labels: &[usize],
+    options: &ReportOptions,
+) -> Result<(Interval, Option<ScoreIntervals>, Option<Vec<(String, Interval)>>)> {
+    let level = options.intervals.map_or(0.95, |b| b.confidence);
+    let scores = Scores::from_predictive(pred, labels)?;
+    let accuracy = wilson((scores.accuracy * scores.n_examples as f64).round() as usize, scores.n_examples, level)?;
+    let Some(b) = &options.intervals else { return Ok((accuracy, None, None)) };
+    let ood = ood.map(|o| auroc_intervals(pred, o, b)).transpose()?;
+    Ok((accuracy, Some(ScoreIntervals::compute(pred, labels, b)?), ood))
 }
 
 /// `model` as it predicts in a report: calibrated by the options' map, if any.
@@ -181,6 +209,7 @@ pub fn write_report_with(
     let ood_pred = ood.map(|o| predict_dataset(&predictor, o, config)).transpose()?;
     let ood_rows = ood_pred.as_ref().map(|o| ood_table(&pred, o)).transpose()?;
     let sweep = sample_sweep(&pred, &labels)?;
+    let (accuracy_interval, intervals, ood_auroc_intervals) = report_intervals(&pred, ood_pred.as_ref(), &labels, options)?;
     let (weight_entropy, uncertain_share) = model.network.posterior_spread();
     // Only now that every number is computed: a failed report leaves no folder behind.
     std::fs::create_dir_all(dir).map_err(|e| SbnError::io(dir, e))?;
@@ -241,6 +270,9 @@ pub fn write_report_with(
         weight_entropy,
         uncertain_share,
         posthoc: options.posthoc.clone(),
+        accuracy_interval,
+        intervals,
+        ood_auroc_intervals,
     };
     write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("metrics serialize").as_bytes())?;
     write_atomic(&dir.join("summary.md"), markdown(&metrics, config, has_curves).as_bytes())?;
@@ -248,7 +280,6 @@ pub fn write_report_with(
 }
 
 fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
-    let s = &m.scores;
     let mut md = String::new();
     let _ = writeln!(md, "# {} on {}\n", m.model, m.data);
     let _ = writeln!(
@@ -259,32 +290,24 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
     if let Some(map) = &m.posthoc {
         let _ = writeln!(md, "Post-hoc calibration applied (docs/math.md §9): {map}.\n");
     }
-    let _ = writeln!(md, "| metric | value |\n|---|---|");
-    let _ = writeln!(md, "| examples | {} |", s.n_examples);
-    let _ = writeln!(md, "| accuracy | {:.2}% |", 100.0 * s.accuracy);
-    let _ = writeln!(md, "| NLL (nats) | {:.4} |", s.nll);
-    let _ = writeln!(md, "| Brier (sum over classes) | {:.4} |", s.brier);
-    let _ = writeln!(md, "| ECE, 15 equal-width bins | {:.2}% |", 100.0 * s.ece);
-    let _ = writeln!(md, "| ECE, 15 equal-mass bins | {:.2}% |", 100.0 * s.ece_equal_mass);
-    let _ = writeln!(md, "| MCE | {:.2}% |", 100.0 * s.mce);
-    let _ = writeln!(md, "| classwise ECE | {:.2}% |", 100.0 * s.classwise_ece);
-    let _ = writeln!(md, "| AURC | {:.4} |", m.aurc);
-    let _ = writeln!(md, "| mean weight entropy (nats) | {:.4} |", m.weight_entropy);
-    let _ = writeln!(md, "| weights with q in (0.05, 0.95) | {:.1}% |\n", 100.0 * m.uncertain_share);
+    scores_table(&mut md, m);
     let u = &m.uncertainty;
     let _ = writeln!(md, "## Uncertainty (nats): total = data + model\n\n| examples | n | total | data | model |\n|---|---|---|---|---|");
     for (name, p) in [("all", &u.overall), ("correct", &u.correct), ("incorrect", &u.incorrect)] {
         let _ = writeln!(md, "| {name} | {} | {:.4} | {:.4} | {:.4} |", p.count, p.total, p.data, p.model);
     }
-    if let Some(rows) = &m.ood {
+    if let Some(i) = &m.intervals {
         let _ = writeln!(
             md,
-            "\n## Out-of-distribution detection ({} = positives)\n\n| score | AUROC | AUPR | FPR at 95% TPR |\n|---|---|---|---|",
-            m.ood_data.as_deref().unwrap_or("OOD")
+            "| all, {} | | {} | {} | {} |",
+            level_name(i.bootstrap.confidence),
+            span(&i.total, 1.0, 4),
+            span(&i.data, 1.0, 4),
+            span(&i.model, 1.0, 4)
         );
-        for r in rows {
-            let _ = writeln!(md, "| {} | {:.4} | {:.4} | {:.4} |", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
-        }
+    }
+    if let Some(rows) = &m.ood {
+        ood_table_md(&mut md, m, rows);
     }
     let _ = writeln!(md, "\n## Plots\n\n![reliability](reliability.png)\n![risk-coverage](risk_coverage.png)\n![samples](samples.png)");
     for part in ["total", "data", "model"] {
@@ -294,6 +317,57 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
         let _ = writeln!(md, "![training loss](training_loss.png)\n![training accuracy](training_accuracy.png)");
     }
     md
+}
+
+/// `[lower, upper]` of an interval, scaled (100 for percentages) to `places` decimals.
+fn span(i: &Interval, scale: f64, places: usize) -> String {
+    format!("[{:.places$}, {:.places$}]", scale * i.lower, scale * i.upper)
+}
+
+/// "95% interval" for a level of 0.95.
+fn level_name(level: f64) -> String {
+    format!("{:.0}% interval", 100.0 * level)
+}
+
+/// The headline scores, with their intervals where computed.
+fn scores_table(md: &mut String, m: &ReportMetrics) {
+    let s = &m.scores;
+    let i = m.intervals.as_ref();
+    let level = level_name(i.map_or(0.95, |i| i.bootstrap.confidence));
+    let _ = writeln!(md, "| metric | value | {level} |\n|---|---|---|");
+    let _ = writeln!(md, "| examples | {} | |", s.n_examples);
+    let _ = writeln!(md, "| accuracy | {:.2}% | {} (Wilson) |", 100.0 * s.accuracy, span(&m.accuracy_interval, 100.0, 2));
+    let boot =
+        |f: fn(&ScoreIntervals) -> &Interval, scale: f64, places: usize| i.map_or(String::new(), |i| format!("{} (bootstrap)", span(f(i), scale, places)));
+    let _ = writeln!(md, "| NLL (nats) | {:.4} | {} |", s.nll, boot(|i| &i.nll, 1.0, 4));
+    let _ = writeln!(md, "| Brier (sum over classes) | {:.4} | {} |", s.brier, boot(|i| &i.brier, 1.0, 4));
+    let _ = writeln!(md, "| ECE, 15 equal-width bins | {:.2}% | {} |", 100.0 * s.ece, boot(|i| &i.ece, 100.0, 2));
+    let _ = writeln!(md, "| ECE, 15 equal-mass bins | {:.2}% | |", 100.0 * s.ece_equal_mass);
+    let _ = writeln!(md, "| MCE | {:.2}% | |", 100.0 * s.mce);
+    let _ = writeln!(md, "| classwise ECE | {:.2}% | |", 100.0 * s.classwise_ece);
+    let _ = writeln!(md, "| AURC | {:.4} | |", m.aurc);
+    let _ = writeln!(md, "| mean weight entropy (nats) | {:.4} | |", m.weight_entropy);
+    let _ = writeln!(md, "| weights with q in (0.05, 0.95) | {:.1}% | |\n", 100.0 * m.uncertain_share);
+    if let Some(i) = i {
+        let _ = writeln!(
+            md,
+            "Intervals: Wilson for the accuracy; percentile bootstrap, {} resamples, seed {}, for the rest.\n",
+            i.bootstrap.replicates, i.bootstrap.seed
+        );
+    }
+}
+
+/// OOD detection per score, with the AUROC's interval where computed.
+fn ood_table_md(md: &mut String, m: &ReportMetrics, rows: &[OodRow]) {
+    let _ = writeln!(
+        md,
+        "\n## Out-of-distribution detection ({} = positives)\n\n| score | AUROC | AUROC interval | AUPR | FPR at 95% TPR |\n|---|---|---|---|---|",
+        m.ood_data.as_deref().unwrap_or("OOD")
+    );
+    for r in rows {
+        let ci = m.ood_auroc_intervals.as_ref().and_then(|v| v.iter().find(|(name, _)| name == r.score)).map_or(String::new(), |(_, i)| span(i, 1.0, 4));
+        let _ = writeln!(md, "| {} | {:.4} | {ci} | {:.4} | {:.4} |", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
+    }
 }
 
 /// The uncertainty split of `model` on an `nx × ny` grid over a 2-D input rectangle, row by row from

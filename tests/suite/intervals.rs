@@ -121,6 +121,13 @@ fn evaluate_and_compare_report_intervals() {
     assert!(ok, "{err}");
     let d: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["difference"]["nll"], serde_json::json!({"estimate": 0.0, "lower": 0.0, "upper": 0.0}));
+    let dir = crate::common::cli::temp_dir("intervals-report");
+    let (ok, _, err) = sbn(&[&["report", model, "--intervals", "--bootstrap", "20", "--out", dir.to_str().unwrap()][..], &mc].concat());
+    assert!(ok, "{err}");
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["intervals"]["ece"]["upper"].is_number() && metrics["accuracy_interval"]["lower"].is_number(), "{metrics}");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("(Wilson)") && summary.contains("(bootstrap)"), "{summary}");
     let (ok, _, err) = sbn(&[&["evaluate", model, "--intervals", "--confidence", "95"][..], &mc].concat());
     assert!(!ok && err.contains("--confidence 95"), "{err}");
 }

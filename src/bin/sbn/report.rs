@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use sbn::data::Dataset;
 use sbn::evaluate::{evaluate, predict_dataset};
 use sbn::fitted::FittedModel;
+use sbn::intervals::{ScoreIntervals, auroc_intervals};
 use sbn::io::{ModelFile, OutputLock};
 use sbn::metrics::argmax;
 use sbn::metrics::calibration::{Binning, ReliabilityTable, reliability};
@@ -16,7 +17,7 @@ use sbn::predictive::Predictive;
 use sbn::report::{ReportOptions, ood_table, training_curves, write_report_with};
 use sbn::uncertainty::{ScoreKind, Uncertainty, mean_scores_by_class};
 
-use crate::common::{DataArgs, McArgs, PostHocArgs, load_features};
+use crate::common::{DataArgs, IntervalArgs, McArgs, PostHocArgs, load_features};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -30,6 +31,8 @@ pub struct ReportArgs {
     /// Output folder for metrics.json, the plots and summary.md.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    intervals: IntervalArgs,
     #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
@@ -45,7 +48,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
     }
     let config = args.mc.config_for(&model.network, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
-    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model)? };
+    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model)?, intervals: args.intervals.requested(args.mc.seed)? };
     let m = write_report_with(&model, &name, &data, ood.as_ref(), &config, &args.out, &options)?;
     out!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
     Ok(())
@@ -183,12 +186,15 @@ pub struct UncertaintyArgs {
     #[arg(long)]
     ood: Option<String>,
     #[command(flatten)]
+    intervals: IntervalArgs,
+    #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
 }
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
+    let bootstrap = args.intervals.requested(args.mc.seed)?;
     let model = args.mc.load_model(&args.model)?;
     let data = args.data.load_for(&model)?;
     let config = args.mc.config_for(&model.network, data.len())?;
@@ -206,6 +212,19 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     for (name, p) in rows.into_iter().chain(by_class) {
         out!("{:<16} {:>7} {:>9.4} {:>9.4} {:>9.4}", name, p.count, p.total, p.data, p.model);
     }
+    if let Some(b) = &bootstrap {
+        let c = ScoreIntervals::compute(&pred, labels, b)?;
+        for (name, i) in [("total", c.total), ("data", c.data), ("model", c.model)] {
+            out!(
+                "mean {name:<6} {:.4} [{:.4}, {:.4}] ({:.0}% percentile bootstrap, {} resamples)",
+                i.estimate,
+                i.lower,
+                i.upper,
+                100.0 * b.confidence,
+                b.replicates
+            );
+        }
+    }
     print_scores_by_class(&format!("mean scores on {} by true class", data.name), &pred, labels, &model.class_names)?;
     if let Some(o) = &args.ood {
         let ood = load_features(o, model.network.input_dim())?;
@@ -213,9 +232,11 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
         let predicted: Vec<usize> = (0..ood_pred.n_examples).map(|n| argmax(&ood_pred.mean(n))).collect();
         print_scores_by_class(&format!("mean scores on {} (OOD) by predicted class", ood.name), &ood_pred, &predicted, &model.class_names)?;
         out!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
-        out!("{:<30} {:>8} {:>8} {:>14}", "score", "AUROC", "AUPR", "FPR at 95% TPR");
-        for r in ood_table(&pred, &ood_pred)? {
-            out!("{:<30} {:>8.4} {:>8.4} {:>14.4}", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
+        let ci = bootstrap.map(|b| auroc_intervals(&pred, &ood_pred, &b)).transpose()?;
+        out!("{:<30} {:>8} {:>18} {:>8} {:>14}", "score", "AUROC", ci.as_ref().map_or("", |_| "AUROC interval"), "AUPR", "FPR at 95% TPR");
+        for (k, r) in ood_table(&pred, &ood_pred)?.iter().enumerate() {
+            let span = ci.as_ref().map_or(String::new(), |c| format!("[{:.4}, {:.4}]", c[k].1.lower, c[k].1.upper));
+            out!("{:<30} {:>8.4} {span:>18} {:>8.4} {:>14.4}", r.score, r.result.auroc, r.result.aupr, r.result.fpr_at_95_tpr);
         }
     }
     Ok(())
