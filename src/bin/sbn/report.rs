@@ -137,10 +137,7 @@ fn fit_posthoc(args: &CalibrateArgs, model: FittedModel, data: &Dataset, method:
         None => data.clone(),
     };
     let config = args.mc.config_for(&model.network, data.len().max(fit_data.len()))?;
-    let (fit_pred, _) = evaluate(&model, &fit_data, &config)?;
-    let map = PostHoc::fit(method, &fit_pred, fit_data.require_labels("post-hoc fit")?)?;
-    let stored =
-        PostHocFit { map, data: fit_data.name.clone(), n_examples: fit_data.len(), weight_samples: config.weight_samples, noise_samples: config.noise_samples };
+    let (stored, fit_pred, _) = sbn::evaluate::fit_posthoc(&model, &fit_data, method, &config)?;
     out!("fitted {stored}");
     let before = if args.calibration_data.is_some() { evaluate(&model, data, &config)?.0 } else { fit_pred };
     let after = stored.map.apply(&before)?;
