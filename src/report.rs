@@ -217,41 +217,8 @@ pub fn write_report_with(
     plot::reliability_diagram(&table, &format!("Reliability: {model_name} on {}", data.name), dir.join("reliability"))?;
     plot::risk_coverage(&[(model_name, &rc)], &format!("Risk-coverage on {}", data.name), dir.join("risk_coverage"))?;
     let ood_unc = ood_pred.as_ref().map(Uncertainty::from_predictive).transpose()?;
-    for (part, values, ood_values) in [
-        ("total", &unc.total, ood_unc.as_ref().map(|u| &u.total)),
-        ("data", &unc.data, ood_unc.as_ref().map(|u| &u.data)),
-        ("model", &unc.model, ood_unc.as_ref().map(|u| &u.model)),
-    ] {
-        let title = format!("{part} uncertainty (nats)");
-        let stem = dir.join(format!("uncertainty_{part}"));
-        match ood_values {
-            Some(o) => plot::score_histogram(values, o, &title, &format!("{title}: {} against {}", data.name, ood.map_or("", |d| &d.name)), stem)?,
-            None => {
-                let right: Vec<f64> = values.iter().zip(&correct).filter(|(_, c)| **c).map(|(v, _)| *v).collect();
-                let wrong: Vec<f64> = values.iter().zip(&correct).filter(|(_, c)| !**c).map(|(v, _)| *v).collect();
-                let mut groups: Vec<(&str, &[f64])> = vec![("correct", &right)];
-                if !wrong.is_empty() {
-                    groups.push(("incorrect", &wrong));
-                }
-                plot::group_histogram(&groups, &title, &format!("{title} on {}", data.name), stem)?
-            }
-        };
-    }
-    let x: Vec<f64> = sweep.iter().map(|r| r.weight_samples as f64).collect();
-    plot::line_chart(
-        &LineChart {
-            title: format!("Accuracy and NLL against weight samples (S_z = {})", pred.noise_samples),
-            x_label: "weight samples S_w".into(),
-            y_label: "accuracy / NLL (nats)".into(),
-            x,
-            series: vec![
-                Series { name: "accuracy".into(), y: sweep.iter().map(|r| r.accuracy).collect() },
-                Series { name: "NLL".into(), y: sweep.iter().map(|r| r.nll).collect() },
-            ],
-            log_x: true,
-        },
-        dir.join("samples"),
-    )?;
+    uncertainty_histograms(&unc, ood_unc.as_ref(), &correct, &data.name, ood.map(|d| d.name.as_str()), dir)?;
+    sweep_chart(&sweep, pred.noise_samples, dir)?;
     let has_curves = !model.history.is_empty();
     if has_curves {
         training_curves(model, model_name, dir)?;
@@ -277,6 +244,48 @@ pub fn write_report_with(
     write_atomic(&dir.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("metrics serialize").as_bytes())?;
     write_atomic(&dir.join("summary.md"), markdown(&metrics, config, has_curves).as_bytes())?;
     Ok(metrics)
+}
+
+/// Histograms of the three parts: against the OOD data's when given, else split by correctness.
+fn uncertainty_histograms(unc: &Uncertainty, ood_unc: Option<&Uncertainty>, correct: &[bool], data: &str, ood: Option<&str>, dir: &Path) -> Result<()> {
+    for (part, values, ood_values) in
+        [("total", &unc.total, ood_unc.map(|u| &u.total)), ("data", &unc.data, ood_unc.map(|u| &u.data)), ("model", &unc.model, ood_unc.map(|u| &u.model))]
+    {
+        let title = format!("{part} uncertainty (nats)");
+        let stem = dir.join(format!("uncertainty_{part}"));
+        match ood_values {
+            Some(o) => plot::score_histogram(values, o, &title, &format!("{title}: {data} against {}", ood.unwrap_or("")), stem)?,
+            None => {
+                let right: Vec<f64> = values.iter().zip(correct).filter(|(_, c)| **c).map(|(v, _)| *v).collect();
+                let wrong: Vec<f64> = values.iter().zip(correct).filter(|(_, c)| !**c).map(|(v, _)| *v).collect();
+                let mut groups: Vec<(&str, &[f64])> = vec![("correct", &right)];
+                if !wrong.is_empty() {
+                    groups.push(("incorrect", &wrong));
+                }
+                plot::group_histogram(&groups, &title, &format!("{title} on {data}"), stem)?
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Accuracy and NLL against the number of weight samples.
+fn sweep_chart(sweep: &[SampleSweepRow], noise_samples: usize, dir: &Path) -> Result<()> {
+    plot::line_chart(
+        &LineChart {
+            title: format!("Accuracy and NLL against weight samples (S_z = {noise_samples})"),
+            x_label: "weight samples S_w".into(),
+            y_label: "accuracy / NLL (nats)".into(),
+            x: sweep.iter().map(|r| r.weight_samples as f64).collect(),
+            series: vec![
+                Series { name: "accuracy".into(), y: sweep.iter().map(|r| r.accuracy).collect() },
+                Series { name: "NLL".into(), y: sweep.iter().map(|r| r.nll).collect() },
+            ],
+            log_x: true,
+        },
+        dir.join("samples"),
+    )?;
+    Ok(())
 }
 
 fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {

@@ -175,10 +175,20 @@ const TABLE: &[Bad] = &[
     bad("fit --resume with --init", "fit spec.toml --train embedded:digits --resume --init m.sbn --out f_conflict.sbn", 2, &["'--resume' cannot be used with '--init <INIT>'"]),
     bad("fit --init-temperature without --init", "fit spec.toml --train embedded:digits --init-temperature 2 --out f_inittemp2.sbn", 2, &["required arguments were not provided", "--init <INIT>"]),
     bad("grad without --case", "grad", 2, &["required arguments were not provided", "--case <CASE>"]),
+    // ---- post-hoc calibration, intervals, comparison ----
+    bad("post-hoc method unknown", "calibrate m.sbn --data good.csv --fit platt", 1, &["--fit", "platt", "temperature, vector or histogram"]),
+    bad("calibrate --save without --fit", "calibrate m.sbn --data good.csv --save", 2, &["--fit <FIT>"]),
+    bad("calibrate --fit with --posthoc", "calibrate m.sbn --data good.csv --fit temperature --posthoc", 2, &["cannot be used with"]),
+    bad("calibrate --save of a tempered posterior", "calibrate m.sbn --data good.csv --fit temperature --save --posterior-temperature 2", 1, &["--save", "--posterior-temperature"]),
+    bad("--posthoc on a packed export", "predict m.packed --data good.csv --posthoc --out p_posthoc.csv", 1, &["--posthoc", "m.packed", "packed network"]),
+    bad("confidence level out of range", "evaluate m.sbn --data good.csv --intervals --confidence 2", 1, &["--confidence 2", "strictly between 0 and 1"]),
+    bad("one bootstrap resample", "report m.sbn --data good.csv --intervals --bootstrap 1 --out r_boot", 1, &["--bootstrap 1", "at least 2"]),
+    bad("compare data file missing", "compare m.sbn m.sbn --data missing.csv", 1, &["missing.csv", "No such file or directory"]),
 ];
 
 /// The commands the table must cover.
-const COMMANDS: &[&str] = &["fit", "evaluate", "calibrate", "uncertainty", "report", "predict", "summary", "export", "bench-predict", "grad", "gradcheck"];
+const COMMANDS: &[&str] =
+    &["fit", "evaluate", "compare", "calibrate", "uncertainty", "report", "predict", "summary", "export", "bench-predict", "grad", "gradcheck"];
 
 const SPEC: &str = "[network]\nhidden = [16]\nweights = \"bernoulli\"\n[training]\nepochs = 1\nbatch_size = 64\nchunk = 32\n";
 const NETWORK: &str = "[network]\nhidden = [16]\nweights = \"bernoulli\"\n";

@@ -92,6 +92,8 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 0.95)]
     confidence: f64,
     #[command(flatten)]
+    posthoc: PostHocArgs,
+    #[command(flatten)]
     mc: McArgs,
 }
 
@@ -106,8 +108,8 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     let data = args.data.load_for(&a)?;
     let config = args.mc.config_for(&a.network, data.len())?;
     args.mc.config_for(&b.network, data.len())?;
-    let (pa, sa) = evaluate(&a, &data, &config)?;
-    let (pb, sb) = evaluate(&b, &data, &config)?;
+    let (pa, sa) = evaluate(&args.posthoc.predictor(&a, &args.model_a)?, &data, &config)?;
+    let (pb, sb) = evaluate(&args.posthoc.predictor(&b, &args.model_b)?, &data, &config)?;
     let d = PairedComparison::compute(&pa, &pb, data.require_labels("comparison")?, &bootstrap)?;
     if args.json {
         out!("{}", json!({"a": sa, "b": sb, "difference": d}));
