@@ -60,8 +60,9 @@
 //!   validation, checkpoints); [`fitted`]: the fitted model; [`io`]: model files.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
-//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`posthoc`]:
-//!   post-hoc calibration of the predictive (temperature, vector scaling, histogram binning).
+//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`intervals`]:
+//!   confidence intervals around the scores and paired comparisons; [`posthoc`]: post-hoc
+//!   calibration of the predictive (temperature, vector scaling, histogram binning).
 //! * [`reference_cases`] and [`gradient_study`]: the reference-vector case format and the
 //!   gradient-quality study; [`limits`]: sizes checked against memory; [`checked`]: validated
 //!   values.

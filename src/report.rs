@@ -95,13 +95,12 @@ pub struct ReportOptions {
     pub intervals: Option<Bootstrap>,
 }
 
+/// The intervals of a report: the accuracy's Wilson interval; the scores' and the OOD AUROCs'
+/// bootstrap intervals when asked for.
+type ReportIntervals = (Interval, Option<ScoreIntervals>, Option<Vec<(String, Interval)>>);
+
 /// The intervals of a report: the accuracy's Wilson interval always, the rest when asked for.
-fn report_intervals(
-    pred: &Predictive,
-    ood: Option<&Predictive>,
-    labels: &[usize],
-    options: &ReportOptions,
-) -> Result<(Interval, Option<ScoreIntervals>, Option<Vec<(String, Interval)>>)> {
+fn report_intervals(pred: &Predictive, ood: Option<&Predictive>, labels: &[usize], options: &ReportOptions) -> Result<ReportIntervals> {
     let level = options.intervals.map_or(0.95, |b| b.confidence);
     let scores = Scores::from_predictive(pred, labels)?;
     let accuracy = wilson((scores.accuracy * scores.n_examples as f64).round() as usize, scores.n_examples, level)?;
