@@ -58,6 +58,8 @@
 //! * [`train`]: the [`Trainer`](train::Trainer) and the [`Observer`](train::Observer) it reports
 //!   to; [`spec`]: model specs; [`session`]: a fit from a spec (initialization, resuming,
 //!   validation, checkpoints); [`fitted`]: the fitted model; [`io`]: model files.
+//! * [`engine`]: where a training step's products run (f64 reference, or popcount and f32);
+//!   [`popcount`]: bit matrices and their popcount products.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
 //! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at.
@@ -70,6 +72,7 @@
 
 pub mod checked;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod estimator;
 pub mod evaluate;
@@ -84,6 +87,7 @@ pub mod montecarlo;
 pub mod objective;
 pub mod packed;
 pub mod plot;
+pub mod popcount;
 pub mod predictive;
 pub mod reference_cases;
 pub mod report;

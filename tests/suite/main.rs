@@ -11,6 +11,7 @@ mod common;
 mod conformance;
 mod conv;
 mod data_loaders;
+mod engine;
 mod estimator_bias;
 mod estimator_lab;
 mod fit;

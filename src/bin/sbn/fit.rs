@@ -61,6 +61,10 @@ pub struct Args {
     /// concrete, stgumbel, tanh).
     #[arg(long)]
     estimator: Option<String>,
+    /// Override the spec's training engine: fast (popcount and f32 products, the default) or
+    /// reference (every product in f64).
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 /// A run stopped by Ctrl-C after saving its checkpoint; `main` turns it into exit status 130.
@@ -128,6 +132,12 @@ fn checked_spec(args: &Args) -> Result<Checked<ModelSpec>> {
     if let Some(e) = &args.estimator {
         spec.training.estimator = e.parse().map_err(|err| match err {
             sbn::SbnError::Invalid { message, .. } => anyhow::anyhow!("--estimator: {message}"),
+            other => other.into(),
+        })?;
+    }
+    if let Some(e) = &args.engine {
+        spec.training.engine = e.parse().map_err(|err| match err {
+            sbn::SbnError::Invalid { message, .. } => anyhow::anyhow!("--engine: {message}"),
             other => other.into(),
         })?;
     }
