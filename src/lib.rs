@@ -60,7 +60,8 @@
 //!   validation, checkpoints); [`fitted`]: the fitted model; [`io`]: model files.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
-//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at.
+//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`shift`]: the
+//!   same under shifted test images (rotated, translated, noisy, blurred, faded, inverted).
 //! * [`reference_cases`] and [`gradient_study`]: the reference-vector case format and the
 //!   gradient-quality study; [`limits`]: sizes checked against memory; [`checked`]: validated
 //!   values.
@@ -89,6 +90,7 @@ pub mod reference_cases;
 pub mod report;
 pub(crate) mod rng;
 pub mod session;
+pub mod shift;
 pub(crate) mod simd;
 pub mod spec;
 pub mod train;
