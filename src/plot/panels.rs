@@ -38,7 +38,7 @@ impl Figure for Panels {
     where
         DB::ErrorType: 'static,
     {
-        let area = root.titled(&self.title, title_font())?;
+        let area = root.titled(&self.title, title_font())?.margin(10, 0, 0, 0);
         let cells = area.split_evenly((self.rows(), self.columns));
         for (chart, cell) in self.charts.iter().zip(&cells) {
             chart.draw(cell)?;

@@ -21,3 +21,4 @@ mod plots;
 mod psa_matrix_form;
 mod readme;
 mod report;
+mod shift;
