@@ -5,7 +5,7 @@
 //! packed-bit Monte Carlo inference, with the predictive's uncertainty split into a data part and
 //! a model part. What the code computes is specified in `docs/math.md` (model §1, objective §2,
 //! PSA §3, baselines §4, uncertainty §5, packed evaluation §6, input scaling and convolutions §7,
-//! metrics §8); the notation here follows it.
+//! metrics §8, shifted test images §9); the notation here follows it.
 //!
 //! ## Fit, predict, split the uncertainty
 //!

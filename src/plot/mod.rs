@@ -27,8 +27,8 @@ pub use heatmap::{HeatMap, LabelledPoint, heat_map};
 pub use histogram::{group_histogram, score_histogram};
 pub use line::{LineChart, Series, line_chart};
 pub use marker::Marker;
-pub use panels::{Panels, panels};
 pub(crate) use marker::draw_styled_series;
+pub use panels::{Panels, panels};
 pub use reliability::{OVERCONFIDENT_RGB, UNDERCONFIDENT_RGB, reliability_diagram};
 pub use risk::risk_coverage;
 

@@ -174,7 +174,15 @@ fn contrast_pulls_to_the_mean_and_invert_mirrors_the_range() {
 #[test]
 fn noise_has_the_asked_spread_on_the_datas_range() {
     // Range [0, 2] (one pixel at each end), the rest at 1: σ = 25.5 on 0–255 is 0.2 here.
-    let ds = images(50, 20, 20, |i, r, c| if (i, r, c) == (0, 0, 0) { 0.0 } else if (i, r, c) == (0, 0, 1) { 2.0 } else { 1.0 });
+    let ds = images(50, 20, 20, |i, r, c| {
+        if (i, r, c) == (0, 0, 0) {
+            0.0
+        } else if (i, r, c) == (0, 0, 1) {
+            2.0
+        } else {
+            1.0
+        }
+    });
     let out = reals(&shifted(&ds, ShiftKind::Noise, 25.5, 4));
     let d: Vec<f64> = out.iter().skip(2).map(|v| v - 1.0).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
@@ -248,7 +256,9 @@ fn sbn_shift_writes_its_report_and_refuses_bad_input() {
     let (ok, _, err) = run(&["--severities", "contrast=0.5,2", "--out", &p("bad")]);
     assert!(!ok && err.contains("contrast") && err.contains("from 0 to 1"), "{err}");
     let digits = digits();
-    let rows: Vec<String> = (0..20).map(|n| (0..64).map(|i| digits.feature(n, i).to_string()).chain([digits.labels().unwrap()[n].to_string()]).collect::<Vec<_>>().join(",")).collect();
+    let rows: Vec<String> = (0..20)
+        .map(|n| (0..64).map(|i| digits.feature(n, i).to_string()).chain([digits.labels().unwrap()[n].to_string()]).collect::<Vec<_>>().join(","))
+        .collect();
     std::fs::write(dir.join("table.csv"), rows.join("\n")).unwrap();
     let (ok, _, err) = sbn(&[&["shift", &p("m.sbn"), "--data", &p("table.csv"), "--out", &p("bad")], &mc[..]].concat());
     assert!(!ok && err.contains("table") && err.contains("image shape"), "{err}");

@@ -65,7 +65,9 @@ pub fn run(args: Args) -> Result<()> {
     let shifts = ShiftConfig::new(&plan(&args, rows, cols)?, args.mc.seed).context("--severities")?;
     let config = args.mc.config_for(&model.network, data.len())?;
     let bar = ProgressBar::new(shifts.n_sets() as u64);
-    bar.set_style(ProgressStyle::with_template("shift [{bar:30}] {pos}/{len} sets, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("shift [{bar:30}] {pos}/{len} sets, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "),
+    );
     let report = benchmark_observed(&model, &data, &shifts, &config, &mut |done, _, what| {
         bar.set_position(done as u64);
         bar.set_message(what.to_string());
