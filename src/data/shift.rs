@@ -179,11 +179,11 @@ impl Shift {
     /// only, and a translation or a noise pattern is the same at every severity, only scaled.
     /// Data without an image shape (CSV, tables) is an error naming the data set.
     pub fn apply(&self, ds: &Dataset, seed: u64) -> Result<Dataset> {
-        let (rows, cols) = image_shape(ds)?;
+        let shape = image_shape(ds)?;
         let range = value_range(&ds.features);
         let features = match &ds.features {
-            Features::Bytes(v) => Features::Bytes(self.map_images(v, rows, cols, range, seed, |x| x as f64, |y| y.round().clamp(0.0, 255.0) as u8)),
-            Features::Real(v) => Features::Real(self.map_images(v, rows, cols, range, seed, |x| x, |y| y)),
+            Features::Bytes(v) => Features::Bytes(self.map_images(v, shape, range, seed, |x| x as f64, |y| y.round().clamp(0.0, 255.0) as u8)),
+            Features::Real(v) => Features::Real(self.map_images(v, shape, range, seed, |x| x, |y| y)),
         };
         let mut out = ds.clone();
         out.features = features;
@@ -195,8 +195,7 @@ impl Shift {
     fn map_images<T: Copy + Send + Sync>(
         &self,
         values: &[T],
-        rows: usize,
-        cols: usize,
+        (rows, cols): (usize, usize),
         range: Range,
         seed: u64,
         to: impl Fn(T) -> f64 + Sync,

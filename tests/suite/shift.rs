@@ -205,6 +205,12 @@ fn bad_severities_and_tables_are_refused() {
     assert!(ShiftConfig::new(&[], 0).is_err());
     assert!(ShiftConfig::new(&[(ShiftKind::Blur, vec![1.0]), (ShiftKind::Blur, vec![2.0])], 0).unwrap_err().to_string().contains("twice"));
     assert!(ShiftConfig::new(&[(ShiftKind::Blur, vec![])], 0).is_err());
+    // Defaults: five per kind, the spatial ones in proportion to the image (2 px at 28 px).
+    let d = ShiftConfig::defaults(&ShiftKind::ALL, 28, 28, 0).unwrap();
+    assert_eq!(d.n_sets(), 31);
+    assert_eq!(d.plan()[1].1.iter().map(|s| s.severity()).collect::<Vec<_>>(), vec![2.0, 4.0, 6.0, 8.0, 10.0]);
+    let small = ShiftConfig::defaults(&[ShiftKind::Blur], 8, 12, 0).unwrap();
+    assert!((small.plan()[0].1[0].severity() - 0.5 * 8.0 / 28.0).abs() < 1e-12);
     let c = ShiftConfig::new(&[(ShiftKind::Rotate, vec![90.0, 15.0, 90.0])], 0).unwrap();
     assert_eq!(c.plan()[0].1.iter().map(|s| s.severity()).collect::<Vec<_>>(), vec![15.0, 90.0]);
 }
