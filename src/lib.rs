@@ -5,7 +5,7 @@
 //! packed-bit Monte Carlo inference, with the predictive's uncertainty split into a data part and
 //! a model part. What the code computes is specified in `docs/math.md` (model §1, objective §2,
 //! PSA §3, baselines §4, uncertainty §5, packed evaluation §6, input scaling and convolutions §7,
-//! metrics §8); the notation here follows it.
+//! metrics §8, shifted test images §9); the notation here follows it.
 //!
 //! ## Fit, predict, split the uncertainty
 //!
@@ -62,7 +62,8 @@
 //!   [`popcount`]: bit matrices and their popcount products.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
-//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at.
+//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`shift`]: the
+//!   same under shifted test images (rotated, translated, noisy, blurred, faded, inverted).
 //! * [`reference_cases`] and [`gradient_study`]: the reference-vector case format and the
 //!   gradient-quality study; [`limits`]: sizes checked against memory; [`checked`]: validated
 //!   values.
@@ -93,6 +94,7 @@ pub mod reference_cases;
 pub mod report;
 pub(crate) mod rng;
 pub mod session;
+pub mod shift;
 pub(crate) mod simd;
 pub mod spec;
 pub mod train;

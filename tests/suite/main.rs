@@ -22,3 +22,4 @@ mod plots;
 mod psa_matrix_form;
 mod readme;
 mod report;
+mod shift;
