@@ -16,6 +16,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
@@ -70,20 +71,25 @@ pub struct FastWeights {
 }
 
 impl FastWeights {
-    /// Both forms of the ±1 matrix `w` (`n_out × n_in`).
+    /// Both forms of the ±1 matrix `w` (`n_out × n_in`), built in parallel over blocks of 64 rows.
     pub(crate) fn new(w: &DMatrix<f64>) -> Self {
         let (n_out, n_in) = w.shape();
-        // Column-major input: column `c` sets bit `c % 64` of word `c / 64` of every row.
         let words = crate::popcount::bits::words_for(n_in);
         let mut data = vec![0u64; n_out * words];
-        for (c, col) in w.as_slice().chunks_exact(n_out.max(1)).enumerate() {
-            let (word, bit) = (c / WORD, c % WORD);
-            for (j, &v) in col.iter().enumerate() {
-                data[j * words + word] |= u64::from(v > 0.0) << bit;
+        const ROWS: usize = 64;
+        // A block's words (64 rows) stay in L1 while the columns stream through.
+        data.par_chunks_mut(ROWS * words).enumerate().for_each(|(g, block)| {
+            let (j0, rows) = (g * ROWS, block.len() / words);
+            for (c, col) in w.as_slice().chunks_exact(n_out).enumerate() {
+                let (word, bit) = (c / WORD, c % WORD);
+                for (r, &v) in col[j0..j0 + rows].iter().enumerate() {
+                    block[r * words + word] |= u64::from(v > 0.0) << bit;
+                }
             }
-        }
+        });
         let bits = BitMatrix::from_words(n_out, n_in, data).expect("only real columns are set");
-        FastWeights { rows: PackedRows::new(&bits), w32: w.as_slice().iter().map(|&v| v as f32).collect(), shape: (n_out, n_in) }
+        let w32 = w.as_slice().par_iter().map(|&v| v as f32).collect();
+        FastWeights { rows: PackedRows::new(&bits), w32, shape: (n_out, n_in) }
     }
 
     /// `S = W x` for `x` with ±1 entries (`n_in × B`): exact, by XOR-popcount.

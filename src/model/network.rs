@@ -76,12 +76,13 @@ impl WeightSample {
         WeightSample { layers, engine: Engine::Reference, fast: Vec::new() }
     }
 
-    /// This sample for `engine`: the fast engine packs every sampled matrix once (in parallel).
+    /// This sample for `engine`: the fast engine packs every sampled matrix above the first layer
+    /// once (the first layer's input is real and it passes no sensitivities down).
     pub fn for_engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
         self.fast = match engine {
             Engine::Reference => Vec::new(),
-            Engine::Fast => self.layers.par_iter().map(|w| w.as_ref().map(FastWeights::new)).collect(),
+            Engine::Fast => self.layers.iter().enumerate().map(|(k, w)| w.as_ref().filter(|_| k > 0).map(FastWeights::new)).collect(),
         };
         self
     }
