@@ -19,8 +19,8 @@ use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::montecarlo::{self, McConfig};
-use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, summary};
+use sbn::popcount::kernel::{self, PackedRows, Variant};
 
 const N: usize = 1024;
 const BATCH: usize = 256;

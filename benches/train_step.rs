@@ -9,10 +9,12 @@
 //! set is installed at `/usr/share/datasets/fashion-mnist` (or `$SBN_FASHION_MNIST`), else of the
 //! vendored MNIST sample; either way scaled as `sbn fit` scales them.
 //!
-//! After criterion's figures for a case, a paired measurement: rounds of one ST step and one PSA
-//! step back to back (order alternating), so that the machine's slow phases hit both, and rounds
-//! during which another process ran are dropped; it prints the median times and the median and
-//! quartiles of the per-round ratio PSA / ST.
+//! Every step runs on the fast engine (popcount and f32 products, the default for fitting) and on
+//! the reference engine (f64). After criterion's figures for a case, paired measurements: rounds
+//! of two steps back to back (order alternating), so that the machine's slow phases hit both, and
+//! rounds during which another process ran are dropped; each prints the median times and the
+//! median and quartiles of the per-round ratio: PSA / ST on the fast engine, and reference / fast
+//! for PSA and for ST.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,10 +24,11 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use sbn::data::{self, InputScaling, LoadOptions, Role};
+use sbn::engine::Engine;
 use sbn::estimator::{Estimator, EstimatorKind};
 use sbn::model::init::{InitConfig, random_network};
 use sbn::model::{Network, WeightKind};
-use sbn::train::estimate_batch;
+use sbn::train::{TrainingConfig, estimate_batch};
 
 /// One benchmark case: the hidden widths, the weight kind of every layer and the batch.
 struct Case {
@@ -58,57 +61,75 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Elements(case.batch as u64));
         group.sample_size(20);
-        for kind in [EstimatorKind::St, EstimatorKind::Psa] {
-            let est = kind.build();
-            let mut seed = 0u64;
-            group.bench_function(kind.name(), |b| {
-                b.iter(|| {
-                    seed += 1;
-                    estimate_batch(&net, &x, &y, est.as_ref(), seed, 64, false).unwrap()
-                })
-            });
+        for (engine, suffix) in [(Engine::Fast, ""), (Engine::Reference, "-reference")] {
+            let config = step_config(engine);
+            for kind in [EstimatorKind::St, EstimatorKind::Psa] {
+                let est = kind.build();
+                let mut seed = 0u64;
+                group.bench_function(format!("{}{suffix}", kind.name()), |b| {
+                    b.iter(|| {
+                        seed += 1;
+                        estimate_batch(&net, &x, &y, est.as_ref(), seed, &config).unwrap()
+                    })
+                });
+            }
         }
         group.finish();
         if measuring {
-            paired(&name, &net, &x, &y, 100);
+            let step = |kind: EstimatorKind, engine| Step { label: format!("{kind} {engine}"), estimator: kind.build(), config: step_config(engine) };
+            let (st, psa) = (EstimatorKind::St, EstimatorKind::Psa);
+            paired(&name, (&net, &x, &y), [step(st, Engine::Fast), step(psa, Engine::Fast)], 100);
+            paired(&name, (&net, &x, &y), [step(psa, Engine::Fast), step(psa, Engine::Reference)], 40);
+            paired(&name, (&net, &x, &y), [step(st, Engine::Fast), step(st, Engine::Reference)], 40);
         }
     }
 }
 
-/// `rounds` paired rounds of one ST and one PSA step; prints medians and the ratio's quartiles.
+/// Chunks of 64 examples, as `sbn fit` runs them by default, on `engine`.
+fn step_config(engine: Engine) -> TrainingConfig {
+    TrainingConfig { chunk: 64, engine, ..TrainingConfig::default() }
+}
+
+/// One kind of training step in a paired measurement.
+struct Step {
+    label: String,
+    estimator: Box<dyn Estimator>,
+    config: TrainingConfig,
+}
+
+/// `rounds` paired rounds of the steps `a` and `b`; prints medians and the quartiles of `b / a`.
 ///
 /// The machine may be shared: on Linux a round during which another process used the CPU (a
 /// clock tick of it in `/proc/stat`) is dropped and run again, up to `10 × rounds` attempts; the
 /// line says how many were dropped and whether contended rounds had to be kept.
-fn paired(name: &str, net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usize) {
-    let (st, psa) = (EstimatorKind::St.build(), EstimatorKind::Psa.build());
-    let step = |est: &dyn Estimator, seed: u64| {
+fn paired(name: &str, (net, x, y): (&Network, &DMatrix<f64>, &[usize]), [a, b]: [Step; 2], rounds: usize) {
+    let step = |s: &Step, seed: u64| {
         let start = Instant::now();
-        std::hint::black_box(estimate_batch(net, x, y, est, seed, 64, false).unwrap());
+        std::hint::black_box(estimate_batch(net, x, y, s.estimator.as_ref(), seed, &s.config).unwrap());
         start.elapsed().as_secs_f64() * 1e3
     };
-    let (mut t_st, mut t_psa, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut t_a, mut t_b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     let (mut dropped, mut kept_contended) = (0, 0);
     for round in 0..10 * rounds as u64 {
         let before = others_cpu();
-        let (a, b) = if round % 2 == 0 {
-            let a = step(st.as_ref(), round);
-            (a, step(psa.as_ref(), round))
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = step(&a, round);
+            (ta, step(&b, round))
         } else {
-            let b = step(psa.as_ref(), round);
-            (step(st.as_ref(), round), b)
+            let tb = step(&b, round);
+            (step(&a, round), tb)
         };
         let contended = matches!((before, others_cpu()), (Some(b0), Some(b1)) if b1 > b0);
         let left = 10 * rounds - round as usize - 1;
-        if contended && left >= rounds - t_st.len() {
+        if contended && left >= rounds - t_a.len() {
             dropped += 1;
             continue;
         }
         kept_contended += usize::from(contended);
-        t_st.push(a);
-        t_psa.push(b);
-        ratio.push(b / a);
-        if t_st.len() == rounds {
+        t_a.push(ta);
+        t_b.push(tb);
+        ratio.push(tb / ta);
+        if t_a.len() == rounds {
             break;
         }
     }
@@ -117,11 +138,12 @@ fn paired(name: &str, net: &Network, x: &DMatrix<f64>, y: &[usize], rounds: usiz
         v[((v.len() - 1) as f64 * q).round() as usize]
     };
     let batch = x.ncols() as f64;
-    let (st_ms, psa_ms) = (quantile(&mut t_st, 0.5), quantile(&mut t_psa, 0.5));
+    let (a_ms, b_ms) = (quantile(&mut t_a, 0.5), quantile(&mut t_b, 0.5));
+    let (la, lb) = (&a.label, &b.label);
     println!(
-        "{name} paired, {rounds} rounds ({dropped} contended rounds dropped, {kept_contended} kept): ST {st_ms:.1} ms, PSA {psa_ms:.1} ms per batch (medians; {:.3} and {:.3} ms per example); PSA / ST median {:.2} (quartiles {:.2}, {:.2})",
-        st_ms / batch,
-        psa_ms / batch,
+        "{name} paired, {rounds} rounds ({dropped} contended rounds dropped, {kept_contended} kept): {la} {a_ms:.1} ms, {lb} {b_ms:.1} ms per batch (medians; {:.3} and {:.3} ms per example); {lb} / {la} median {:.2} (quartiles {:.2}, {:.2})",
+        a_ms / batch,
+        b_ms / batch,
         quantile(&mut ratio, 0.5),
         quantile(&mut ratio, 0.25),
         quantile(&mut ratio, 0.75)

@@ -79,7 +79,7 @@ impl Predictor for PackedModelFile {
     }
 }
 
-/// A predictor whose predictive goes through a post-hoc calibration map (docs/math.md §9), so that
+/// A predictor whose predictive goes through a post-hoc calibration map (docs/math.md §10), so that
 /// every prediction function here (and [`evaluate`]'s scores) sees the calibrated predictive.
 ///
 /// ```

@@ -5,7 +5,7 @@
 //! packed-bit Monte Carlo inference, with the predictive's uncertainty split into a data part and
 //! a model part. What the code computes is specified in `docs/math.md` (model §1, objective §2,
 //! PSA §3, baselines §4, uncertainty §5, packed evaluation §6, input scaling and convolutions §7,
-//! metrics §8); the notation here follows it.
+//! metrics §8, shifted test images §9, post-hoc calibration §10); the notation here follows it.
 //!
 //! ## Fit, predict, split the uncertainty
 //!
@@ -58,9 +58,13 @@
 //! * [`train`]: the [`Trainer`](train::Trainer) and the [`Observer`](train::Observer) it reports
 //!   to; [`spec`]: model specs; [`session`]: a fit from a spec (initialization, resuming,
 //!   validation, checkpoints); [`fitted`]: the fitted model; [`io`]: model files.
+//! * [`engine`]: where a training step's products run (f64 reference, or popcount and f32);
+//!   [`popcount`]: bit matrices and their popcount products.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
 //!   ([`predictive`]); [`evaluate`]: a fitted model on data.
-//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`intervals`]:
+//! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`shift`]: the
+//!   same under shifted test images (rotated, translated, noisy, blurred, faded, inverted);
+//!   [`intervals`]:
 //!   confidence intervals around the scores and paired comparisons; [`posthoc`]: post-hoc
 //!   calibration of the predictive (temperature, vector scaling, histogram binning).
 //! * [`reference_cases`] and [`gradient_study`]: the reference-vector case format and the
@@ -72,6 +76,7 @@
 
 pub mod checked;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod estimator;
 pub mod evaluate;
@@ -87,12 +92,14 @@ pub mod montecarlo;
 pub mod objective;
 pub mod packed;
 pub mod plot;
+pub mod popcount;
 pub mod posthoc;
 pub mod predictive;
 pub mod reference_cases;
 pub mod report;
 pub(crate) mod rng;
 pub mod session;
+pub mod shift;
 pub(crate) mod simd;
 pub mod spec;
 pub mod train;

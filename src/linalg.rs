@@ -50,11 +50,6 @@ pub fn tr_mul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     gemm(1.0, a, Op::T, b, Op::N)
 }
 
-/// `a · bᵀ`.
-pub fn mul_tr(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    gemm(1.0, a, Op::N, b, Op::T)
-}
-
 /// `α a · bᵀ` (the scaling done inside the product).
 pub fn mul_tr_scaled(alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     gemm(alpha, a, Op::N, b, Op::T)
@@ -71,7 +66,6 @@ mod tests {
         let c = DMatrix::from_fn(7, 3, |i, j| (i + 2 * j) as f64 * 0.3);
         assert!((mul(&a, &b) - &a * &b).abs().max() < 1e-14);
         assert!((tr_mul(&a, &c) - a.transpose() * &c).abs().max() < 1e-14);
-        assert!((mul_tr(&c, &b) - &c * b.transpose()).abs().max() < 1e-14);
         assert!((mul_tr_scaled(-0.5, &c, &b) + 0.5 * &c * b.transpose()).abs().max() < 1e-14);
         // An empty inner dimension gives a zero product of the right shape.
         assert_eq!(mul(&DMatrix::zeros(3, 0), &DMatrix::zeros(0, 2)), DMatrix::zeros(3, 2));

@@ -117,7 +117,7 @@ pub fn memory_needed(net: &Network, n_examples: usize, config: &McConfig) -> Opt
         .iter()
         .map(|l| {
             let rows = l.channels() as u128;
-            let weights = if packed && l.q().is_some() { rows * crate::packed::bits::words_for(l.fan_in()) as u128 * 8 } else { l.n_weights() as u128 * 8 };
+            let weights = if packed && l.q().is_some() { rows * crate::popcount::bits::words_for(l.fan_in()) as u128 * 8 } else { l.n_weights() as u128 * 8 };
             weights + 16 * rows
         })
         .sum();

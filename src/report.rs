@@ -296,7 +296,7 @@ fn markdown(m: &ReportMetrics, config: &McConfig, has_curves: bool) -> String {
         config.weight_samples, config.noise_samples, config.seed
     );
     if let Some(map) = &m.posthoc {
-        let _ = writeln!(md, "Post-hoc calibration applied (docs/math.md §9): {map}.\n");
+        let _ = writeln!(md, "Post-hoc calibration applied (docs/math.md §10): {map}.\n");
     }
     scores_table(&mut md, m);
     let u = &m.uncertainty;

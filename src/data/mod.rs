@@ -7,6 +7,8 @@
 //! * [`scaling::InputScaling`]: the map from stored values to network inputs (one example per column).
 //! * [`toy`]: two moons and the PSA paper's 2-D toy.
 //! * [`augment::Augment`]: random translations and mirroring of training images.
+//! * [`shift`]: shifted copies of test images (rotation, translation, noise, blur, contrast,
+//!   inversion) for the shift benchmark.
 //! * [`InputBatch`]: the inputs of a Monte Carlo pass, as bytes or scaled reals.
 //! * [`classes`]: which of a fitted model's classes a label names ([`Dataset::labels_for`]).
 //! * [`origin::Origin`]: the file and line (or record) of every example, for messages.
@@ -19,6 +21,7 @@ pub mod embedded;
 pub mod idx;
 pub mod origin;
 pub mod scaling;
+pub mod shift;
 pub mod toy;
 
 use std::fmt;

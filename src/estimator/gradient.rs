@@ -2,6 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::engine::Engine;
 use crate::model::{Network, WeightKind};
 
 /// Gradient for one layer.
@@ -101,7 +102,12 @@ impl Gradient {
 /// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
 /// and inputs `x` (`n_in × B`), averaged over the batch.
 pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    crate::linalg::mul_tr_scaled(1.0 / g.ncols() as f64, g, x)
+    outer_mean_on(Engine::Reference, g, x)
+}
+
+/// [`outer_mean`] in `engine`'s precision.
+pub(crate) fn outer_mean_on(engine: Engine, g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    crate::engine::mul_tr_scaled(engine, 1.0 / g.ncols() as f64, g, x)
 }
 
 /// The mean of the columns of `m`.

@@ -8,7 +8,7 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;
@@ -88,12 +88,12 @@ impl StraightThrough {
 /// A convolution works on its patches (see [`Unfolding`]), like PSA's backward pass.
 fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
-    let w = net.weights_in_use(fwd.weights, k);
+    let (ws, engine) = (fwd.weights, fwd.weights.engine());
     let x_in = fwd.patches_of(k);
     let g = layer.channels_of(g);
     let bias = column_mean(&g);
     let (grad, dx) = match layer.scale() {
-        None => (LayerGrad { w: outer_mean(&g, x_in), scale: None, bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &g))),
+        None => (LayerGrad { w: outer_mean_on(engine, &g, x_in), scale: None, bias }, (k > 0).then(|| ws.tr_mul(net, k, &g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
             let dgamma = scale_grad(&g, s.expect("Bernoulli layers record S").as_slice());
@@ -102,8 +102,8 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
             for mut col in gg.column_iter_mut() {
                 col.component_mul_assign(gamma);
             }
-            let dq = crate::linalg::mul_tr_scaled(2.0 / gg.ncols() as f64, &gg, x_in);
-            (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| crate::linalg::tr_mul(w, &gg)))
+            let dq = crate::engine::mul_tr_scaled(engine, 2.0 / gg.ncols() as f64, &gg, x_in);
+            (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| ws.tr_mul(net, k, &gg)))
         }
     };
     (grad.scaled(layer.positions() as f64), dx.map(|d| layer.fold(d)))

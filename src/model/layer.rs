@@ -179,13 +179,18 @@ impl Layer {
 
     /// [`Layer::preactivation`] on the unfolded input ([`Unfolding::unfold`]).
     pub fn preactivation_of_patches(&self, w_eff: &DMatrix<f64>, patches: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
-        let (s, a) = self.preactivation_channels(w_eff, patches);
+        self.preactivation_from_product(crate::linalg::mul(w_eff, patches))
+    }
+
+    /// [`Layer::preactivation_of_patches`] given the product `w_eff · patches` (`C_out × B·P`),
+    /// computed elsewhere (the fast engine's popcount product).
+    pub(crate) fn preactivation_from_product(&self, wx: DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+        let (s, a) = self.finish_preactivation(wx);
         (s.map(|s| self.to_units(s)), self.to_units(a))
     }
 
-    /// [`Layer::preactivation`] on unfolded input (`fan_in × B·P`), in the channels layout.
-    fn preactivation_channels(&self, w_eff: &DMatrix<f64>, x: &DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
-        let wx = crate::linalg::mul(w_eff, x);
+    /// `(S, a)` from `S = W x` in the channels layout: `a = γ ⊙ S + b` (Bernoulli) or `S + b`.
+    fn finish_preactivation(&self, wx: DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
         match self.scale() {
             Some(gamma) => {
                 let mut a = wx.clone();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layer::Layer;
 use super::noise::{sample_states, uniform};
+use crate::engine::{Engine, FastWeights};
 use crate::error::{Result, SbnError};
 
 /// An SBN: `layers[..L]` are the stochastic binary layers, `layers[L]` the output layer.
@@ -58,11 +59,52 @@ impl Draws for GivenDraws {
     }
 }
 
-/// One draw of the weights: the ±1 matrix of each Bernoulli layer, `None` for real layers.
+/// One draw of the weights: the ±1 matrix of each Bernoulli layer, `None` for real layers, and
+/// the engine whose passes use it ([`crate::engine`]).
 #[derive(Clone, Debug)]
 pub struct WeightSample {
     /// The sampled `W ∈ {±1}` of layer `k` (output layer last), `None` for real layers.
     pub layers: Vec<Option<DMatrix<f64>>>,
+    engine: Engine,
+    /// The fast engine's forms of each sampled matrix (empty under the reference engine).
+    fast: Vec<Option<FastWeights>>,
+}
+
+impl WeightSample {
+    /// A sample for the reference engine.
+    pub fn new(layers: Vec<Option<DMatrix<f64>>>) -> Self {
+        WeightSample { layers, engine: Engine::Reference, fast: Vec::new() }
+    }
+
+    /// This sample for `engine`: the fast engine packs every sampled matrix above the first layer
+    /// once (the first layer's input is real and it passes no sensitivities down).
+    pub fn for_engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self.fast = match engine {
+            Engine::Reference => Vec::new(),
+            Engine::Fast => self.layers.iter().enumerate().map(|(k, w)| w.as_ref().filter(|_| k > 0).map(FastWeights::new)).collect(),
+        };
+        self
+    }
+
+    /// The engine the passes run on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The fast engine's forms of layer `k`'s sample (`None` under the reference engine or for a
+    /// real layer).
+    pub(crate) fn fast(&self, k: usize) -> Option<&FastWeights> {
+        self.fast.get(k).and_then(Option::as_ref)
+    }
+
+    /// `Wᵀ g` for layer `k`'s weights in use (`g`: `C_out × B·P`), in the engine's precision.
+    pub(crate) fn tr_mul(&self, net: &Network, k: usize, g: &DMatrix<f64>) -> DMatrix<f64> {
+        match self.fast(k) {
+            Some(fw) => fw.tr_mul(g),
+            None => crate::linalg::tr_mul(net.weights_in_use(self, k), g),
+        }
+    }
 }
 
 /// What one forward sample of hidden layer `k` produced.
@@ -194,7 +236,7 @@ impl Network {
                 Some(q.zip_map(&u, |q, u| if u < q { 1.0 } else { -1.0 }))
             })
             .collect();
-        WeightSample { layers }
+        WeightSample::new(layers)
     }
 
     /// Draws the weights of every Bernoulli layer from streams below `seed`, in parallel: one stream
@@ -217,13 +259,13 @@ impl Network {
                 Some(w)
             })
             .collect();
-        WeightSample { layers }
+        WeightSample::new(layers)
     }
 
     /// The posterior's mode: every Bernoulli weight at the sign of its logit (`+1` when `θ ≥ 0`).
     pub fn mode_weights(&self) -> WeightSample {
         let layers = self.layers.iter().map(|l| l.scale().map(|_| l.weight_param().map(|t| if t >= 0.0 { 1.0 } else { -1.0 }))).collect();
-        WeightSample { layers }
+        WeightSample::new(layers)
     }
 
     /// The weights in use for layer `k`: the sample (Bernoulli) or the parameter `W` (real).
@@ -240,7 +282,15 @@ impl Network {
             let input = if k == 0 { x0 } else { &hidden[k - 1].x };
             let layer = &self.layers[k];
             let patches = layer.conv.as_ref().map(|c| c.unfold(input));
-            let (s, a) = layer.preactivation_of_patches(self.weights_in_use(ws, k), patches.as_ref().unwrap_or(input));
+            let x_in = patches.as_ref().unwrap_or(input);
+            // On binary input (every layer but the first; padding ±1) the fast engine's product is
+            // exact, so both engines draw the same states.
+            let (s, a) = match ws.fast(k) {
+                Some(fw) if k > 0 && layer.conv.is_none_or(|c| c.pad == 0 || c.pad_value.abs() == 1.0) => {
+                    layer.preactivation_from_product(fw.sign_product(x_in))
+                }
+                _ => layer.preactivation_of_patches(self.weights_in_use(ws, k), x_in),
+            };
             let mut x = DMatrix::zeros(a.nrows(), a.ncols());
             draws.units(k, x.as_mut_slice());
             sample_states(a.as_slice(), x.as_mut_slice());

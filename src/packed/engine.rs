@@ -18,15 +18,15 @@ use std::ops::Range;
 
 use nalgebra::DMatrix;
 
-use super::bits::BitMatrix;
 use super::draw::{DrawBuffers, Units, draw_states};
-use super::kernel::xor_popcount;
 use super::network::{PackedLayer, SampledNetwork};
 use super::patches;
 use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
 use crate::model::noise::approximate_thresholds;
 use crate::model::softmax::softmax_into;
+use crate::popcount::bits::BitMatrix;
+use crate::popcount::kernel::xor_popcount;
 use crate::rng::Words;
 
 /// States of every binary layer (one `BitMatrix` of `B` rows each) and the logits (`K × B`) of one

@@ -16,10 +16,10 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::bits::{BitMatrix, words_for};
 use super::network::{BinaryLayer, PackedLayer, SampledNetwork, check_convs};
 use crate::error::{Result, SbnError};
 use crate::model::Conv2d;
+use crate::popcount::bits::{BitMatrix, words_for};
 
 const MAGIC: [u8; 8] = *b"SBNPACK\0";
 const VERSION: u32 = 2;

@@ -1,8 +1,6 @@
-//! The packed-bit world (docs/math.md §6): bit matrices, popcount kernels, and one sampled network
-//! evaluated with them.
+//! The packed-bit world (docs/math.md §6): one sampled network evaluated with the popcount kernels
+//! of [`crate::popcount`].
 //!
-//! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.
-//! * [`kernel`]: XOR- and AND-popcount products with run-time CPU dispatch.
 //! * `network`: [`SampledNetwork`], one weight draw packed: construction and accessors.
 //! * `engine`: its noise passes (the Monte Carlo forward pass on bits); `first_layer`: the first
 //!   layer's pre-activations, computed once for all noise samples; `draw`: a layer's unit states
@@ -11,18 +9,16 @@
 //! * `patches`: packed patches of convolutions (bit-run gathers, byte bit planes).
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
-pub mod bits;
 mod draw;
 mod engine;
 mod first_layer;
 mod format;
-pub mod kernel;
 mod network;
 mod patches;
 
-pub use bits::BitMatrix;
+pub use crate::popcount::BitMatrix;
+pub use crate::popcount::{PackedRows, Variant};
 pub use engine::PackedForward;
-pub use kernel::{PackedRows, Variant};
 pub use network::SampledNetwork;
 
 use crate::model::{Network, WeightKind};

@@ -14,11 +14,11 @@ use std::sync::OnceLock;
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 
-use super::bits::BitMatrix;
-use super::kernel::PackedRows;
 use crate::error::{Result, SbnError};
 use crate::model::noise::uniform;
 use crate::model::{Conv2d, Layer, Network, WeightSample, Weights};
+use crate::popcount::bits::BitMatrix;
+use crate::popcount::kernel::PackedRows;
 
 /// A packed binary layer: the bits, their kernel layout, the scales γ and biases b.
 #[derive(Clone, Debug)]
@@ -172,7 +172,7 @@ impl SampledNetwork {
 
     /// The weights as a [`WeightSample`] (±1 matrices for binary layers), for the float path.
     pub fn weight_sample(&self) -> WeightSample {
-        WeightSample { layers: (0..self.layers.len()).map(|k| self.layer_bits(k).map(BitMatrix::to_rows_matrix)).collect() }
+        WeightSample::new((0..self.layers.len()).map(|k| self.layer_bits(k).map(BitMatrix::to_rows_matrix)).collect())
     }
 }
 

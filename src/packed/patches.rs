@@ -6,8 +6,8 @@
 //! pixels of one patch row (`dx = 0..kernel`) are one contiguous run of `kernel·C_in` bits in the
 //! map and in the patch: a patch is gathered with `kernel` bit-run copies plus the padded runs.
 
-use super::bits::{BitMatrix, WORD};
 use crate::model::Conv2d;
+use crate::popcount::bits::{BitMatrix, WORD};
 
 /// ORs the low `n ≤ 64` bits of `v` into `dst` at bit `d`.
 #[inline(always)]

@@ -37,7 +37,8 @@ pub struct LineChart {
 }
 
 impl LineChart {
-    fn check(&self) -> Result<()> {
+    /// Rejects empty or non-finite data, series of the wrong length and non-positive log x.
+    pub(crate) fn check(&self) -> Result<()> {
         let place = "line chart";
         check_finite("x", &self.x)?;
         if self.log_x && self.x.iter().any(|&v| v <= 0.0) {

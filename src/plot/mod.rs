@@ -8,6 +8,7 @@
 //! * [`risk_coverage`]: selective-prediction curves with their AURC.
 //! * [`line_chart`]: several named series over a shared x (optionally log x), e.g. accuracy or
 //!   NLL against MC samples, or training curves.
+//! * [`panels`]: several line charts in one figure, one panel per metric (the shift benchmark).
 //! * [`heat_map`]: a value on a grid over the plane with labelled points on top (data and model
 //!   uncertainty on a 2-D toy).
 //!
@@ -18,6 +19,7 @@ mod heatmap;
 mod histogram;
 mod line;
 mod marker;
+mod panels;
 mod reliability;
 mod risk;
 
@@ -26,6 +28,7 @@ pub use histogram::{group_histogram, score_histogram};
 pub use line::{LineChart, Series, line_chart};
 pub use marker::Marker;
 pub(crate) use marker::draw_styled_series;
+pub use panels::{Panels, panels};
 pub use reliability::{OVERCONFIDENT_RGB, UNDERCONFIDENT_RGB, reliability_diagram};
 pub use risk::risk_coverage;
 

@@ -1,4 +1,4 @@
-//! Post-hoc calibration of the Monte Carlo predictive (docs/math.md §9): a small map, fitted by
+//! Post-hoc calibration of the Monte Carlo predictive (docs/math.md §10): a small map, fitted by
 //! negative log-likelihood on held-out labelled data, that makes the predictive's confidence match
 //! its accuracy without retraining.
 //!

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::optim::OptimizerKind;
 use crate::checked::Checked;
 use crate::data::augment::Augment;
+use crate::engine::Engine;
 use crate::error::{Result, SbnError};
 use crate::estimator::EstimatorKind;
 
@@ -58,6 +59,8 @@ pub struct TrainingConfig {
     pub point_weights: bool,
     /// Random translations / mirroring of the training images (`[training.augment]`).
     pub augment: Augment,
+    /// Where the step's products run: `fast` (popcount and f32) or `reference` (f64).
+    pub engine: Engine,
 }
 
 impl Default for TrainingConfig {
@@ -74,6 +77,7 @@ impl Default for TrainingConfig {
             chunk: 64,
             point_weights: false,
             augment: Augment::default(),
+            engine: Engine::Fast,
         }
     }
 }

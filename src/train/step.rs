@@ -8,27 +8,23 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use super::TrainingConfig;
 use crate::error::Result;
 use crate::estimator::{Estimate, Estimator};
 use crate::model::{Network, RngDraws};
 use crate::rng;
 
 /// The batch-mean estimate of `estimator` for inputs `x` (`d0 × B`) and labels `y`, from the
-/// random streams below `seed`. With `point_weights` the weights are not sampled but set to the
-/// posterior's mode (a deterministic binary network with latent logits).
-pub fn estimate_batch(
-    net: &Network,
-    x: &DMatrix<f64>,
-    y: &[usize],
-    estimator: &dyn Estimator,
-    seed: u64,
-    chunk: usize,
-    point_weights: bool,
-) -> Result<Estimate> {
+/// random streams below `seed`, on `config`'s engine in chunks of `config.chunk` examples. With
+/// `config.point_weights` the weights are not sampled but set to the posterior's mode (a
+/// deterministic binary network with latent logits).
+pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &dyn Estimator, seed: u64, config: &TrainingConfig) -> Result<Estimate> {
+    let chunk = config.chunk;
     let batch = x.ncols();
     assert!(batch > 0 && chunk > 0, "empty batch or chunk");
     assert_eq!(batch, y.len(), "one label per example");
-    let ws = if point_weights { net.mode_weights() } else { net.sample_weights_seeded(rng::stream_seed(seed, &[0])) };
+    let ws = if config.point_weights { net.mode_weights() } else { net.sample_weights_seeded(rng::stream_seed(seed, &[0])) };
+    let ws = ws.for_engine(config.engine);
     let starts: Vec<usize> = (0..batch).step_by(chunk).collect();
     let parts: Vec<Result<(usize, Estimate)>> = starts
         .par_iter()

@@ -214,7 +214,7 @@ impl<'d> Trainer<'d> {
             t.augment.apply(&mut x, geometry, self.data.scaling.zero_input(), &mut rng::stream(t.seed, &[4, epoch as u64, b as u64]));
         }
         let y: Vec<usize> = idx.iter().map(|&i| self.data.labels[i]).collect();
-        let est = estimate_batch(&self.net, &x, &y, self.estimator.as_ref(), rng::stream_seed(t.seed, &[2, epoch as u64, b as u64]), t.chunk, t.point_weights)?;
+        let est = estimate_batch(&self.net, &x, &y, self.estimator.as_ref(), rng::stream_seed(t.seed, &[2, epoch as u64, b as u64]), t)?;
         if !est.loss.is_finite() {
             return Err(SbnError::Divergence { epoch: epoch + 1, batch: b, loss: est.loss });
         }

@@ -200,7 +200,7 @@ fn reference(net: &Network, ws: &WeightSample, x: &DMatrix<f64>, y: &[usize], dr
 
 /// A random network: convolutions `convs` (out channels, kernel, stride, pad, pad value) on an
 /// `h × w × c` input, dense hidden layers `hidden`, `classes` outputs; kinds per layer.
-fn conv_net(
+pub(crate) fn conv_net(
     input: (usize, usize, usize),
     convs: &[(usize, usize, usize, usize, f64)],
     hidden: &[usize],
@@ -269,7 +269,7 @@ fn check_against_unfolded(net: &Network, x: &DMatrix<f64>, y: &[usize], seed: u6
     }
 }
 
-fn batch_for(net: &Network, batch: usize, seed: u64, levels: bool) -> (DMatrix<f64>, Vec<usize>) {
+pub(crate) fn batch_for(net: &Network, batch: usize, seed: u64, levels: bool) -> (DMatrix<f64>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xabc);
     let x = DMatrix::from_fn(net.input_dim(), batch, |_, _| if levels { rng.random_range(0..256) as f64 / 64.0 - 2.0 } else { rng.random_range(-2.0..2.0) });
     let y = (0..batch).map(|_| rng.random_range(0..net.n_classes())).collect();

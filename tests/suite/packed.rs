@@ -7,8 +7,8 @@ use sbn::data::InputBatch;
 use sbn::model::noise::uniform;
 use sbn::model::{Layer, Network};
 use sbn::montecarlo::{self, Engine, McConfig};
-use sbn::packed::kernel::{self, PackedRows, Variant};
 use sbn::packed::{BitMatrix, SampledNetwork, summary};
+use sbn::popcount::kernel::{self, PackedRows, Variant};
 
 use crate::common::packed::{assert_same_forward, bytes, rng, rngs, sym};
 

@@ -1,4 +1,4 @@
-//! Post-hoc calibration (docs/math.md §9): temperature scaling never makes the fitting data's NLL
+//! Post-hoc calibration (docs/math.md §10): temperature scaling never makes the fitting data's NLL
 //! worse; on simulated predictives that are too sure or not sure enough, the fitted temperature
 //! recovers the distortion and every method lowers the NLL and ECE of held-out data; maps survive
 //! the model file, and files written before maps existed still load.

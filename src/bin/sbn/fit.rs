@@ -65,6 +65,10 @@ pub struct Args {
     /// concrete, stgumbel, tanh).
     #[arg(long)]
     estimator: Option<String>,
+    /// Override the spec's training engine: fast (popcount and f32 products, the default) or
+    /// reference (every product in f64).
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 /// A run stopped by Ctrl-C after saving its checkpoint; `main` turns it into exit status 130.
@@ -114,7 +118,7 @@ pub fn run(args: Args) -> Result<()> {
     store_validation_temperature(&args.out, &spec, &valid)
 }
 
-/// Fits a post-hoc temperature (docs/math.md §9) on the validation data, predicted with the spec's
+/// Fits a post-hoc temperature (docs/math.md §10) on the validation data, predicted with the spec's
 /// validation samples and the fit's seed, and stores it in the model file just written (the run
 /// still holds its lock). It is applied only on request (`--posthoc`). The validation data also
 /// chose the best epoch, so the NLL it reports after the temperature is slightly optimistic.
@@ -158,6 +162,12 @@ fn checked_spec(args: &Args) -> Result<Checked<ModelSpec>> {
     if let Some(e) = &args.estimator {
         spec.training.estimator = e.parse().map_err(|err| match err {
             sbn::SbnError::Invalid { message, .. } => anyhow::anyhow!("--estimator: {message}"),
+            other => other.into(),
+        })?;
+    }
+    if let Some(e) = &args.engine {
+        spec.training.engine = e.parse().map_err(|err| match err {
+            sbn::SbnError::Invalid { message, .. } => anyhow::anyhow!("--engine: {message}"),
             other => other.into(),
         })?;
     }

@@ -27,6 +27,7 @@ mod gradcheck;
 mod predict;
 mod progress;
 mod report;
+mod shift;
 
 use std::process::ExitCode;
 
@@ -73,6 +74,8 @@ enum Command {
     Uncertainty(report::UncertaintyArgs),
     /// Metrics JSON, plots and a Markdown summary in one folder.
     Report(report::ReportArgs),
+    /// Accuracy, calibration and uncertainty on rotated, translated, noisy, blurred, faded and inverted test images.
+    Shift(shift::Args),
     /// Per-example class probabilities and uncertainties (CSV or JSON), packed-bit Monte Carlo.
     Predict(predict::PredictArgs),
     /// Per-layer parameters, memory and multiply-accumulates, binary against float (larq style).
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => report::calibrate(args),
         Command::Uncertainty(args) => report::uncertainty(args),
         Command::Report(args) => report::report(args),
+        Command::Shift(args) => shift::run(args),
         Command::Predict(args) => predict::predict(args),
         Command::Summary(args) => predict::show_summary(args),
         Command::Export(args) => predict::export(args),

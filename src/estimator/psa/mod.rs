@@ -8,8 +8,9 @@
 
 use nalgebra::{DMatrix, DVector, RowDVector};
 
-use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean, scale_grad};
+use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
+use crate::engine::{Engine, FastWeights};
 use crate::error::Result;
 use crate::model::softmax::softmax_into;
 use crate::model::{Conv2d, Draws, ForwardSample, Network, Unfolding, WeightSample};
@@ -127,7 +128,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
     let grad = match gamma {
         None => {
             // Σ_i' ρ_i' g_i' x^(i')ᵀ with x^(i) = x − 2 x_i e_i.
-            let mut dw = outer_mean(&g_sum, xl);
+            let mut dw = outer_mean_on(fwd.weights.engine(), &g_sum, xl);
             dw.zip_apply(&flip_corr, |d, f| *d -= 2.0 * f);
             LayerGrad { w: dw, scale: None, bias }
         }
@@ -138,7 +139,7 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
             for k in 0..n_classes {
                 dgamma[k] -= 2.0 * (0..n_last).map(|i| flip_corr[(k, i)] * w[(k, i)]).sum::<f64>();
             }
-            let dq = output_weight_flips(&fwd.logits, xl, w, gamma, y);
+            let dq = output_weight_flips(fwd.weights.engine(), &fwd.logits, xl, w, gamma, y);
             LayerGrad { w: dq, scale: Some(dgamma), bias }
         }
     };
@@ -189,7 +190,7 @@ fn flipped_gradients(on_y: f64, rz: &[f64], rho: &[f64], x: &[f64], pe: &[f64], 
 /// Flipping `W°_ki` moves logit k by `d = −2γ_k m` with `m = W_ki x_i`, so per example and class the
 /// loss change takes two values, `L_k(m) = log(1 + p_k(e^d − 1)) − [k = y] d`; with
 /// `c = (L(+1) + L(−1))/2`, `h = (L(+1) − L(−1))/2`: `∂q_ki = −W_ki c_k − x_i h_k`.
-fn output_weight_flips(logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64>, gamma: &DVector<f64>, y: &[usize]) -> DMatrix<f64> {
+fn output_weight_flips(engine: Engine, logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64>, gamma: &DVector<f64>, y: &[usize]) -> DMatrix<f64> {
     let (n_classes, batch) = logits.shape();
     let mut c = DMatrix::zeros(n_classes, batch);
     let mut h = DMatrix::zeros(n_classes, batch);
@@ -206,13 +207,13 @@ fn output_weight_flips(logits: &DMatrix<f64>, xl: &DMatrix<f64>, w: &DMatrix<f64
             h[(k, n)] = 0.5 * (l_plus - l_minus);
         }
     }
-    two_value_weight_grad(w, &c, &h, xl)
+    two_value_weight_grad(engine, w, &c, &h, xl)
 }
 
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
-fn two_value_weight_grad(w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+fn two_value_weight_grad(engine: Engine, w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
     let c_mean = column_mean(c);
-    let mut dq = crate::linalg::mul_tr(h, x);
+    let mut dq = crate::engine::mul_tr_scaled(engine, 1.0, h, x);
     let inv_b = -1.0 / h.ncols() as f64;
     crate::simd::dispatch!(for (dq, w) in dq.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
         for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean.as_slice()) {
@@ -240,7 +241,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let bias = column_mean(&g);
     let (grad, s_prev) = match layer.scale() {
         None => {
-            let dw = outer_mean(&g, x_in);
+            let dw = outer_mean_on(fwd.weights.engine(), &g, x_in);
             let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &layer.channels_of(&hs.a), &p, &r, x_in)));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
@@ -250,7 +251,8 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
                 let dq = first_layer_weight_flips(w, gamma, &layer.channels_of(&hs.a), &p, &r, x_in);
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
-                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in);
+                let products = (fwd.weights.engine(), fwd.weights.fast(k));
+                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products);
                 let s_prev = input_flips(layer.conv.as_ref(), wt_rh, &rc_sum, fwd.input_of(k));
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
@@ -272,7 +274,7 @@ pub fn binary_input_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
 ) -> (DMatrix<f64>, DMatrix<f64>) {
-    let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x);
+    let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x, (Engine::Reference, None));
     (dq, input_flips(None, wt_rh, &rc_sum, x))
 }
 
@@ -294,7 +296,7 @@ fn input_flips(conv: Option<&Conv2d>, wt_rh: DMatrix<f64>, rc_sum: &RowDVector<f
 
 /// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
 /// column, for [`input_flips`]. `a` is in `p`'s memory layout (a convolution's units layout is its
-/// channels layout's memory).
+/// channels layout's memory). `products`: the engine, and the fast engine's forms of `w`.
 fn two_value_flips(
     w: &DMatrix<f64>,
     gamma: &DVector<f64>,
@@ -302,6 +304,7 @@ fn two_value_flips(
     p: &DMatrix<f64>,
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
+    products: (Engine, Option<&FastWeights>),
 ) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
@@ -322,8 +325,11 @@ fn two_value_flips(
             rh[j] = r[j] * 0.5 * (d_plus - d_minus);
         }
     });
-    let wt_rh = crate::linalg::tr_mul(w, &rh);
-    (two_value_weight_grad(w, &rc, &rh, x), wt_rh, rc.row_sum())
+    let wt_rh = match products.1 {
+        Some(fw) => fw.tr_mul(&rh),
+        None => crate::linalg::tr_mul(w, &rh),
+    };
+    (two_value_weight_grad(products.0, w, &rc, &rh, x), wt_rh, rc.row_sum())
 }
 
 /// `σ` applied to every entry.

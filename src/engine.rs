@@ -1,0 +1,217 @@
+//! Where a training step's products run (docs/math.md §6).
+//!
+//! * The **reference** engine computes every product in f64: the conformance vectors, exact
+//!   enumeration and the estimator lab run on it.
+//! * The **fast** engine computes the products whose operands are both ±1 (a Bernoulli layer's
+//!   sampled weights times binary states, forward) with the popcount kernels: exact integers, so
+//!   its forward pass, and the states it draws, are the reference's. Products with a real side
+//!   (the backward pass's) run in f32 with f32 accumulation: each output sums at most a few
+//!   thousand terms of a gradient, whose relative rounding (≈ √n · 2⁻²⁴ ≤ 10⁻⁵) is far below
+//!   the estimators' own noise; the fast-against-reference tests hold it to that.
+//!
+//! A [`WeightSample`](crate::model::WeightSample) made for the fast engine carries its ±1 rows
+//! packed and in f32 ([`FastWeights`]), once per minibatch; the passes read the engine from it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SbnError};
+use crate::popcount::kernel::{PackedRows, xor_popcount};
+use crate::popcount::{BitMatrix, bits::WORD};
+
+/// Which engine runs a training step's products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Every product in f64.
+    Reference,
+    /// ±1 × ±1 products on popcount kernels (exact), products with a real side in f32.
+    Fast,
+}
+
+impl Engine {
+    /// The name used on the command line and in spec files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Reference => "reference",
+            Engine::Fast => "fast",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = SbnError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "reference" => Ok(Engine::Reference),
+            "fast" => Ok(Engine::Fast),
+            _ => Err(SbnError::invalid("engine", format!("unknown training engine '{s}'; expected fast or reference"))),
+        }
+    }
+}
+
+/// A sampled ±1 weight matrix in the fast engine's two forms: rows packed for the popcount
+/// kernels (forward) and the matrix in f32 (backward).
+#[derive(Clone, Debug)]
+pub struct FastWeights {
+    rows: PackedRows,
+    w32: Vec<f32>,
+    shape: (usize, usize),
+}
+
+impl FastWeights {
+    /// Both forms of the ±1 matrix `w` (`n_out × n_in`), built in parallel over blocks of 64 rows.
+    pub(crate) fn new(w: &DMatrix<f64>) -> Self {
+        let (n_out, n_in) = w.shape();
+        let words = crate::popcount::bits::words_for(n_in);
+        let mut data = vec![0u64; n_out * words];
+        const ROWS: usize = 64;
+        // A block's words (64 rows) stay in L1 while the columns stream through.
+        data.par_chunks_mut(ROWS * words).enumerate().for_each(|(g, block)| {
+            let (j0, rows) = (g * ROWS, block.len() / words);
+            for (c, col) in w.as_slice().chunks_exact(n_out).enumerate() {
+                let (word, bit) = (c / WORD, c % WORD);
+                for (r, &v) in col[j0..j0 + rows].iter().enumerate() {
+                    block[r * words + word] |= u64::from(v > 0.0) << bit;
+                }
+            }
+        });
+        let bits = BitMatrix::from_words(n_out, n_in, data).expect("only real columns are set");
+        let w32 = w.as_slice().par_iter().map(|&v| v as f32).collect();
+        FastWeights { rows: PackedRows::new(&bits), w32, shape: (n_out, n_in) }
+    }
+
+    /// `S = W x` for `x` with ±1 entries (`n_in × B`): exact, by XOR-popcount.
+    pub(crate) fn sign_product(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        let (n_out, n_in) = self.shape;
+        assert_eq!(x.nrows(), n_in, "input rows differ from the weights' columns");
+        let mut xb = BitMatrix::new(x.ncols(), n_in);
+        for (n, col) in x.column_iter().enumerate() {
+            pack_signs(col.as_slice(), xb.row_mut(n));
+        }
+        let mut s = vec![0i32; n_out * x.ncols()];
+        xor_popcount(&self.rows, &xb, &mut s);
+        DMatrix::from_vec(n_out, x.ncols(), s.into_iter().map(f64::from).collect())
+    }
+
+    /// `Wᵀ g` in f32 (`g`: `n_out × B`).
+    pub(crate) fn tr_mul(&self, g: &DMatrix<f64>) -> DMatrix<f64> {
+        let (n_out, n_in) = self.shape;
+        assert_eq!(g.nrows(), n_out, "gradient rows differ from the weights' rows");
+        SCRATCH.with_borrow_mut(|[g32, _, c]| {
+            to_f32(g.as_slice(), g32);
+            sgemm(1.0, (n_in, n_out, n_out as isize, 1), &self.w32, (n_out, g.ncols(), 1, n_out as isize), g32, c)
+        })
+    }
+}
+
+/// Packs ±1 values (`v > 0` is `+1`) into whole words; the pad bits of the last word stay 0.
+fn pack_signs(values: &[f64], words: &mut [u64]) {
+    crate::simd::dispatch!(for (word, chunk) in words.iter_mut().zip(values.chunks(WORD)) {
+        let mut w = 0u64;
+        for (i, &v) in chunk.iter().enumerate() {
+            w |= u64::from(v > 0.0) << i;
+        }
+        *word = w;
+    });
+}
+
+/// `v` rounded to f32 into `out` (its storage reused).
+fn to_f32(v: &[f64], out: &mut Vec<f32>) {
+    out.clear();
+    crate::simd::dispatch!(out.extend(v.iter().map(|&x| x as f32)));
+}
+
+/// `α · a · bᵀ` in the engine's precision (`a`: `m × B`, `b`: `n × B`): a weight gradient, the
+/// sum over examples (and patches) of outer products.
+pub(crate) fn mul_tr_scaled(engine: Engine, alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    match engine {
+        Engine::Reference => crate::linalg::mul_tr_scaled(alpha, a, b),
+        Engine::Fast => {
+            let ((m, k), n) = (a.shape(), b.nrows());
+            assert_eq!(k, b.ncols(), "inner dimensions differ");
+            SCRATCH.with_borrow_mut(|[a32, b32, c]| {
+                to_f32(a.as_slice(), a32);
+                to_f32(b.as_slice(), b32);
+                sgemm(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c)
+            })
+        }
+    }
+}
+
+/// `α · A · B` in f32 with f64 output, `A` and `B` given as (rows, cols, row stride, column
+/// stride) over f32 storage; `c` holds the f32 output before it is widened (storage reused).
+fn sgemm(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (usize, usize, isize, isize), b: &[f32], c: &mut Vec<f32>) -> DMatrix<f64> {
+    let ((m, k, rsa, csa), (kb, n, rsb, csb)) = (a_view, b_view);
+    assert_eq!(k, kb, "inner dimensions differ");
+    assert!(a.len() >= m * k && b.len() >= k * n, "operand storage too short");
+    if m == 0 || n == 0 || k == 0 {
+        return DMatrix::zeros(m, n);
+    }
+    c.clear();
+    c.reserve(m * n);
+    // SAFETY: the views describe `m × k` and `k × n` matrices inside `a` and `b` (lengths
+    // asserted, strides those of their column-major or transposed layouts); `c` has room for the
+    // `m × n` output, which `sgemm` writes in full (β = 0) before the length is set.
+    unsafe {
+        matrixmultiply::sgemm(m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, 0.0, c.as_mut_ptr(), 1, m as isize);
+        c.set_len(m * n);
+    }
+    DMatrix::from_vec(m, n, crate::simd::dispatch!(c.iter().map(|&v| f64::from(v)).collect()))
+}
+
+thread_local! {
+    /// Per-thread f32 storage of the products (two operands, one output), reused so that a
+    /// product neither allocates nor faults in fresh pages.
+    static SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signs(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+        DMatrix::from_fn(rows, cols, |i, j| if (i * 31 + j * 17 + seed as usize).wrapping_mul(2654435761) % 7 < 3 { 1.0 } else { -1.0 })
+    }
+
+    #[test]
+    fn sign_product_is_the_exact_product() {
+        for (n_out, n_in, batch) in [(1, 1, 1), (9, 63, 3), (17, 64, 5), (8, 130, 2), (33, 300, 7)] {
+            let (w, x) = (signs(n_out, n_in, 1), signs(n_in, batch, 2));
+            assert_eq!(FastWeights::new(&w).sign_product(&x), &w * &x);
+        }
+    }
+
+    #[test]
+    fn f32_products_are_close_to_f64() {
+        let w = signs(40, 70, 3);
+        let g = DMatrix::from_fn(40, 9, |i, j| ((i * 7 + j * 3) as f64 * 0.37).sin());
+        let fw = FastWeights::new(&w);
+        let scale = g.abs().max() * 40.0;
+        assert!((fw.tr_mul(&g) - w.transpose() * &g).abs().max() < 1e-6 * scale);
+        let x = signs(70, 9, 4);
+        let fast = mul_tr_scaled(Engine::Fast, 0.5, &g, &x);
+        let reference = mul_tr_scaled(Engine::Reference, 0.5, &g, &x);
+        assert!((fast - &reference).abs().max() < 1e-6 * scale);
+        assert!((reference - 0.5 * &g * x.transpose()).abs().max() < 1e-12 * scale);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for e in [Engine::Reference, Engine::Fast] {
+            assert_eq!(e.name().parse::<Engine>().unwrap(), e);
+        }
+        assert!("quick".parse::<Engine>().unwrap_err().to_string().contains("fast or reference"));
+    }
+}
