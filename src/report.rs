@@ -110,7 +110,7 @@ fn report_intervals(pred: &Predictive, ood: Option<&Predictive>, labels: &[usize
 }
 
 /// `model` as it predicts in a report: calibrated by the options' map, if any.
-pub fn report_predictor<'m>(model: &'m FittedModel, options: &ReportOptions) -> Result<Box<dyn Predictor + 'm>> {
+fn report_predictor<'m>(model: &'m FittedModel, options: &ReportOptions) -> Result<Box<dyn Predictor + 'm>> {
     Ok(match &options.posthoc {
         Some(map) => Box::new(Calibrated::new(model, map.clone())?),
         None => Box::new(model),

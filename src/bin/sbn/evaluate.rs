@@ -48,6 +48,9 @@ pub fn run(args: Args) -> Result<()> {
         if let Some(ci) = &ci {
             v["intervals"] = serde_json::to_value(ci)?;
         }
+        if args.posthoc.posthoc {
+            v["posthoc"] = serde_json::to_value(&model.posthoc)?;
+        }
         out!("{v}");
         return Ok(());
     }
