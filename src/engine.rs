@@ -88,8 +88,14 @@ impl FastWeights {
             }
         });
         let bits = BitMatrix::from_words(n_out, n_in, data).expect("only real columns are set");
-        let w32 = w.as_slice().par_iter().map(|&v| v as f32).collect();
-        FastWeights { rows: PackedRows::new(&bits), w32, shape: (n_out, n_in) }
+        FastWeights::from_parts(&bits, w.as_slice().par_iter().map(|&v| v as f32).collect())
+    }
+
+    /// From the packed rows and the f32 matrix (column-major) of the same ±1 matrix.
+    pub(crate) fn from_parts(bits: &BitMatrix, w32: Vec<f32>) -> Self {
+        let shape = (bits.rows(), bits.cols());
+        assert_eq!(w32.len(), shape.0 * shape.1, "f32 matrix and bit rows differ in size");
+        FastWeights { rows: PackedRows::new(bits), w32, shape }
     }
 
     /// `S = W x` for `x` with ±1 entries (`n_in × B`): exact, by XOR-popcount.

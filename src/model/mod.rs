@@ -2,6 +2,7 @@
 //! posterior's mode, tempering and spread.
 
 pub mod conv;
+mod fast_sample;
 pub mod init;
 pub mod layer;
 pub mod network;

@@ -248,9 +248,13 @@ impl Network {
             .iter()
             .enumerate()
             .map(|(k, layer)| {
-                let mut w = layer.q()?;
+                layer.scale()?;
+                let mut w = layer.weight_param().clone();
                 let rows = w.nrows();
+                // q = σ(θ) per block, in the block's thread (blocks are whole multiples of the
+                // vector width but the last, so every q is the one `Layer::q` gives).
                 w.as_mut_slice().par_chunks_mut(rows * BLOCK).enumerate().for_each(|(block, chunk)| {
+                    crate::simd::sigmoid_in_place(chunk);
                     let mut rng = crate::rng::stream(seed, &[k as u64, block as u64]);
                     for v in chunk.iter_mut() {
                         *v = if uniform(&mut rng) < *v { 1.0 } else { -1.0 };
@@ -260,6 +264,31 @@ impl Network {
             })
             .collect();
         WeightSample::new(layers)
+    }
+
+    /// Draws the weights of every Bernoulli layer for `engine`: the reference engine's draw is
+    /// [`Network::sample_weights_seeded`]; the fast engine decides every weight by the same rule
+    /// on the words of lane generators (one stream per layer and block of 64 columns), straight
+    /// into its packed and f32 forms.
+    pub fn sample_weights_for(&self, seed: u64, engine: Engine) -> WeightSample {
+        match engine {
+            Engine::Reference => self.sample_weights_seeded(seed),
+            Engine::Fast => {
+                let (layers, fast) = self
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .map(|(k, layer)| match layer.scale() {
+                        None => (None, None),
+                        Some(_) => {
+                            let (w, fw) = super::fast_sample::sample_layer(layer.weight_param(), seed, k, k > 0);
+                            (Some(w), fw)
+                        }
+                    })
+                    .unzip();
+                WeightSample { layers, engine, fast }
+            }
+        }
     }
 
     /// The posterior's mode: every Bernoulli weight at the sign of its logit (`+1` when `θ ≥ 0`).
