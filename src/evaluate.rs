@@ -138,51 +138,35 @@ impl<P: Predictor> Predictor for Calibrated<P> {
     }
 }
 
-/// A reference predicts as what it points to (so [`Calibrated`] can borrow its model).
-impl<P: Predictor + ?Sized> Predictor for &P {
-    fn input_dim(&self) -> usize {
-        (**self).input_dim()
-    }
+/// A reference or a box predicts as what it points to (so [`Calibrated`] can borrow or own its
+/// model).
+macro_rules! predicts_as_pointee {
+    ($($pointer:ty),*) => {$(
+        impl<P: Predictor + ?Sized> Predictor for $pointer {
+            fn input_dim(&self) -> usize {
+                (**self).input_dim()
+            }
 
-    fn classes(&self) -> &[String] {
-        (**self).classes()
-    }
+            fn classes(&self) -> &[String] {
+                (**self).classes()
+            }
 
-    fn input_scaling(&self) -> &InputScaling {
-        (**self).input_scaling()
-    }
+            fn input_scaling(&self) -> &InputScaling {
+                (**self).input_scaling()
+            }
 
-    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
-        (**self).predictive(inputs, config)
-    }
+            fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
+                (**self).predictive(inputs, config)
+            }
 
-    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
-        (**self).check_memory(n_examples, config, what)
-    }
+            fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
+                (**self).check_memory(n_examples, config, what)
+            }
+        }
+    )*};
 }
 
-/// A boxed predictor predicts as its contents.
-impl<P: Predictor + ?Sized> Predictor for Box<P> {
-    fn input_dim(&self) -> usize {
-        (**self).input_dim()
-    }
-
-    fn classes(&self) -> &[String] {
-        (**self).classes()
-    }
-
-    fn input_scaling(&self) -> &InputScaling {
-        (**self).input_scaling()
-    }
-
-    fn predictive(&self, inputs: InputBatch, config: &McConfig) -> Result<Predictive> {
-        (**self).predictive(inputs, config)
-    }
-
-    fn check_memory(&self, n_examples: usize, config: &McConfig, what: &str) -> Result<()> {
-        (**self).check_memory(n_examples, config, what)
-    }
-}
+predicts_as_pointee!(&P, Box<P>);
 
 /// The MC predictive of `model` on `ds` (with the model's input scaling). Labels are not needed,
 /// so unlabelled data and OOD data with other labels are fine; only the input size is checked.
