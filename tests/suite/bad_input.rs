@@ -130,6 +130,7 @@ const TABLE: &[Bad] = &[
     bad("fit --init from a junk file", "fit spec.toml --train embedded:digits --init junk.sbn --out f_initjunk.sbn", 1, &["junk.sbn", "not an sbn model file"]),
     bad("fit --init-temperature 0", "fit spec.toml --train embedded:digits --init m.sbn --init-temperature 0 --out f_inittemp.sbn", 1, &["--init-temperature", "positive number, got 0"]),
     bad("fit unknown --estimator", "fit spec.toml --train embedded:digits --estimator magic --out f_estimator.sbn", 1, &["estimator", "unknown estimator 'magic'", "psa, st"]),
+    bad("fit unknown --engine", "fit spec.toml --train embedded:digits --engine quick --out f_engine.sbn", 1, &["--engine", "unknown training engine 'quick'", "fast or reference"]),
     // ---- grad and gradcheck ----
     bad("grad case file missing", "grad --case missing.json", 1, &["missing.json", "No such file or directory"]),
     bad("grad JSON syntax error", "grad --case g_syntax.json", 1, &["g_syntax.json", "not valid JSON (line 2"]),
