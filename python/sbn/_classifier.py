@@ -73,7 +73,7 @@ def _print_epoch(r: Dict[str, Any]) -> None:
         valid = f", validation accuracy {100 * r['valid_accuracy']:.2f} % NLL {r['valid_nll']:.4f}"
     print(
         f"epoch {r['epoch']}/{r['epochs']}: train NLL {r['train_nll']:.4f}{valid}, "
-        f"q uncertain {100 * r['uncertain_share']:.0f} % ({r['seconds']:.1f} s)",
+        f"q uncertain {100 * r['uncertain_share']:.0f} % ({r['seconds']:.2f} s)",
         file=sys.stderr,
         flush=True,
     )

@@ -6,7 +6,9 @@
 use std::io::ErrorKind;
 
 use pyo3::PyErr;
-use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyNotADirectoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyNotADirectoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
+};
 use sbn::SbnError;
 
 /// The Python exception of a library error.

@@ -50,7 +50,7 @@ fn fit(
         train = train.with_image_shape(rows, cols).py_err()?;
     }
     let (train, valid) = match valid {
-        Some((vx, vl, vn)) => (train, arrays::labelled(&vx, "valid X", vl, vn, "valid y")?),
+        Some((vx, vl, vn)) => (train, arrays::labelled(&vx, "valid X", vl, vn, "valid")?),
         None => train.split(spec.validation.fraction, spec.training.seed),
     };
     let mut observer = PyObserver { progress, error: None };

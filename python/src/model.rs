@@ -138,12 +138,13 @@ impl Model {
         let data = arrays::unlabelled(x, "X")?;
         let config = self.config(&data, weight_samples, noise_samples, seed)?;
         let predictor = self.predictor();
-        let (p, u) = py.detach(|| -> sbn::Result<(Predictive, Uncertainty)> {
-            let p = predict_dataset(predictor, &data, &config)?;
-            let u = Uncertainty::from_predictive(&p)?;
-            Ok((p, u))
-        })
-        .py_err()?;
+        let (p, u) = py
+            .detach(|| -> sbn::Result<(Predictive, Uncertainty)> {
+                let p = predict_dataset(predictor, &data, &config)?;
+                let u = Uncertainty::from_predictive(&p)?;
+                Ok((p, u))
+            })
+            .py_err()?;
         let probabilities: Vec<f64> = (0..p.n_examples).flat_map(|n| p.mean(n)).collect();
         let probabilities = arrays::matrix(py, p.n_examples, p.n_classes, probabilities)?;
         Ok((probabilities, arrays::vector(py, u.total), arrays::vector(py, u.data), arrays::vector(py, u.model)))
@@ -170,7 +171,15 @@ impl Model {
         let (_, s) = py.detach(|| evaluate(predictor, &data, &config)).py_err()?;
         let d = PyDict::new(py);
         d.set_item("n_examples", s.n_examples)?;
-        for (k, v) in [("accuracy", s.accuracy), ("nll", s.nll), ("brier", s.brier), ("ece", s.ece), ("ece_equal_mass", s.ece_equal_mass), ("mce", s.mce), ("classwise_ece", s.classwise_ece)] {
+        for (k, v) in [
+            ("accuracy", s.accuracy),
+            ("nll", s.nll),
+            ("brier", s.brier),
+            ("ece", s.ece),
+            ("ece_equal_mass", s.ece_equal_mass),
+            ("mce", s.mce),
+            ("classwise_ece", s.classwise_ece),
+        ] {
             d.set_item(k, v)?;
         }
         d.set_item("weight_samples", s.weight_samples)?;
