@@ -16,8 +16,10 @@ mod spec;
 use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use sbn::data::Features;
 use sbn::session::{FitOptions, fit as fit_session};
 
 use crate::errors::IntoPy;
@@ -74,16 +76,22 @@ fn from_bytes(data: &[u8], name: &str) -> PyResult<Model> {
     Model::from_bytes(data, name).py_err()
 }
 
+/// Pixels and labels of a data set, as NumPy arrays.
+type Arrays<'py> = (Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<i64>>);
+
 /// The embedded digits (1,797 examples of 8×8 pixels in 0..=16, classes 0–9): `(X, y)` with X a
 /// (1797, 64) uint8 array and y an int64 array.
 #[pyfunction]
-fn digits(py: Python<'_>) -> PyResult<(Bound<'_, PyArray2<u8>>, Bound<'_, PyArray1<i64>>)> {
+fn digits(py: Python<'_>) -> PyResult<Arrays<'_>> {
     let ds = sbn::data::embedded::digits();
-    let pixels: Vec<u8> = (0..ds.len()).flat_map(|n| (0..ds.dim).map(move |i| (n, i))).map(|(n, i)| ds.feature(n, i) as u8).collect();
-    let x = numpy::ndarray::Array2::from_shape_vec((ds.len(), ds.dim), pixels).expect("whole examples").into_pyarray(py);
-    let labels = ds.labels().expect("the digits are labelled");
-    let y: Vec<i64> = labels.iter().map(|&l| ds.class_names()[l].parse().expect("digit classes are numbers")).collect();
-    Ok((x, y.into_pyarray(py)))
+    let Features::Bytes(pixels) = &ds.features else {
+        return Err(PyValueError::new_err("the embedded digits are not stored as bytes"));
+    };
+    let x = numpy::ndarray::Array2::from_shape_vec((ds.len(), ds.dim), pixels.clone()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let names = ds.class_names();
+    let labels = ds.labels().ok_or_else(|| PyValueError::new_err("the embedded digits have no labels"))?;
+    let y = labels.iter().map(|&l| names[l].parse::<i64>()).collect::<Result<Vec<_>, _>>().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((x.into_pyarray(py), y.into_pyarray(py)))
 }
 
 /// The module `sbn._sbn`.

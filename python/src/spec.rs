@@ -15,30 +15,61 @@ use sbn::spec::{ModelSpec, NetworkSpec};
 use crate::errors::IntoPy;
 
 /// The checked spec: `path`'s (or, without one, the library default's) with `overrides`, a dict
-/// of spec sections (`"training"`, …), each a dict of fields, laid over it.
+/// of spec sections (`"training"`, …), each a dict of fields, laid over it. A value the spec
+/// cannot take is an error naming its field.
 pub fn build(path: Option<&Path>, overrides: &Bound<'_, PyDict>) -> PyResult<Checked<ModelSpec>> {
     let (base, source) = match path {
         Some(p) => (ModelSpec::read(p).py_err()?, p.display().to_string()),
         None => (ModelSpec::new(NetworkSpec::dense(&[], WeightKind::Bernoulli)), "sbn.fit".to_string()),
     };
-    let mut value = toml::Value::try_from(&base).map_err(|e| PyValueError::new_err(format!("{source}: {e}")))?;
-    let table = value.as_table_mut().expect("a spec is a table");
-    for (section, fields) in overrides.iter() {
+    let base = toml::Value::try_from(&base).map_err(|e| PyValueError::new_err(format!("{source}: {e}")))?;
+    let fields = fields(overrides)?;
+    let spec = match with_fields(&base, &fields) {
+        Ok(spec) => spec,
+        // Which field: the first that the base spec cannot take alone.
+        Err(e) => {
+            let culprit = fields.iter().find_map(|f| with_fields(&base, std::slice::from_ref(f)).err().map(|e| (f, e)));
+            let message = match culprit {
+                Some(((section, key, value), e)) => format!("{source}: {section}.{key} = {value}: {}", e.message().trim()),
+                None => format!("{source}: {}", e.message().trim()),
+            };
+            return Err(PyValueError::new_err(message));
+        }
+    };
+    spec.check(&source).py_err()
+}
+
+/// A spec field set from Python: section, key, value.
+type Field = (String, String, toml::Value);
+
+/// The fields of `overrides` (sections of fields; `None` values left out).
+fn fields(overrides: &Bound<'_, PyDict>) -> PyResult<Vec<Field>> {
+    let mut out = Vec::new();
+    for (section, table) in overrides.iter() {
         let section: String = section.extract()?;
-        let fields = fields.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("spec section {section}: expected a dict")))?;
-        let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let target = entry.as_table_mut().ok_or_else(|| PyValueError::new_err(format!("{section} is not a section of a spec")))?;
-        for (key, v) in fields.iter() {
+        let table = table.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("spec section {section}: expected a dict")))?;
+        for (key, v) in table.iter() {
             let key: String = key.extract()?;
-            if v.is_none() {
-                continue;
+            if !v.is_none() {
+                let value = to_toml(&v, &format!("{section}.{key}"))?;
+                out.push((section.clone(), key, value));
             }
-            let converted = to_toml(&v, &format!("{section}.{key}"))?;
-            target.insert(key, converted);
         }
     }
-    let spec: ModelSpec = value.try_into().map_err(|e: toml::de::Error| PyValueError::new_err(format!("{source}: {}", e.message().trim())))?;
-    spec.check(&source).py_err()
+    Ok(out)
+}
+
+/// The spec `base` with `fields` set, deserialized (not yet checked).
+fn with_fields(base: &toml::Value, fields: &[Field]) -> Result<ModelSpec, toml::de::Error> {
+    let mut value = base.clone();
+    let table = value.as_table_mut().expect("a spec is a table");
+    for (section, key, v) in fields {
+        let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(t) = entry.as_table_mut() {
+            t.insert(key.clone(), v.clone());
+        }
+    }
+    value.try_into()
 }
 
 /// A Python value as TOML: bool, int, float, str, and lists, tuples and dicts of them.

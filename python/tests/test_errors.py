@@ -49,12 +49,14 @@ def test_bad_settings_are_refused_with_the_field_named(split):
     X, y, _, _ = split
     with pytest.raises(ValueError, match="training.epochs: must be at least 1"):
         sbn.fit(X, y, epochs=0, progress=False)
-    with pytest.raises(ValueError, match="nope"):
+    with pytest.raises(ValueError, match='training.estimator = "nope": unknown variant'):
         sbn.fit(X, y, estimator="nope", progress=False)
     with pytest.raises(ValueError, match="lr"):
         sbn.fit(X, y, lr=-1.0, progress=False)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"training.epochs = 2.5"):
         sbn.fit(X, y, epochs=2.5, progress=False)
+    with pytest.raises(ValueError, match=r"training.augment = .*unknown field `shfit`"):
+        sbn.fit(X, y, augment={"shfit": 1}, progress=False)
     with pytest.raises(TypeError):
         sbn.fit(X, y, epoch=3)
 
