@@ -1,0 +1,292 @@
+"""``SBNClassifier``: a Bayesian stochastic binary neural network, fitted and used the
+scikit-learn way (``fit``, ``predict``, ``predict_proba``, ``classes_``), with the Monte Carlo
+predictive's uncertainty split and the model files of the ``sbn`` command line."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _convert, _sbn
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Values of the package used when neither an argument nor a ``spec`` file gives one; every other
+#: setting takes the library's default (see ``SBNClassifier``).
+DEFAULTS: Dict[str, Any] = {"hidden": (256, 256), "weights": "bernoulli", "beta": 0.01, "logit_lr": 0.05, "epochs": 20}
+
+# Where each argument goes in a model spec (`models/*.toml`): section and field.
+_FIELDS: Dict[str, Tuple[str, str]] = {
+    "hidden": ("network", "hidden"),
+    "weights": ("network", "weights"),
+    "conv": ("network", "conv"),
+    "image": ("network", "image"),
+    "init_logit": ("network", "init_logit"),
+    "beta": ("objective", "beta"),
+    "prior_pi": ("objective", "prior_pi"),
+    "estimator": ("training", "estimator"),
+    "optimizer": ("training", "optimizer"),
+    "lr": ("training", "lr"),
+    "logit_lr": ("training", "logit_lr"),
+    "schedule": ("training", "schedule"),
+    "batch_size": ("training", "batch_size"),
+    "epochs": ("training", "epochs"),
+    "seed": ("training", "seed"),
+    "chunk": ("training", "chunk"),
+    "point_weights": ("training", "point_weights"),
+    "augment": ("training", "augment"),
+    "engine": ("training", "engine"),
+    "valid_fraction": ("validation", "fraction"),
+    "valid_weight_samples": ("validation", "weight_samples"),
+    "valid_noise_samples": ("validation", "noise_samples"),
+}
+
+
+class Uncertainty(NamedTuple):
+    """The uncertainty of every example (nats): ``total = data + model``."""
+
+    total: np.ndarray
+    """Entropy of the predictive distribution."""
+    data: np.ndarray
+    """Expected entropy under the posterior (aleatoric part)."""
+    model: np.ndarray
+    """Mutual information between label and weights (epistemic part)."""
+
+
+class Predictive(NamedTuple):
+    """One Monte Carlo pass: class probabilities (n × K) and the uncertainty split."""
+
+    probabilities: np.ndarray
+    total: np.ndarray
+    data: np.ndarray
+    model: np.ndarray
+
+
+def _print_epoch(r: Dict[str, Any]) -> None:
+    """The default progress: one line per epoch on stderr."""
+    valid = ""
+    if not math.isnan(r["valid_nll"]):
+        valid = f", validation accuracy {100 * r['valid_accuracy']:.2f} % NLL {r['valid_nll']:.4f}"
+    print(
+        f"epoch {r['epoch']}/{r['epochs']}: train NLL {r['train_nll']:.4f}{valid}, "
+        f"q uncertain {100 * r['uncertain_share']:.0f} % ({r['seconds']:.2f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class SBNClassifier:
+    """A Bayesian stochastic binary neural network classifier.
+
+    Hidden units are ±1 (logistic noise before every sign); weights are ±1 with variational
+    Bernoulli posteriors (``weights="bernoulli"``) or real; gradients by PSA by default. The fit
+    holds out ``valid_fraction`` of the training data (with the spec's seed) unless ``fit`` is given
+    ``valid=(X, y)``, and keeps the network with the best validation NLL. Predictions are Monte
+    Carlo averages over ``weight_samples`` networks drawn from the posterior and ``noise_samples``
+    activation-noise draws each, run on packed bits where the model allows.
+
+    Every argument is optional. ``spec`` names a TOML model spec (the command line's
+    ``models/*.toml``) whose values are used where an argument is ``None``; without a spec, ``None``
+    takes the package default (``sbn.DEFAULTS``: ``hidden=(256, 256)``, ``weights="bernoulli"``,
+    and the headline Fashion-MNIST spec's ``beta=0.01``, ``logit_lr=0.05``, ``epochs=20``) or the
+    library's (``batch_size=128``, ``lr=0.003``, ``seed=1``, ``estimator="psa"``,
+    ``optimizer="adam"``, ``schedule="cosine"``, ``valid_fraction=0.1``, …). The arguments are the spec's fields
+    (``README.md``, "Model specs"): ``hidden`` widths of the dense binary layers; ``weights``
+    ``"bernoulli"`` or ``"real"`` (or one per layer); ``conv`` a list of dicts (``channels``,
+    ``kernel``, ``stride``, ``pad``, ``pad_value``) for image data; ``image`` ``[h, w, c]``;
+    ``beta`` the KL weight; ``estimator`` ``"psa"``, ``"st"``, …; ``engine`` ``"fast"`` or
+    ``"reference"``; ``augment`` a dict (``shift``, ``flip``). Bad values raise ``ValueError``
+    with the library's message when ``fit`` is called.
+
+    ``progress``: ``True`` prints a line per epoch to stderr, ``False`` nothing, a callable is
+    called with a dict per epoch (the fields of ``history_``); an exception it raises stops the fit
+    and propagates. Ctrl-C stops the fit after the current batch and raises ``KeyboardInterrupt``.
+
+    Fitted attributes: ``classes_`` (integers when the classes are numbers 0…K−1, else strings),
+    ``n_features_in_``, ``history_`` (a dict per epoch), ``model_`` (the compiled model).
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: Optional[Sequence[int]] = None,
+        weights: Optional[Union[str, Sequence[str]]] = None,
+        epochs: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        lr: Optional[float] = None,
+        logit_lr: Optional[float] = None,
+        beta: Optional[float] = None,
+        prior_pi: Optional[float] = None,
+        seed: Optional[int] = None,
+        estimator: Optional[str] = None,
+        optimizer: Optional[str] = None,
+        schedule: Optional[str] = None,
+        engine: Optional[str] = None,
+        chunk: Optional[int] = None,
+        init_logit: Optional[float] = None,
+        point_weights: Optional[bool] = None,
+        conv: Optional[List[Dict[str, Any]]] = None,
+        image: Optional[Sequence[int]] = None,
+        augment: Optional[Dict[str, Any]] = None,
+        valid_fraction: Optional[float] = None,
+        valid_weight_samples: Optional[int] = None,
+        valid_noise_samples: Optional[int] = None,
+        spec: Optional[PathLike] = None,
+        progress: Union[bool, Callable[[Dict[str, Any]], Any]] = True,
+    ) -> None:
+        self.hidden = hidden
+        self.weights = weights
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.logit_lr = logit_lr
+        self.beta = beta
+        self.prior_pi = prior_pi
+        self.seed = seed
+        self.estimator = estimator
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.engine = engine
+        self.chunk = chunk
+        self.init_logit = init_logit
+        self.point_weights = point_weights
+        self.conv = conv
+        self.image = image
+        self.augment = augment
+        self.valid_fraction = valid_fraction
+        self.valid_weight_samples = valid_weight_samples
+        self.valid_noise_samples = valid_noise_samples
+        self.spec = spec
+        self.progress = progress
+
+    # scikit-learn's estimator protocol, without depending on scikit-learn.
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """The constructor's arguments."""
+        return {k: getattr(self, k) for k in [*_FIELDS, "spec", "progress"]}
+
+    def set_params(self, **params: Any) -> "SBNClassifier":
+        """Sets constructor arguments; an unknown name is a ``ValueError``."""
+        for k, v in params.items():
+            if k not in _FIELDS and k not in ("spec", "progress"):
+                raise ValueError(f"SBNClassifier has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        set_ = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None and k != "progress")
+        return f"SBNClassifier({set_})"
+
+    def _overrides(self) -> Dict[str, Dict[str, Any]]:
+        """The arguments as spec sections; package defaults only when there is no spec file."""
+        out: Dict[str, Dict[str, Any]] = {}
+        for arg, (section, field) in _FIELDS.items():
+            value = getattr(self, arg)
+            if value is None and self.spec is None:
+                value = DEFAULTS.get(arg)
+            if value is None:
+                continue
+            if arg in ("hidden", "image"):
+                value = [int(v) for v in np.atleast_1d(value)]
+            elif arg == "weights" and not isinstance(value, str):
+                value = list(value)
+            out.setdefault(section, {})[field] = value
+        return out
+
+    def fit(self, X, y, *, valid: Optional[Tuple[Any, Any]] = None) -> "SBNClassifier":
+        """Fits on features ``X`` (n × d numbers, or n × rows × cols uint8 images, flattened) and
+        labels ``y`` (integers: class numbers 0…max; strings: class names). ``valid=(X, y)``
+        validates on that data instead of holding out part of ``X``. Returns ``self``."""
+        x, image = _convert.features(X, "X")
+        index, names = _convert.labels(y, len(x), "y")
+        held_out = None
+        if valid is not None:
+            vx, _ = _convert.features(valid[0], "valid X")
+            vindex, vnames = _convert.labels(valid[1], len(vx), "valid y")
+            held_out = (vx, vindex, vnames)
+        if callable(self.progress):
+            callback = self.progress
+        else:
+            callback = _print_epoch if self.progress else None
+        spec = None if self.spec is None else os.fspath(self.spec)
+        model = _sbn.fit(x, index, names, image, spec, self._overrides(), held_out, callback)
+        return self._adopt(model)
+
+    def _adopt(self, model: "_sbn.Model") -> "SBNClassifier":
+        self.model_ = model
+        self.classes_ = _convert.classes_array(model.classes)
+        self.n_features_in_ = model.n_features
+        self.history_ = model.history
+        return self
+
+    def _model(self) -> "_sbn.Model":
+        model = getattr(self, "model_", None)
+        if model is None:
+            raise AttributeError("this SBNClassifier is not fitted yet: call fit(X, y) or sbn.load(path) first")
+        return model
+
+    def predictive(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Predictive:
+        """One Monte Carlo pass over ``X``: class probabilities (n × K, float64, columns in the
+        order of ``classes_``) and the total, data and model uncertainty of every example (nats).
+        ``weight_samples`` networks from the posterior (a packed export is one network, so it
+        does not apply), ``noise_samples`` noise draws each; the same seed gives the same numbers
+        as ``sbn predict --seed``."""
+        x, _ = _convert.features(X, "X")
+        p, total, data, model = self._model().predict(x, weight_samples, noise_samples, seed)
+        return Predictive(p, total, data, model)
+
+    def predict_proba(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> np.ndarray:
+        """Class probabilities (n × K float64 array, columns in the order of ``classes_``)."""
+        return self.predictive(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed).probabilities
+
+    def predict(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> np.ndarray:
+        """The most probable class of every example (the first on ties), as in ``classes_``."""
+        p = self.predict_proba(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed)
+        return self.classes_[np.argmax(p, axis=1)]
+
+    def uncertainty(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Uncertainty:
+        """The total, data and model uncertainty of every example (nats; total = data + model)."""
+        r = self.predictive(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed)
+        return Uncertainty(r.total, r.data, r.model)
+
+    def evaluate(self, X, y, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Dict[str, Any]:
+        """Scores as ``sbn evaluate`` reports them: ``accuracy``, ``nll`` (nats), ``brier``,
+        ``ece`` and ``mce`` (15 equal-width bins), ``ece_equal_mass``, ``classwise_ece``, plus
+        ``n_examples``, ``weight_samples``, ``noise_samples``. Labels are matched to the model's
+        classes by name; one the model does not know raises ``ValueError`` naming it."""
+        x, _ = _convert.features(X, "X")
+        index, names = _convert.labels(y, len(x), "y")
+        return self._model().evaluate(x, index, names, weight_samples, noise_samples, seed)
+
+    def score(self, X, y) -> float:
+        """Accuracy (scikit-learn's ``score`` of classifiers)."""
+        return self.evaluate(X, y)["accuracy"]
+
+    def save(self, path: PathLike) -> None:
+        """Writes the model file, the format of ``sbn fit`` (every ``sbn`` command reads it)."""
+        self._model().save(os.fspath(path))
+
+    def export_packed(self, path: PathLike, *, sample_seed: Optional[int] = None) -> None:
+        """Writes one network at one bit per binary weight, as ``sbn export``: the most likely
+        network, or one drawn from the posterior with ``sample_seed``."""
+        self._model().export_packed(os.fspath(path), sample_seed)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "SBNClassifier":
+        """A classifier from a model file (``sbn fit``) or a packed export (``sbn export``)."""
+        return cls(progress=False)._adopt(_sbn.load(os.fspath(path)))
+
+    # Pickling keeps the model as the bytes of its model file.
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        if "model_" in state:
+            state["model_"] = state["model_"].to_bytes()
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        if isinstance(state.get("model_"), bytes):
+            state = dict(state, model_=_sbn.from_bytes(state["model_"], "pickled model"))
+        self.__dict__.update(state)

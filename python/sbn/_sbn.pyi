@@ -1,0 +1,51 @@
+"""Type stubs of the compiled module ``sbn._sbn`` (the ``sbn`` crate through PyO3). Users call
+``sbn.SBNClassifier``, ``sbn.fit`` and ``sbn.load``; these are their compiled parts."""
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+MAX_INTEGER_LABEL: int
+
+class Model:
+    """A fitted model (with its spec) or a packed export."""
+
+    @property
+    def classes(self) -> List[str]: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def is_packed(self) -> bool: ...
+    @property
+    def spec(self) -> Optional[str]: ...
+    @property
+    def history(self) -> List[Dict[str, float]]: ...
+    def predict(
+        self, x: np.ndarray, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+    def evaluate(
+        self,
+        x: np.ndarray,
+        labels: np.ndarray,
+        names: List[str],
+        weight_samples: int = 16,
+        noise_samples: int = 8,
+        seed: int = 0,
+    ) -> Dict[str, Any]: ...
+    def save(self, path: str) -> None: ...
+    def export_packed(self, path: str, sample_seed: Optional[int] = None) -> None: ...
+    def to_bytes(self) -> bytes: ...
+
+def fit(
+    x: np.ndarray,
+    labels: np.ndarray,
+    names: List[str],
+    image_shape: Optional[Tuple[int, int]],
+    spec_path: Optional[str],
+    overrides: Dict[str, Dict[str, Any]],
+    valid: Optional[Tuple[np.ndarray, np.ndarray, List[str]]],
+    progress: Optional[Callable[[Dict[str, Any]], Any]],
+) -> Model: ...
+def load(path: str) -> Model: ...
+def from_bytes(data: bytes, name: str = "bytes") -> Model: ...
+def digits() -> Tuple[np.ndarray, np.ndarray]: ...

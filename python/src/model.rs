@@ -1,0 +1,223 @@
+//! `sbn._sbn.Model`: a fitted model (with the spec that made it, so it saves as the same model
+//! file as `sbn fit` writes) or a packed export (one network at one bit per weight), predicting
+//! through the library's `Predictor`.
+
+use std::path::{Path, PathBuf};
+
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use sbn::SbnError;
+use sbn::data::Dataset;
+use sbn::evaluate::{Predictor, evaluate, predict_dataset};
+use sbn::fitted::FittedModel;
+use sbn::io::{ModelFile, PackedModelFile, write_atomic};
+use sbn::montecarlo::{Engine, McConfig, sample_network};
+use sbn::packed::SampledNetwork;
+use sbn::predictive::Predictive;
+use sbn::spec::ModelSpec;
+use sbn::uncertainty::Uncertainty;
+
+use crate::arrays;
+use crate::errors::IntoPy;
+use crate::observer::record_dict;
+
+/// What a `Model` holds.
+enum Inner {
+    /// A fitted model and its spec.
+    Fitted { fitted: FittedModel, spec: ModelSpec },
+    /// A packed export.
+    Packed(PackedModelFile),
+}
+
+/// A fitted model or a packed export. Made by `sbn._sbn.fit`, `load` or `from_bytes`.
+#[pyclass(module = "sbn._sbn", name = "Model", frozen)]
+pub struct Model {
+    inner: Inner,
+}
+
+/// Class probabilities and the three uncertainties of every example.
+type Predicted<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
+impl Model {
+    /// The model of a fit.
+    pub fn fitted(fitted: FittedModel, spec: ModelSpec) -> Self {
+        Model { inner: Inner::Fitted { fitted, spec } }
+    }
+
+    /// Reads a model file or a packed export (told apart by their magic bytes, as `sbn predict` does).
+    pub fn read(path: &Path) -> sbn::Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| SbnError::io(path, e))?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// A model from a file's bytes; `place` names the file in errors.
+    pub fn from_bytes(bytes: &[u8], place: &str) -> sbn::Result<Self> {
+        if PackedModelFile::sniff(bytes) {
+            return Ok(Model { inner: Inner::Packed(PackedModelFile::from_bytes(bytes, place)?) });
+        }
+        let file = ModelFile::from_bytes(bytes, place)?;
+        Ok(Model::fitted(file.fitted, file.spec))
+    }
+
+    fn predictor(&self) -> &(dyn Predictor + Send + Sync) {
+        match &self.inner {
+            Inner::Fitted { fitted, .. } => fitted,
+            Inner::Packed(p) => p,
+        }
+    }
+
+    /// The file's bytes: a model file, or the packed export.
+    fn bytes(&self) -> Vec<u8> {
+        match &self.inner {
+            Inner::Fitted { fitted, spec } => ModelFile { spec: spec.clone(), fitted: fitted.clone(), state: None }.to_bytes(),
+            Inner::Packed(p) => p.to_bytes(),
+        }
+    }
+
+    /// The Monte Carlo settings, checked: samples at least 1, the predictive of `data` within memory.
+    fn config(&self, data: &Dataset, weight_samples: usize, noise_samples: usize, seed: u64) -> PyResult<McConfig> {
+        if weight_samples == 0 || noise_samples == 0 {
+            return Err(PyValueError::new_err("weight_samples and noise_samples must be at least 1"));
+        }
+        let expected = self.predictor().input_dim();
+        if data.dim != expected {
+            return Err(PyValueError::new_err(format!("X has {} features per example, but the model takes {expected}", data.dim)));
+        }
+        let config = McConfig { weight_samples, noise_samples, seed, engine: Engine::Auto };
+        self.predictor().check_memory(data.len(), &config, &format!("weight_samples={weight_samples}")).py_err()?;
+        Ok(config)
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// The class names, in output order.
+    #[getter]
+    fn classes(&self) -> Vec<String> {
+        self.predictor().classes().to_vec()
+    }
+
+    /// Features per example.
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.predictor().input_dim()
+    }
+
+    /// Whether this is a packed export (one network; `weight_samples` does not apply).
+    #[getter]
+    fn is_packed(&self) -> bool {
+        matches!(self.inner, Inner::Packed(_))
+    }
+
+    /// The spec that made the model, as TOML (`None` for a packed export).
+    #[getter]
+    fn spec(&self) -> PyResult<Option<String>> {
+        match &self.inner {
+            Inner::Fitted { spec, .. } => toml::to_string(spec).map(Some).map_err(|e| PyValueError::new_err(e.to_string())),
+            Inner::Packed(_) => Ok(None),
+        }
+    }
+
+    /// The fit's record of every epoch (a list of dicts; empty for a packed export).
+    #[getter]
+    fn history<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let (records, epochs) = match &self.inner {
+            Inner::Fitted { fitted, spec } => (fitted.history.as_slice(), spec.training.epochs),
+            Inner::Packed(_) => (&[][..], 0),
+        };
+        let dicts = records.iter().map(|r| record_dict(py, r, epochs)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, dicts)
+    }
+
+    /// The Monte Carlo predictive of the examples `x` (a 2-D uint8 or float64 array): class
+    /// probabilities (n × K) and the total, data and model uncertainty of every example (nats).
+    #[pyo3(signature = (x, weight_samples = 16, noise_samples = 8, seed = 0))]
+    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, weight_samples: usize, noise_samples: usize, seed: u64) -> PyResult<Predicted<'py>> {
+        let data = arrays::unlabelled(x, "X")?;
+        let config = self.config(&data, weight_samples, noise_samples, seed)?;
+        let predictor = self.predictor();
+        let (p, u) = py
+            .detach(|| -> sbn::Result<(Predictive, Uncertainty)> {
+                let p = predict_dataset(predictor, &data, &config)?;
+                let u = Uncertainty::from_predictive(&p)?;
+                Ok((p, u))
+            })
+            .py_err()?;
+        let probabilities: Vec<f64> = (0..p.n_examples).flat_map(|n| p.mean(n)).collect();
+        let probabilities = arrays::matrix(py, p.n_examples, p.n_classes, probabilities)?;
+        Ok((probabilities, arrays::vector(py, u.total), arrays::vector(py, u.data), arrays::vector(py, u.model)))
+    }
+
+    /// Scores on labelled examples: labels are class indices into `names`, matched to the
+    /// model's classes by name (an unknown label is an error naming it).
+    #[pyo3(signature = (x, labels, names, weight_samples = 16, noise_samples = 8, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        labels: PyReadonlyArray1<'py, i64>,
+        names: Vec<String>,
+        weight_samples: usize,
+        noise_samples: usize,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let data = arrays::labelled(x, "X", labels, names, "y")?;
+        data.labels_for(self.predictor().classes()).py_err()?;
+        let config = self.config(&data, weight_samples, noise_samples, seed)?;
+        let predictor = self.predictor();
+        let (_, s) = py.detach(|| evaluate(predictor, &data, &config)).py_err()?;
+        let d = PyDict::new(py);
+        d.set_item("n_examples", s.n_examples)?;
+        for (k, v) in [
+            ("accuracy", s.accuracy),
+            ("nll", s.nll),
+            ("brier", s.brier),
+            ("ece", s.ece),
+            ("ece_equal_mass", s.ece_equal_mass),
+            ("mce", s.mce),
+            ("classwise_ece", s.classwise_ece),
+        ] {
+            d.set_item(k, v)?;
+        }
+        d.set_item("weight_samples", s.weight_samples)?;
+        d.set_item("noise_samples", s.noise_samples)?;
+        Ok(d)
+    }
+
+    /// Writes the model file (the format `sbn fit` writes and every `sbn` command reads), or for
+    /// a packed export the packed file; atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| write_atomic(&path, &self.bytes())).py_err()
+    }
+
+    /// Writes the packed export of one network, as `sbn export` does: the most likely network
+    /// (every weight at the sign of its logit), or one drawn from the posterior with `sample_seed`.
+    #[pyo3(signature = (path, sample_seed = None))]
+    fn export_packed(&self, py: Python<'_>, path: PathBuf, sample_seed: Option<u64>) -> PyResult<()> {
+        let Inner::Fitted { fitted, .. } = &self.inner else {
+            return Err(PyValueError::new_err("this model is already a packed export (one network); save() writes it"));
+        };
+        py.detach(|| -> sbn::Result<()> {
+            let network = match sample_seed {
+                Some(seed) => sample_network(&fitted.network, seed)?,
+                None => SampledNetwork::most_likely(&fitted.network)?,
+            };
+            let file = PackedModelFile { scaling: fitted.scaling.clone(), class_names: fitted.class_names.clone(), network };
+            write_atomic(&path, &file.to_bytes())
+        })
+        .py_err()
+    }
+
+    /// The bytes of the file `save` writes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes())
+    }
+
+    fn __repr__(&self) -> String {
+        let kind = if self.is_packed() { "packed export" } else { "fitted model" };
+        format!("<sbn Model: {kind}, {} features, {} classes>", self.n_features(), self.predictor().classes().len())
+    }
+}
