@@ -111,6 +111,8 @@ fn the_cli_fits_members_and_predicts_with_them() {
     let p = |f: &str| dir.join(f).display().to_string();
     std::fs::write(dir.join("spec.toml"), "[network]\nhidden = [16]\nweights = \"bernoulli\"\n[training]\nepochs = 1\nbatch_size = 64\n").unwrap();
     let fit_members = |extra: &[&str]| sbn(&[&["fit", &p("spec.toml"), "--train", "embedded:digits", "--members", "2", "--out", &p("m.sbn")], extra].concat());
+    let (ok, _, err) = sbn(&["fit", &p("spec.toml"), "--train", "embedded:digits", "--members", "0", "--out", &p("m.sbn")]);
+    assert!(!ok && err.contains("--members 0"), "{err}");
     let (ok, _, err) = fit_members(&[]);
     assert!(ok, "{err}");
     assert!(err.contains("member 2/2") && err.contains("--temperature") && err.contains(&p("m-2.sbn")), "{err}");
