@@ -285,8 +285,8 @@ pub fn predict_features(model: &(impl Predictor + ?Sized), features: &[f64], con
 /// Fits a post-hoc calibration map of `method` for `model` on the labelled data `ds` (its
 /// predictive with `config`), recorded with what it was fitted on; also returns that predictive
 /// (uncalibrated) and the labels in the model's class order.
-pub fn fit_posthoc(model: &FittedModel, ds: &Dataset, method: Method, config: &McConfig) -> Result<(PostHocFit, Predictive, Vec<usize>)> {
-    let labels = ds.labels_for(&model.class_names)?;
+pub fn fit_posthoc(model: &(impl Predictor + ?Sized), ds: &Dataset, method: Method, config: &McConfig) -> Result<(PostHocFit, Predictive, Vec<usize>)> {
+    let labels = ds.labels_for(model.classes())?;
     let pred = predict_dataset(model, ds, config)?;
     let map = PostHoc::fit(method, &pred, &labels)?;
     let fitted = PostHocFit { map, data: ds.name.clone(), n_examples: ds.len(), weight_samples: config.weight_samples, noise_samples: config.noise_samples };

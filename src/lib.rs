@@ -61,7 +61,8 @@
 //! * [`engine`]: where a training step's products run (f64 reference, or popcount and f32);
 //!   [`popcount`]: bit matrices and their popcount products.
 //! * [`packed`] and [`montecarlo`]: sampled networks on bits and the Monte Carlo predictive
-//!   ([`predictive`]); [`evaluate`]: a fitted model on data.
+//!   ([`predictive`]); [`evaluate`]: a fitted model on data; [`ensemble`]: several fitted
+//!   models as one predictive (their weight samples pooled).
 //! * [`metrics`], [`uncertainty`], [`report`], [`plot`]: what users look at; [`shift`]: the
 //!   same under shifted test images (rotated, translated, noisy, blurred, faded, inverted);
 //!   [`intervals`]:
@@ -77,6 +78,7 @@
 pub mod checked;
 pub mod data;
 pub mod engine;
+pub mod ensemble;
 pub mod error;
 pub mod estimator;
 pub mod evaluate;

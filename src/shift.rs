@@ -102,18 +102,48 @@ impl ShiftConfig {
     }
 }
 
-/// AUROC of each uncertainty score of [`ScoreKind`] at telling shifted images (positives) from
-/// the clean ones: 0.5 is chance, 1 a perfect split.
+/// AUROC of each uncertainty score of [`ScoreKind::ALL`] at telling shifted images (positives)
+/// from the clean ones: 0.5 is chance, 1 a perfect split.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct OodAuroc {
     /// By `1 − max_k p̄_k`.
     pub max_probability: f64,
     /// By the total uncertainty `H[p̄]`.
     pub total: f64,
-    /// By the data part.
-    pub data: f64,
     /// By the model part (mutual information).
     pub model: f64,
+    /// By the data part (the expected entropy).
+    pub data: f64,
+    /// By the energy score.
+    pub energy: f64,
+    /// By the variation ratio.
+    pub variation_ratio: f64,
+}
+
+impl OodAuroc {
+    /// The AUROC by `kind`.
+    pub fn get(&self, kind: ScoreKind) -> f64 {
+        match kind {
+            ScoreKind::MaxProbability => self.max_probability,
+            ScoreKind::Total => self.total,
+            ScoreKind::Model => self.model,
+            ScoreKind::Data => self.data,
+            ScoreKind::Energy => self.energy,
+            ScoreKind::VariationRatio => self.variation_ratio,
+        }
+    }
+
+    /// The AUROCs `by(kind)` of every score.
+    fn from_fn(mut by: impl FnMut(ScoreKind) -> Result<f64>) -> Result<OodAuroc> {
+        Ok(OodAuroc {
+            max_probability: by(ScoreKind::MaxProbability)?,
+            total: by(ScoreKind::Total)?,
+            model: by(ScoreKind::Model)?,
+            data: by(ScoreKind::Data)?,
+            energy: by(ScoreKind::Energy)?,
+            variation_ratio: by(ScoreKind::VariationRatio)?,
+        })
+    }
 }
 
 /// The model on one data set (clean, or one kind at one severity).
@@ -153,7 +183,8 @@ pub struct ShiftReport {
     pub data: String,
     /// Number of examples in every set.
     pub n_examples: usize,
-    /// `S_w` of the predictive.
+    /// `S_w` of the predictive (of an ensemble: all members' weight samples, pooled; of a packed
+    /// network: 1).
     pub weight_samples: usize,
     /// `S_z` per weight sample.
     pub noise_samples: usize,
@@ -167,21 +198,20 @@ pub struct ShiftReport {
     pub kinds: Vec<KindResult>,
 }
 
-/// The uncertainty scores of one predictive, in [`ScoreKind`] order of [`OodAuroc`]'s fields.
-struct SetScores([Vec<f64>; 4]);
+/// The uncertainty scores of one predictive, one vector per kind of [`ScoreKind::ALL`].
+struct SetScores(Vec<Vec<f64>>);
 
 impl SetScores {
-    const KINDS: [ScoreKind; 4] = [ScoreKind::MaxProbability, ScoreKind::Total, ScoreKind::Data, ScoreKind::Model];
-
     fn of(pred: &Predictive) -> Result<SetScores> {
-        let [a, b, c, d] = SetScores::KINDS.map(|k| scores(pred, k));
-        Ok(SetScores([a?, b?, c?, d?]))
+        Ok(SetScores(ScoreKind::ALL.iter().map(|&k| scores(pred, k)).collect::<Result<_>>()?))
     }
 
     /// AUROC of these scores (positives) against `clean`'s (negatives), score by score.
     fn auroc_against(&self, clean: &SetScores) -> Result<OodAuroc> {
-        let a = |i: usize| auroc(&clean.0[i], &self.0[i]);
-        Ok(OodAuroc { max_probability: a(0)?, total: a(1)?, data: a(2)?, model: a(3)? })
+        OodAuroc::from_fn(|kind| {
+            let i = ScoreKind::ALL.iter().position(|&k| k == kind).expect("every kind is in ALL");
+            auroc(&clean.0[i], &self.0[i])
+        })
     }
 }
 
@@ -216,6 +246,7 @@ pub fn benchmark_observed(
     let clean_pred = predict_dataset(model, data, mc)?;
     let clean_scores = SetScores::of(&clean_pred)?;
     let clean = set_result(0.0, &clean_pred, &labels, None)?;
+    let weight_samples = clean_pred.weight_samples;
     drop(clean_pred);
     let mut done = 1;
     let mut kinds = Vec::with_capacity(shifts.plan.len());
@@ -234,7 +265,7 @@ pub fn benchmark_observed(
     Ok(ShiftReport {
         data: data.name.clone(),
         n_examples: data.len(),
-        weight_samples: mc.weight_samples,
+        weight_samples,
         noise_samples: mc.noise_samples,
         mc_seed: mc.seed,
         shift_seed: shifts.seed,
@@ -282,9 +313,9 @@ fn with_clean<'a>(report: &'a ShiftReport, k: &'a KindResult) -> Vec<&'a SetResu
     std::iter::once(&report.clean).chain(&k.results).collect()
 }
 
-/// The AUROC of a row by `pick`, 0.5 (chance, as for identical sets) for the clean data.
-fn auroc_of(r: &SetResult, pick: fn(&OodAuroc) -> f64) -> f64 {
-    r.auroc.as_ref().map_or(0.5, pick)
+/// The AUROC of a row by `kind`, 0.5 (chance, as for identical sets) for the clean data.
+fn auroc_of(r: &SetResult, kind: ScoreKind) -> f64 {
+    r.auroc.as_ref().map_or(0.5, |a| a.get(kind))
 }
 
 fn kind_figure(report: &ShiftReport, k: &KindResult, model_name: &str, dir: &Path) -> Result<()> {
@@ -297,10 +328,7 @@ fn kind_figure(report: &ShiftReport, k: &KindResult, model_name: &str, dir: &Pat
         Series { name: "data".into(), y: rows.iter().map(|r| r.uncertainty.data).collect() },
         Series { name: "model".into(), y: rows.iter().map(|r| r.uncertainty.model).collect() },
     ];
-    let aurocs = vec![
-        Series { name: "total entropy".into(), y: rows.iter().map(|r| auroc_of(r, |a| a.total)).collect() },
-        Series { name: "model part".into(), y: rows.iter().map(|r| auroc_of(r, |a| a.model)).collect() },
-    ];
+    let aurocs = ScoreKind::ALL.iter().map(|&kind| Series { name: kind.name().into(), y: rows.iter().map(|r| auroc_of(r, kind)).collect() }).collect();
     let charts = vec![
         chart("accuracy", &xl, &x, one("accuracy", |r| r.accuracy)),
         chart("NLL (nats)", &xl, &x, one("NLL", |r| r.nll)),
@@ -327,7 +355,7 @@ fn overview_figure(report: &ShiftReport, model_name: &str, dir: &Path) -> Result
         chart("ECE (15 bins)", xl, &x, lines(|r| r.ece)),
         chart("mean total uncertainty (nats)", xl, &x, lines(|r| r.uncertainty.total)),
         chart("mean model part (nats)", xl, &x, lines(|r| r.uncertainty.model)),
-        chart("AUROC by the model part", xl, &x, lines(|r| auroc_of(r, |a| a.model))),
+        chart("AUROC by the model part", xl, &x, lines(|r| auroc_of(r, ScoreKind::Model))),
     ];
     let title = format!("{model_name} on shifted {}: S_w = {}, S_z = {}", report.data, report.weight_samples, report.noise_samples);
     plot::panels(&Panels { title, charts, columns: 3 }, dir.join("shift_overview"))?;
@@ -340,7 +368,7 @@ fn markdown(report: &ShiftReport, model_name: &str, has_overview: bool) -> Strin
     let _ = writeln!(
         md,
         "{} examples; Monte Carlo predictive with S_w = {} weight samples × S_z = {} noise samples, seed {}; shifts drawn from seed {}. \
-         Uncertainty in nats; AUROC: the shifted images (positives) against the clean ones, by total entropy and by the model part.\n",
+         Uncertainty in nats; AUROC: the shifted images (positives) against the clean ones, by each uncertainty score.\n",
         report.n_examples, report.weight_samples, report.noise_samples, report.mc_seed, report.shift_seed
     );
     if has_overview {
@@ -348,15 +376,14 @@ fn markdown(report: &ShiftReport, model_name: &str, has_overview: bool) -> Strin
     }
     for k in &report.kinds {
         let _ = writeln!(md, "## {} ({})\n", k.kind, k.unit);
-        let _ = writeln!(md, "| severity | accuracy | NLL | ECE | Brier | total | data | model | AUROC total | AUROC model |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(md, "| severity | accuracy | NLL | ECE | Brier | total | data | model |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
         for r in with_clean(report, k) {
-            let severity = if r.auroc.is_none() { "0 (clean)".to_string() } else { format!("{}", round(r.severity)) };
-            let (at, am) = r.auroc.as_ref().map_or(("–".into(), "–".into()), |a| (format!("{:.3}", a.total), format!("{:.3}", a.model)));
             let u = &r.uncertainty;
             let _ = writeln!(
                 md,
-                "| {severity} | {:.2}% | {:.3} | {:.2}% | {:.3} | {:.3} | {:.3} | {:.4} | {at} | {am} |",
+                "| {} | {:.2}% | {:.3} | {:.2}% | {:.3} | {:.3} | {:.3} | {:.4} |",
+                severity_cell(r),
                 100.0 * r.accuracy,
                 r.nll,
                 100.0 * r.ece,
@@ -366,9 +393,20 @@ fn markdown(report: &ShiftReport, model_name: &str, has_overview: bool) -> Strin
                 u.model
             );
         }
+        let names: Vec<String> = ScoreKind::ALL.iter().map(|k| format!("AUROC {}", k.name())).collect();
+        let _ = writeln!(md, "\n| severity | {} |\n|---|{}", names.join(" | "), "---|".repeat(names.len()));
+        for r in &k.results {
+            let cells: Vec<String> = ScoreKind::ALL.iter().map(|&kind| format!("{:.3}", auroc_of(r, kind))).collect();
+            let _ = writeln!(md, "| {} | {} |", severity_cell(r), cells.join(" | "));
+        }
         let _ = writeln!(md, "\n![{}](shift_{}.png)\n", k.kind, k.kind);
     }
     md
+}
+
+/// The severity column of a row: `0 (clean)` for the clean data.
+fn severity_cell(r: &SetResult) -> String {
+    if r.auroc.is_none() { "0 (clean)".to_string() } else { format!("{}", round(r.severity)) }
 }
 
 /// A severity for tables: at most three decimals, no trailing zeros.

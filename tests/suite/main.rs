@@ -12,6 +12,7 @@ mod conformance;
 mod conv;
 mod data_loaders;
 mod engine;
+mod ensemble;
 mod estimator_bias;
 mod estimator_lab;
 mod fit;

@@ -1,11 +1,14 @@
 //! Pieces the subcommands share: loading data sets by path, and the embedded default.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sbn::data::{self, Dataset, LabelColumn, LabelPolicy, LoadOptions, Role};
+use sbn::ensemble::Ensemble;
+use sbn::evaluate::{Calibrated, Predictor};
 use sbn::fitted::FittedModel;
 use sbn::io::ModelFile;
+use sbn::posthoc::PostHoc;
 
 /// The name that selects the embedded digits set instead of a file.
 pub const EMBEDDED_DIGITS: &str = "embedded:digits";
@@ -44,9 +47,9 @@ impl DataArgs {
     }
 
     /// Loads labelled data for `model`, its labels put in the model's class order by name.
-    pub fn load_for(&self, model: &FittedModel) -> Result<Dataset> {
-        let mut data = load_data(&self.data, &self.options(LabelPolicy::Required, model.network.input_dim()))?;
-        data.align_classes(&model.class_names)?;
+    pub fn load_for(&self, model: &(impl Predictor + ?Sized)) -> Result<Dataset> {
+        let mut data = load_data(&self.data, &self.options(LabelPolicy::Required, model.input_dim()))?;
+        data.align_classes(model.classes())?;
         Ok(data)
     }
 }
@@ -111,11 +114,11 @@ impl McArgs {
         Ok(sbn::montecarlo::McConfig { weight_samples: self.weight_samples, noise_samples: self.noise_samples, seed: self.seed, engine })
     }
 
-    /// The Monte Carlo settings for predicting `n_examples` examples with `net`, after checking
+    /// The Monte Carlo settings for predicting `n_examples` examples with `model`, after checking
     /// that the predictive fits in memory (an error naming `--weight-samples` otherwise).
-    pub fn config_for(&self, net: &sbn::Network, n_examples: usize) -> Result<sbn::montecarlo::McConfig> {
+    pub fn config_for(&self, model: &(impl Predictor + ?Sized), n_examples: usize) -> Result<sbn::montecarlo::McConfig> {
         let config = self.config()?;
-        sbn::montecarlo::check_memory(net, n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
+        model.check_memory(n_examples, &config, &format!("--weight-samples {}", self.weight_samples))?;
         Ok(config)
     }
 }
@@ -136,34 +139,92 @@ pub fn ensure_not_an_input(flag: &str, out: &Path, inputs: &[&Path]) -> Result<(
     Ok(())
 }
 
-/// `--posthoc`: predict through the post-hoc calibration stored in the model file.
+/// `--member MODEL` (repeatable): more model files that predict together with MODEL as one
+/// ensemble.
+#[derive(clap::Args, Clone, Debug)]
+pub struct EnsembleArgs {
+    /// Another model of the same data (same classes, input size and scaling; any architecture)
+    /// that predicts with MODEL as one ensemble: S_w weight samples from each model, pooled
+    /// (repeatable: --member B.sbn --member C.sbn).
+    #[arg(long = "member", value_name = "MODEL")]
+    pub members: Vec<PathBuf>,
+}
+
+impl EnsembleArgs {
+    /// MODEL and the `--member` models, each named by its path and tempered by
+    /// `--posterior-temperature`, in the order given.
+    pub fn load(&self, model: &Path, mc: &McArgs) -> Result<Vec<(String, FittedModel)>> {
+        std::iter::once(model).chain(self.members.iter().map(PathBuf::as_path)).map(|p| Ok((p.display().to_string(), mc.load_model(p)?))).collect()
+    }
+}
+
+/// `--posthoc` (the map stored in the model file) or `--temperature T` (a given temperature, for
+/// any predictive, ensembles too).
 #[derive(clap::Args, Clone, Debug)]
 pub struct PostHocArgs {
-    /// Apply the post-hoc calibration stored in the model file (by `sbn calibrate --fit … --save`).
+    /// Apply the post-hoc calibration stored in the model file (by `sbn calibrate --fit … --save`; one model only).
     #[arg(long)]
     pub posthoc: bool,
+    /// Apply temperature scaling with this temperature to the predictive (of an ensemble: the pooled one).
+    #[arg(long, conflicts_with = "posthoc", value_name = "T")]
+    pub temperature: Option<f64>,
 }
 
 impl PostHocArgs {
-    /// The stored map when `--posthoc` is given (an error naming the model file when it has none).
-    pub fn map(&self, model: &FittedModel, path: &Path) -> Result<Option<sbn::posthoc::PostHoc>> {
+    /// The map these flags apply to `model` (named `name`): the stored one with `--posthoc` (an
+    /// error naming the model file when it has none), the temperature of `--temperature`, or none.
+    pub fn map(&self, model: &FittedModel, name: &str) -> Result<Option<PostHoc>> {
+        if let Some(t) = self.temperature {
+            return Ok(Some(temperature(t)?));
+        }
         if !self.posthoc {
             return Ok(None);
         }
-        let map = model.posthoc_map(&path.display().to_string()).context("--posthoc")?;
+        let map = model.posthoc_map(name).context("--posthoc")?;
         if let Some(stored) = &model.posthoc {
             eprintln!("post-hoc calibration: {stored}");
         }
         Ok(Some(map.clone()))
     }
 
-    /// `model` as it predicts with these flags: through the stored map, or as it is.
-    pub fn predictor<'m>(&self, model: &'m FittedModel, path: &Path) -> Result<Box<dyn sbn::evaluate::Predictor + 'm>> {
-        Ok(match self.map(model, path)? {
-            Some(map) => Box::new(sbn::evaluate::Calibrated::new(model, map)?),
-            None => Box::new(model),
+    /// `models` (MODEL and its `--member`s) as they predict with these flags: one model or their
+    /// ensemble, through the stored map (one model only) or `--temperature`.
+    pub fn predictor<'m>(&self, models: &'m [(String, FittedModel)]) -> Result<Box<dyn Predictor + 'm>> {
+        if let [(name, model)] = models {
+            return Ok(match self.map(model, name)? {
+                Some(map) => Box::new(Calibrated::new(model, map)?),
+                None => Box::new(model),
+            });
+        }
+        self.ensemble(models.iter().map(|(n, m)| (n.clone(), m)).collect())
+    }
+
+    /// The ensemble of `members` (named predictors, at least two) as it predicts with these
+    /// flags: as it is or through `--temperature`; `--posthoc` is an error (a stored map belongs
+    /// to one model file).
+    pub fn ensemble<'m, P: Predictor + 'm>(&self, members: Vec<(String, P)>) -> Result<Box<dyn Predictor + 'm>> {
+        if self.posthoc {
+            anyhow::bail!(
+                "--posthoc: applies the calibration stored in one model file, not to an ensemble; fit a temperature for the ensemble with `sbn calibrate MODEL --member … --fit temperature --data HELD_OUT` and give it as --temperature T"
+            );
+        }
+        let ensemble = Ensemble::new(members)?;
+        Ok(match self.temperature {
+            Some(t) => Box::new(Calibrated::new(ensemble, temperature(t)?)?),
+            None => Box::new(ensemble),
         })
     }
+}
+
+/// How the weight samples of an ensemble of `members` models came about: ` (M members × S_w, pooled)`, or nothing for one model.
+pub fn pooled(members: usize, weight_samples: usize) -> String {
+    if members > 1 { format!(" ({members} members × {weight_samples}, pooled)") } else { String::new() }
+}
+
+/// The temperature map of `--temperature t`, checked.
+pub fn temperature(t: f64) -> Result<PostHoc> {
+    anyhow::ensure!(t.is_finite() && t > 0.0, "--temperature {t}: must be a finite number > 0");
+    Ok(PostHoc::Temperature(t))
 }
 
 /// `--intervals`, `--bootstrap`, `--confidence`: confidence intervals around the scores.

@@ -1,4 +1,4 @@
-//! `sbn evaluate MODEL --data DATA [--json] [--intervals]`: accuracy, NLL, Brier and calibration of
+//! `sbn evaluate MODEL [--member MODEL …] --data DATA [--json] [--intervals]`: accuracy, NLL, Brier and calibration of
 //! the MC predictive, with confidence intervals; `sbn compare MODEL_A MODEL_B --data DATA`: the
 //! paired difference of two models on the same data and draws.
 
@@ -10,7 +10,7 @@ use sbn::intervals::{PairedComparison, ScoreIntervals};
 use sbn::metrics::interval::wilson;
 use serde_json::json;
 
-use crate::common::{DataArgs, IntervalArgs, McArgs, PostHocArgs, percent_with, value_with};
+use crate::common::{DataArgs, EnsembleArgs, IntervalArgs, McArgs, PostHocArgs, percent_with, pooled, value_with};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,6 +27,8 @@ pub struct Args {
     #[command(flatten)]
     intervals: IntervalArgs,
     #[command(flatten)]
+    ensemble: EnsembleArgs,
+    #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
@@ -34,13 +36,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let bootstrap = args.intervals.requested(args.mc.seed)?;
-    let mut model = args.mc.load_model(&args.model)?;
+    let mut models = args.ensemble.load(&args.model, &args.mc)?;
     if args.posterior_mode {
-        model.network = model.network.posterior_mode();
+        models.iter_mut().for_each(|(_, m)| m.network = m.network.posterior_mode());
     }
-    let data = args.data.load_for(&model)?;
-    let predictor = args.posthoc.predictor(&model, &args.model)?;
-    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&model.network, data.len())?)?;
+    let predictor = args.posthoc.predictor(&models)?;
+    let data = args.data.load_for(&predictor)?;
+    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&predictor, data.len())?)?;
     let labels = data.require_labels("evaluation")?;
     let ci = bootstrap.map(|b| ScoreIntervals::compute(&pred, labels, &b)).transpose()?;
     if args.json {
@@ -49,7 +51,12 @@ pub fn run(args: Args) -> Result<()> {
             v["intervals"] = serde_json::to_value(ci)?;
         }
         if args.posthoc.posthoc {
-            v["posthoc"] = serde_json::to_value(&model.posthoc)?;
+            v["posthoc"] = serde_json::to_value(&models[0].1.posthoc)?;
+        } else if let Some(t) = args.posthoc.temperature {
+            v["temperature"] = json!(t);
+        }
+        if models.len() > 1 {
+            v["members"] = json!(models.iter().map(|(name, _)| name).collect::<Vec<_>>());
         }
         out!("{v}");
         return Ok(());
@@ -57,9 +64,14 @@ pub fn run(args: Args) -> Result<()> {
     let hits = (scores.accuracy * scores.n_examples as f64).round() as usize;
     let acc = wilson(hits, scores.n_examples, args.intervals.confidence)?;
     let level = format!("{:.0}%", 100.0 * args.intervals.confidence);
-    out!("model     {}", args.model.display());
+    out!("model     {}", models.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(" + "));
     out!("data      {} ({} examples)", data.name, scores.n_examples);
-    out!("samples   S_w = {} weight samples × S_z = {} noise samples", args.mc.weight_samples, args.mc.noise_samples);
+    out!(
+        "samples   S_w = {} weight samples × S_z = {} noise samples{}",
+        pred.weight_samples,
+        args.mc.noise_samples,
+        pooled(models.len(), args.mc.weight_samples)
+    );
     out!("accuracy  {} ({level} Wilson interval)", percent_with(scores.accuracy, Some(&acc)));
     out!("NLL       {} nats", value_with(scores.nll, ci.as_ref().map(|c| &c.nll)));
     out!("Brier     {} (sum over classes)", value_with(scores.brier, ci.as_ref().map(|c| &c.brier)));
@@ -108,11 +120,13 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     if a.class_names != b.class_names {
         anyhow::bail!("{} and {}: the models have other classes, so their scores are not comparable", args.model_a.display(), args.model_b.display());
     }
+    let (a, b) = ([(args.model_a.display().to_string(), a)], [(args.model_b.display().to_string(), b)]);
+    let (a, b) = (args.posthoc.predictor(&a)?, args.posthoc.predictor(&b)?);
     let data = args.data.load_for(&a)?;
-    let config = args.mc.config_for(&a.network, data.len())?;
-    args.mc.config_for(&b.network, data.len())?;
-    let (pa, sa) = evaluate(&args.posthoc.predictor(&a, &args.model_a)?, &data, &config)?;
-    let (pb, sb) = evaluate(&args.posthoc.predictor(&b, &args.model_b)?, &data, &config)?;
+    let config = args.mc.config_for(&a, data.len())?;
+    args.mc.config_for(&b, data.len())?;
+    let (pa, sa) = evaluate(&a, &data, &config)?;
+    let (pb, sb) = evaluate(&b, &data, &config)?;
     let d = PairedComparison::compute(&pa, &pb, data.require_labels("comparison")?, &bootstrap)?;
     if args.json {
         out!("{}", json!({"a": sa, "b": sb, "difference": d}));

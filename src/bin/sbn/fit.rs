@@ -1,4 +1,4 @@
-//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--resume | --init MODEL] [--force]`.
+//! `sbn fit SPEC --train DATA [--valid DATA] [--label COL] [--out MODEL] [--members K] [--resume | --init MODEL] [--force]`.
 //!
 //! The run holds the lock `MODEL.lock` throughout, refuses to overwrite an earlier run's model or
 //! checkpoint without `--force`, and on Ctrl-C saves its checkpoint, prints the command that
@@ -52,6 +52,11 @@ pub struct Args {
     /// more spread; 1 takes a deterministic net's latent logits as they are).
     #[arg(long, requires = "init", default_value_t = 1.0)]
     init_temperature: f64,
+    /// Fit an ensemble of K members: seeds SEED, SEED+1, …, every one on the same training and
+    /// validation split (that of SEED), written to MODEL-1.sbn … MODEL-K.sbn (the name of --out
+    /// with -1 … -K before its extension); --resume continues each member from its checkpoint.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    members: usize,
     /// Override the spec's number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -84,9 +89,11 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 pub fn run(args: Args) -> Result<()> {
+    anyhow::ensure!(args.members >= 1, "--members {}: must be at least 1", args.members);
     let spec = checked_spec(&args)?;
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let _lock = claim_output(&args, &argv)?;
+    let outs: Vec<PathBuf> = if args.members == 1 { vec![args.out.clone()] } else { (1..=args.members).map(|i| member_path(&args.out, i)).collect() };
+    let _locks = outs.iter().map(|out| claim_output(&args, out, &argv)).collect::<Result<Vec<_>>>()?;
     let (train, valid) = training_data(&args, &spec)?;
     eprintln!(
         "training on {} ({} examples, {} features, {} classes), validating on {} examples",
@@ -96,9 +103,56 @@ pub fn run(args: Args) -> Result<()> {
         train.n_classes(),
         valid.len()
     );
-    let mut progress = Progress::new(ctrl_c_flag()?);
-    let options = FitOptions { out: Some(args.out.clone()), resume: args.resume, init: starting_model(&args)? };
-    let outcome = fit(&spec, &train, &valid, &options, &mut progress)?;
+    let stop = ctrl_c_flag()?;
+    for (i, out) in outs.iter().enumerate() {
+        let member = member_spec(&args, &spec, i)?;
+        if args.members > 1 {
+            eprintln!("member {}/{} (seed {}) → {}", i + 1, args.members, member.training.seed, out.display());
+        }
+        let resume = args.resume && checkpoint_path(out).exists();
+        fit_one(&args, &member, (&train, &valid), out, resume, Progress::new(stop.clone()), &argv)?;
+    }
+    if args.members > 1 {
+        report_ensemble_temperature(&outs, &spec, &valid)?;
+    }
+    Ok(())
+}
+
+/// `MODEL` with `-i` before its extension: member `i` of an ensemble (`fm.sbn` → `fm-2.sbn`).
+fn member_path(out: &Path, i: usize) -> PathBuf {
+    let stem = out.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}-{i}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}"),
+    };
+    out.with_file_name(name)
+}
+
+/// The spec of member `i` (0-based) of the ensemble: the spec with seed `SEED + i`.
+fn member_spec(args: &Args, spec: &Checked<ModelSpec>, i: usize) -> Result<Checked<ModelSpec>> {
+    if i == 0 {
+        return Ok(spec.clone());
+    }
+    let mut member: ModelSpec = (**spec).clone();
+    member.training.seed =
+        spec.training.seed.checked_add(i as u64).with_context(|| format!("--members {}: seed {} + {i} overflows", args.members, spec.training.seed))?;
+    Ok(member.check(&args.spec.display().to_string())?)
+}
+
+/// One fit of `spec` on `data` (training, validation) written to `out` (resumed from its
+/// checkpoint with `resume`), then its validation temperature; a stop by Ctrl-C prints the
+/// command that continues the run and ends with [`Interrupted`].
+fn fit_one(
+    args: &Args,
+    spec: &Checked<ModelSpec>,
+    data: (&Dataset, &Dataset),
+    out: &Path,
+    resume: bool,
+    mut progress: Progress,
+    argv: &[OsString],
+) -> Result<()> {
+    let options = FitOptions { out: Some(out.to_path_buf()), resume, init: starting_model(args)? };
+    let outcome = fit(spec, data.0, data.1, &options, &mut progress)?;
     progress.finish(outcome.completed);
     let history = &outcome.model.history;
     if !outcome.completed {
@@ -106,16 +160,45 @@ pub fn run(args: Args) -> Result<()> {
             "interrupted after {} of {} epochs; the checkpoint {} holds the run. Continue it with:\n  {}",
             history.len(),
             spec.training.epochs,
-            checkpoint_path(&args.out).display(),
-            shell_words(&resume_argv(&argv))
+            checkpoint_path(out).display(),
+            shell_words(&resume_argv(argv))
         );
         return Err(Interrupted.into());
     }
     if let Some(r) = history.last() {
         let best = history.iter().map(|r| r.valid_nll).fold(f64::INFINITY, f64::min);
-        eprintln!("done: best validation NLL {best:.4}; last epoch accuracy {:.2}%; model written to {}", 100.0 * r.valid_accuracy, args.out.display());
+        eprintln!("done: best validation NLL {best:.4}; last epoch accuracy {:.2}%; model written to {}", 100.0 * r.valid_accuracy, out.display());
     }
-    store_validation_temperature(&args.out, &spec, &valid)
+    store_validation_temperature(out, spec, data.1)
+}
+
+/// Fits a temperature for the pooled predictive of the ensemble `outs` on the validation data
+/// (the spec's validation samples, its seed) and prints it with the command that applies it: it
+/// belongs to no one model file, so nothing stores it.
+fn report_ensemble_temperature(outs: &[PathBuf], spec: &ModelSpec, valid: &Dataset) -> Result<()> {
+    if valid.is_empty() {
+        return Ok(());
+    }
+    let members = outs.iter().map(|p| Ok((p.display().to_string(), ModelFile::load(p)?.fitted))).collect::<Result<Vec<_>>>()?;
+    let ensemble = sbn::ensemble::Ensemble::new(members)?;
+    let v = &spec.validation;
+    let config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed: spec.training.seed, engine: Engine::Auto };
+    let (fitted, pred, labels) = fit_posthoc(&ensemble, valid, Method::Temperature, &config)?;
+    let (before, after) = (Scores::from_predictive(&pred, &labels)?, Scores::from_predictive(&fitted.map.apply(&pred)?, &labels)?);
+    let sbn::posthoc::PostHoc::Temperature(t) = fitted.map else { unreachable!("a temperature fit gives a temperature") };
+    let rest: Vec<String> = outs[1..].iter().map(|p| format!("--member {}", p.display())).collect();
+    eprintln!(
+        "ensemble of {}: validation accuracy {:.2}%, NLL {:.4} → {:.4}, ECE {:.2}% → {:.2}% with temperature T = {t:.4}; predict with it by\n  sbn evaluate {} {} --temperature {t:.4} --data DATA",
+        outs.len(),
+        100.0 * before.accuracy,
+        before.nll,
+        after.nll,
+        100.0 * before.ece,
+        100.0 * after.ece,
+        outs[0].display(),
+        rest.join(" ")
+    );
+    Ok(())
 }
 
 /// Fits a post-hoc temperature (docs/math.md §10) on the validation data, predicted with the spec's
@@ -175,19 +258,19 @@ fn checked_spec(args: &Args) -> Result<Checked<ModelSpec>> {
 }
 
 /// Before any work: the lock on `--out` (no second writer), and no earlier run's results lost by
-/// accident.
-fn claim_output(args: &Args, argv: &[OsString]) -> Result<OutputLock> {
+/// accident. With `--members`, `out` is one member's file: `--resume` continues the members that
+/// have a checkpoint and starts the others.
+fn claim_output(args: &Args, out: &Path, argv: &[OsString]) -> Result<OutputLock> {
     if args.out.is_dir() {
         anyhow::bail!("--out {}: is a folder; give the model's file name", args.out.display());
     }
-    let lock = OutputLock::acquire(&args.out, &shell_words(argv))?;
-    if args.resume {
-        let ckpt = checkpoint_path(&args.out);
-        if !ckpt.exists() {
-            anyhow::bail!("--resume: there is no checkpoint {} to continue from", ckpt.display());
-        }
-    } else if !args.force {
-        refuse_overwrite(&args.out)?;
+    let lock = OutputLock::acquire(out, &shell_words(argv))?;
+    let ckpt = checkpoint_path(out);
+    if args.resume && args.members == 1 && !ckpt.exists() {
+        anyhow::bail!("--resume: there is no checkpoint {} to continue from", ckpt.display());
+    }
+    if !args.force && !(args.resume && ckpt.exists()) {
+        refuse_overwrite(out)?;
     }
     Ok(lock)
 }

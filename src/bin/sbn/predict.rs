@@ -14,7 +14,7 @@ use sbn::predictive::Predictive;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{DataArgs, McArgs, PostHocArgs, ensure_not_an_input, load_data, load_features};
+use crate::common::{DataArgs, EnsembleArgs, McArgs, PostHocArgs, ensure_not_an_input, load_data, load_features, temperature};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -36,6 +36,8 @@ pub struct PredictArgs {
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
+    ensemble: EnsembleArgs,
+    #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
@@ -47,8 +49,16 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     if ext != "csv" && ext != "json" {
         bail!("--out {}: expected a .csv or .json file name", args.out.display());
     }
-    ensure_not_an_input("--out", &args.out, &[&args.model, Path::new(&args.data)])?;
-    let model = load_predictor(&args.model, &args.mc, &args.posthoc)?;
+    let mut inputs = vec![args.model.as_path(), Path::new(&args.data)];
+    inputs.extend(args.ensemble.members.iter().map(PathBuf::as_path));
+    ensure_not_an_input("--out", &args.out, &inputs)?;
+    let model = if args.ensemble.members.is_empty() {
+        load_predictor(&args.model, &args.mc, &args.posthoc)?
+    } else {
+        let as_is = PostHocArgs { posthoc: false, temperature: None };
+        let paths = std::iter::once(&args.model).chain(&args.ensemble.members);
+        args.posthoc.ensemble(paths.map(|p| Ok((p.display().to_string(), load_predictor(p, &args.mc, &as_is)?))).collect::<Result<Vec<_>>>()?)?
+    };
     let data_args = DataArgs { data: args.data.clone(), label: args.label.clone() };
     let policy = if args.no_label { LabelPolicy::Absent } else { LabelPolicy::IfPresent };
     let mut data = load_data(&args.data, &data_args.options(policy, model.input_dim()))?;
@@ -66,7 +76,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
 
 /// A model file or a packed export, by its magic bytes, as one [`Predictor`]; a fitted model's
 /// posterior tempered by `--posterior-temperature` and calibrated by its stored map with
-/// `--posthoc` (a packed network can be neither).
+/// `--posthoc` (a packed network can be neither) or by `--temperature`.
 fn load_predictor(path: &Path, mc: &McArgs, posthoc: &PostHocArgs) -> Result<Box<dyn Predictor>> {
     let bytes = std::fs::read(path).map_err(|e| sbn::SbnError::io(path, e))?;
     let place = path.display().to_string();
@@ -77,10 +87,14 @@ fn load_predictor(path: &Path, mc: &McArgs, posthoc: &PostHocArgs) -> Result<Box
         if posthoc.posthoc {
             bail!("--posthoc: {place} is a packed network, which stores no post-hoc calibration; predict with its model file instead");
         }
-        return Ok(Box::new(PackedModelFile::from_bytes(&bytes, &place)?));
+        let packed = PackedModelFile::from_bytes(&bytes, &place)?;
+        return Ok(match posthoc.temperature {
+            Some(t) => Box::new(Calibrated::new(packed, temperature(t)?)?),
+            None => Box::new(packed),
+        });
     }
     let model = mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?;
-    Ok(match posthoc.map(&model, path)? {
+    Ok(match posthoc.map(&model, &place)? {
         Some(map) => Box::new(Calibrated::new(model, map)?),
         None => Box::new(model),
     })
@@ -191,7 +205,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     use std::time::Instant;
     let model = args.mc.load_model(&args.model)?;
     let data = load_features(&args.data, model.network.input_dim())?;
-    let config = McConfig { engine: Engine::Packed, ..args.mc.config_for(&model.network, data.len())? };
+    let config = McConfig { engine: Engine::Packed, ..args.mc.config_for(&model, data.len())? };
     sbn::montecarlo::check_memory(
         &model.network,
         args.float_examples.min(data.len()),

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sbn::data::Dataset;
-use sbn::evaluate::{evaluate, predict_dataset};
-use sbn::fitted::FittedModel;
+use sbn::evaluate::{Predictor, evaluate, predict_dataset};
 use sbn::intervals::{ScoreIntervals, auroc_intervals};
 use sbn::io::{ModelFile, OutputLock};
 use sbn::metrics::argmax;
@@ -17,7 +16,7 @@ use sbn::predictive::Predictive;
 use sbn::report::{ReportOptions, ood_table, training_curves, write_report_with};
 use sbn::uncertainty::{ScoreKind, Uncertainty, mean_scores_by_class};
 
-use crate::common::{DataArgs, IntervalArgs, McArgs, PostHocArgs, load_features};
+use crate::common::{DataArgs, EnsembleArgs, IntervalArgs, McArgs, PostHocArgs, load_features};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -47,8 +46,8 @@ pub fn report(args: ReportArgs) -> Result<()> {
     if args.mc.posterior_temperature != 1.0 {
         name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
     }
-    let config = args.mc.config_for(&model.network, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
-    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model)?, intervals: args.intervals.requested(args.mc.seed)? };
+    let config = args.mc.config_for(&model, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
+    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model.display().to_string())?, intervals: args.intervals.requested(args.mc.seed)? };
     let m = write_report_with(&model, &name, &data, ood.as_ref(), &config, &args.out, &options)?;
     out!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
     Ok(())
@@ -69,14 +68,16 @@ pub struct CalibrateArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Fit a post-hoc calibration: temperature, vector or histogram; scores before and after are shown.
-    #[arg(long, conflicts_with = "posthoc")]
+    #[arg(long, conflicts_with_all = ["posthoc", "temperature"])]
     fit: Option<String>,
     /// Fit on this labelled data instead of --data (then --data is held out for the before/after scores).
     #[arg(long, requires = "fit")]
     calibration_data: Option<String>,
-    /// Store the fitted calibration in the model file (atomically, under the model's lock).
+    /// Store the fitted calibration in the model file (atomically, under the model's lock; one model only).
     #[arg(long, requires = "fit")]
     save: bool,
+    #[command(flatten)]
+    ensemble: EnsembleArgs,
     #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
@@ -90,20 +91,25 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     if args.save && args.mc.posterior_temperature != 1.0 {
         anyhow::bail!("--save: a calibration stored in the model applies to its fitted posterior; fit it without --posterior-temperature");
     }
-    let model = args.mc.load_model(&args.model)?;
-    let data = args.data.load_for(&model)?;
+    if args.save && !args.ensemble.members.is_empty() {
+        anyhow::bail!("--save: an ensemble's calibration belongs to no one model file; apply the fitted temperature with --temperature T");
+    }
+    let models = args.ensemble.load(&args.model, &args.mc)?;
+    let predictor = args.posthoc.predictor(&models)?;
+    let data = args.data.load_for(&predictor)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
     if let Some(method) = method {
-        return fit_posthoc(&args, model, &data, method, binning);
+        return fit_posthoc(&args, &predictor, &data, method, binning);
     }
-    let predictor = args.posthoc.predictor(&model, &args.model)?;
-    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&model.network, data.len())?)?;
+    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&predictor, data.len())?)?;
     let table = reliability(&pred.means(), pred.n_classes, data.require_labels("calibration")?, binning)?;
     print_scores("", &scores, &table)?;
     print_table(&table)?;
     if let Some(dir) = &args.out {
         sbn::plot::reliability_diagram(&table, &format!("Reliability on {}", data.name), dir.join("reliability"))?;
-        training_curves(&model, &data.name, dir)?;
+        if let [(_, model)] = models.as_slice() {
+            training_curves(model, &data.name, dir)?;
+        }
     }
     Ok(())
 }
@@ -131,15 +137,15 @@ fn print_table(table: &ReliabilityTable) -> Result<()> {
 
 /// `sbn calibrate --fit METHOD`: fits the map on --calibration-data (or --data), shows --data's
 /// scores before and after, draws both reliability diagrams, and with --save stores the map.
-fn fit_posthoc(args: &CalibrateArgs, model: FittedModel, data: &Dataset, method: Method, binning: Binning) -> Result<()> {
+fn fit_posthoc(args: &CalibrateArgs, model: &dyn Predictor, data: &Dataset, method: Method, binning: Binning) -> Result<()> {
     let fit_data = match &args.calibration_data {
-        Some(path) => DataArgs { data: path.clone(), label: args.data.label.clone() }.load_for(&model)?,
+        Some(path) => DataArgs { data: path.clone(), label: args.data.label.clone() }.load_for(model)?,
         None => data.clone(),
     };
-    let config = args.mc.config_for(&model.network, data.len().max(fit_data.len()))?;
-    let (stored, fit_pred, _) = sbn::evaluate::fit_posthoc(&model, &fit_data, method, &config)?;
+    let config = args.mc.config_for(model, data.len().max(fit_data.len()))?;
+    let (stored, fit_pred, _) = sbn::evaluate::fit_posthoc(model, &fit_data, method, &config)?;
     out!("fitted {stored}");
-    let before = if args.calibration_data.is_some() { evaluate(&model, data, &config)?.0 } else { fit_pred };
+    let before = if args.calibration_data.is_some() { evaluate(model, data, &config)?.0 } else { fit_pred };
     let after = stored.map.apply(&before)?;
     let labels = data.require_labels("calibration")?;
     let in_sample = if args.calibration_data.is_some() { "" } else { " (the data it was fitted on: in-sample; give --calibration-data to hold --data out)" };
@@ -185,6 +191,8 @@ pub struct UncertaintyArgs {
     #[command(flatten)]
     intervals: IntervalArgs,
     #[command(flatten)]
+    ensemble: EnsembleArgs,
+    #[command(flatten)]
     posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
@@ -192,11 +200,12 @@ pub struct UncertaintyArgs {
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     let bootstrap = args.intervals.requested(args.mc.seed)?;
-    let model = args.mc.load_model(&args.model)?;
-    let data = args.data.load_for(&model)?;
-    let config = args.mc.config_for(&model.network, data.len())?;
-    let predictor = args.posthoc.predictor(&model, &args.model)?;
-    if matches!(model.posthoc.as_ref().map(|p| &p.map), Some(PostHoc::Histogram { .. })) && args.posthoc.posthoc {
+    let models = args.ensemble.load(&args.model, &args.mc)?;
+    let predictor = args.posthoc.predictor(&models)?;
+    let data = args.data.load_for(&predictor)?;
+    let config = args.mc.config_for(&predictor, data.len())?;
+    let class_names = predictor.classes();
+    if matches!(models[0].1.posthoc.as_ref().map(|p| &p.map), Some(PostHoc::Histogram { .. })) && args.posthoc.posthoc {
         eprintln!("note: histogram binning calibrates the mixture p̄ only; the calibrated predictive's model part is 0 by construction");
     }
     let (pred, _) = evaluate(&predictor, &data, &config)?;
@@ -205,7 +214,7 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
     out!("uncertainty in nats (S_w = {}, S_z = {}): total = data + model", config.weight_samples, config.noise_samples);
     out!("{:<16} {:>7} {:>9} {:>9} {:>9}", "examples", "n", "total", "data", "model");
     let rows = [("all", &summary.overall), ("correct", &summary.correct), ("incorrect", &summary.incorrect)];
-    let by_class = summary.by_class.iter().enumerate().map(|(k, p)| (model.class_names.get(k).map_or("?", |s| s.as_str()), p));
+    let by_class = summary.by_class.iter().enumerate().map(|(k, p)| (class_names.get(k).map_or("?", |s| s.as_str()), p));
     for (name, p) in rows.into_iter().chain(by_class) {
         out!("{:<16} {:>7} {:>9.4} {:>9.4} {:>9.4}", name, p.count, p.total, p.data, p.model);
     }
@@ -222,12 +231,12 @@ pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
             );
         }
     }
-    print_scores_by_class(&format!("mean scores on {} by true class", data.name), &pred, labels, &model.class_names)?;
+    print_scores_by_class(&format!("mean scores on {} by true class", data.name), &pred, labels, class_names)?;
     if let Some(o) = &args.ood {
-        let ood = load_features(o, model.network.input_dim())?;
+        let ood = load_features(o, predictor.input_dim())?;
         let ood_pred = predict_dataset(&predictor, &ood, &config)?;
         let predicted: Vec<usize> = (0..ood_pred.n_examples).map(|n| argmax(&ood_pred.mean(n))).collect();
-        print_scores_by_class(&format!("mean scores on {} (OOD) by predicted class", ood.name), &ood_pred, &predicted, &model.class_names)?;
+        print_scores_by_class(&format!("mean scores on {} (OOD) by predicted class", ood.name), &ood_pred, &predicted, class_names)?;
         out!("\nOOD detection: {} (negatives) against {} (positives)", data.name, ood.name);
         let ci = bootstrap.map(|b| auroc_intervals(&pred, &ood_pred, &b)).transpose()?;
         out!("{:<30} {:>8} {:>18} {:>8} {:>14}", "score", "AUROC", ci.as_ref().map_or("", |_| "AUROC interval"), "AUPR", "FPR at 95% TPR");

@@ -1,4 +1,4 @@
-//! `sbn shift MODEL --data DATA --out DIR [--kinds …] [--severities …]`: the model on clean test
+//! `sbn shift MODEL [--member MODEL …] --data DATA --out DIR [--kinds …] [--severities …]`: the model on clean test
 //! images and on rotated, translated, noisy, blurred, faded and inverted copies of them.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sbn::data::shift::{ShiftKind, image_shape};
 use sbn::shift::{ShiftConfig, benchmark_observed, write_shift_report};
 
-use crate::common::{DataArgs, McArgs};
+use crate::common::{DataArgs, EnsembleArgs, McArgs, PostHocArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,6 +27,10 @@ pub struct Args {
     /// contrast and invert fractions in [0, 1]. Default: five per kind (see README).
     #[arg(long)]
     severities: Vec<String>,
+    #[command(flatten)]
+    ensemble: EnsembleArgs,
+    #[command(flatten)]
+    posthoc: PostHocArgs,
     #[command(flatten)]
     mc: McArgs,
 }
@@ -59,11 +63,12 @@ fn plan(args: &Args, rows: usize, cols: usize) -> Result<Vec<(ShiftKind, Vec<f64
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = args.mc.load_model(&args.model)?;
+    let models = args.ensemble.load(&args.model, &args.mc)?;
+    let model = args.posthoc.predictor(&models)?;
     let data = args.data.load_for(&model)?;
     let (rows, cols) = image_shape(&data)?;
     let shifts = ShiftConfig::new(&plan(&args, rows, cols)?, args.mc.seed).context("--severities")?;
-    let config = args.mc.config_for(&model.network, data.len())?;
+    let config = args.mc.config_for(&model, data.len())?;
     let bar = ProgressBar::new(shifts.n_sets() as u64);
     bar.set_style(
         ProgressStyle::with_template("shift [{bar:30}] {pos}/{len} sets, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "),
@@ -74,7 +79,10 @@ pub fn run(args: Args) -> Result<()> {
     });
     bar.finish_and_clear();
     let report = report?;
-    let name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let mut name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    if models.len() > 1 {
+        name = format!("{name} and {} more (ensemble)", models.len() - 1);
+    }
     write_shift_report(&report, &name, &args.out)?;
     let c = &report.clean;
     out!("clean: accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  model part {:.4} nats", 100.0 * c.accuracy, c.nll, 100.0 * c.ece, c.uncertainty.model);
