@@ -113,12 +113,23 @@ impl FastWeights {
 
     /// `Wᵀ g` in f32 (`g`: `n_out × B`).
     pub(crate) fn tr_mul(&self, g: &DMatrix<f64>) -> DMatrix<f64> {
-        let (n_out, n_in) = self.shape;
-        assert_eq!(g.nrows(), n_out, "gradient rows differ from the weights' rows");
+        assert_eq!(g.nrows(), self.shape.0, "gradient rows differ from the weights' rows");
         SCRATCH.with_borrow_mut(|[g32, _, c]| {
             to_f32(g.as_slice(), g32);
-            sgemm(1.0, (n_in, n_out, n_out as isize, 1), &self.w32, (n_out, g.ncols(), 1, n_out as isize), g32, c)
+            self.tr_mul_f32(g32, c)
         })
+    }
+
+    /// `Wᵀ g` for `g` given in f32 (column-major, `n_out` rows).
+    pub(crate) fn tr_mul_f32_of(&self, g32: &[f32]) -> DMatrix<f64> {
+        SCRATCH.with_borrow_mut(|[_, _, c]| self.tr_mul_f32(g32, c))
+    }
+
+    fn tr_mul_f32(&self, g32: &[f32], c: &mut Vec<f32>) -> DMatrix<f64> {
+        let (n_out, n_in) = self.shape;
+        assert_eq!(g32.len() % n_out.max(1), 0, "gradient length is not a multiple of the weights' rows");
+        let cols = g32.len() / n_out.max(1);
+        sgemm(1.0, (n_in, n_out, n_out as isize, 1), &self.w32, (n_out, cols, 1, n_out as isize), g32, c)
     }
 }
 
@@ -144,16 +155,24 @@ fn to_f32(v: &[f64], out: &mut Vec<f32>) {
 pub(crate) fn mul_tr_scaled(engine: Engine, alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     match engine {
         Engine::Reference => crate::linalg::mul_tr_scaled(alpha, a, b),
-        Engine::Fast => {
-            let ((m, k), n) = (a.shape(), b.nrows());
-            assert_eq!(k, b.ncols(), "inner dimensions differ");
-            SCRATCH.with_borrow_mut(|[a32, b32, c]| {
-                to_f32(a.as_slice(), a32);
-                to_f32(b.as_slice(), b32);
-                sgemm(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c)
-            })
-        }
+        Engine::Fast => SCRATCH.with_borrow_mut(|[a32, b32, c]| {
+            to_f32(a.as_slice(), a32);
+            mul_tr_f32(alpha, a32, a.nrows(), b, b32, c)
+        }),
     }
+}
+
+/// [`mul_tr_scaled`] on the fast engine for `a` given in f32 (column-major, `m` rows).
+pub(crate) fn mul_tr_scaled_f32(alpha: f64, a32: &[f32], m: usize, b: &DMatrix<f64>) -> DMatrix<f64> {
+    SCRATCH.with_borrow_mut(|[_, b32, c]| mul_tr_f32(alpha, a32, m, b, b32, c))
+}
+
+/// `α · a · bᵀ` with `b` rounded into `b32`, the output through `c`.
+fn mul_tr_f32(alpha: f64, a32: &[f32], m: usize, b: &DMatrix<f64>, b32: &mut Vec<f32>, c: &mut Vec<f32>) -> DMatrix<f64> {
+    let (n, k) = b.shape();
+    assert_eq!(a32.len(), m * k, "inner dimensions differ");
+    to_f32(b.as_slice(), b32);
+    sgemm(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c)
 }
 
 /// `α · A · B` in f32 with f64 output, `A` and `B` given as (rows, cols, row stride, column

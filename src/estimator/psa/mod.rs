@@ -19,6 +19,7 @@ use crate::simd;
 mod first_layer;
 mod lanes;
 mod real_layer;
+mod two_value_f32;
 use first_layer::first_layer_weight_flips;
 use real_layer::real_flip_sensitivities;
 
@@ -212,15 +213,19 @@ fn output_weight_flips(engine: Engine, logits: &DMatrix<f64>, xl: &DMatrix<f64>,
 
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
 fn two_value_weight_grad(engine: Engine, w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let c_mean = column_mean(c);
-    let mut dq = crate::engine::mul_tr_scaled(engine, 1.0, h, x);
-    let inv_b = -1.0 / h.ncols() as f64;
-    crate::simd::dispatch!(for (dq, w) in dq.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
-        for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean.as_slice()) {
+    let hx = crate::engine::mul_tr_scaled(engine, 1.0, h, x);
+    finish_weight_grad(hx, w, column_mean(c).as_slice(), h.ncols())
+}
+
+/// `∂q_ji = −(h xᵀ)_ji / B − W_ji mean_n(c_nj)` from the product `h xᵀ` (overwritten).
+fn finish_weight_grad(mut hx: DMatrix<f64>, w: &DMatrix<f64>, c_mean: &[f64], batch: usize) -> DMatrix<f64> {
+    let inv_b = -1.0 / batch as f64;
+    crate::simd::dispatch!(for (dq, w) in hx.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
+        for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean) {
             *d = *d * inv_b - w * c;
         }
     });
-    dq
+    hx
 }
 
 /// Hidden layer `k` given its units' flip sensitivities `s` (`n_k × B`): the layer's gradient and,
@@ -306,6 +311,12 @@ fn two_value_flips(
     x: &DMatrix<f64>,
     products: (Engine, Option<&FastWeights>),
 ) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
+    if let (Engine::Fast, Some(fw)) = products
+        && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, p, r)
+    {
+        let hx = crate::engine::mul_tr_scaled_f32(1.0, &rh32, p.nrows(), x);
+        return (finish_weight_grad(hx, w, &c_mean, p.ncols()), fw.tr_mul_f32_of(&rh32), rc_sum);
+    }
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
     let rows = p.nrows();

@@ -1,0 +1,90 @@
+//! The two-value flip terms of a Bernoulli layer on binary input (docs/math.md §3) in f32, for
+//! the fast engine: `d±_j = σ(a_j ∓ 2γ_j) − σ(a_j)` in a form without cancellation,
+//! `d± = e (1 − T±) σ(a) / (1 + e T±)` with `e = e^{−a}` and `T± = e^{±2γ}` (so a small `γ` loses
+//! no digits), taken at `|a|` so that `e ≤ 1`, then `r c` and `r h` with `c = (d⁺ + d⁻)/2`,
+//! `h = (d⁺ − d⁻)/2`. `r h` stays in f32
+//! for the f32 products; the sums of `r c` (per unit over the examples, per example over the
+//! units) are accumulated in f64.
+
+use nalgebra::{DMatrix, DVector, RowDVector};
+
+/// Beyond this `|γ|` the f64 path runs (below it `e^{2|γ|} ≤ e^{30}` and its products with
+/// `e^{−|a|} ≤ 1` stay far inside f32's range; where `e^{−|a|}` reaches f32's floor, `|a| ≥ 87`,
+/// every `|d±|` is below `e^{−57}`).
+const MAX_GAMMA: f64 = 15.0;
+
+/// `(r h` in f32 (the units × examples layout of `p`), `mean_n r c` per unit, `Σ_j r c` per
+/// example`)`, or `None` when some `|γ_j|` exceeds [`MAX_GAMMA`]. `a` is in `p`'s memory layout.
+pub(super) fn flip_terms(gamma: &DVector<f64>, a: &[f64], p: &DMatrix<f64>, r: &DMatrix<f64>) -> Option<(Vec<f32>, Vec<f64>, RowDVector<f64>)> {
+    if gamma.iter().any(|g| !(g.abs() <= MAX_GAMMA)) {
+        return None;
+    }
+    let (rows, cols) = p.shape();
+    assert!(a.len() == p.len() && r.shape() == p.shape(), "a, p and r differ in size");
+    // Per unit: T± = e^{±2γ} and 1 − T± (from expm1, exact for small γ).
+    let tables = |sign: f64| -> (Vec<f32>, Vec<f32>) { gamma.iter().map(|&g| (((sign * 2.0 * g).exp()) as f32, (-(sign * 2.0 * g).exp_m1()) as f32)).unzip() };
+    let ((t_plus, m_plus), (t_minus, m_minus)) = (tables(1.0), tables(-1.0));
+    let mut rh = vec![0f32; rows * cols];
+    let (mut rc_unit, mut rc_example) = (vec![0f64; rows], RowDVector::zeros(cols));
+    let mut rc = vec![0f32; rows];
+    for (n, rh_n) in rh.chunks_exact_mut(rows.max(1)).enumerate() {
+        let span = n * rows..(n + 1) * rows;
+        let (a_n, r_n) = (&a[span.clone()], &r.as_slice()[span]);
+        crate::simd::dispatch!(for j in 0..rows {
+            // At s = |a| (so e = e^{−s} ≤ 1 never overflows): D± = σ(s ∓ 2γ) − σ(s), from
+            // T = e^{±2γ}. Since σ(−x) = 1 − σ(x), at a < 0 d⁺ = −D⁻ and d⁻ = −D⁺: r h takes
+            // D⁺ − D⁻ either way, r c takes ±(D⁺ + D⁻) with the sign of a.
+            let e = crate::simd::exp_f32(-(a_n[j].abs() as f32));
+            let sp = e / (1.0 + e);
+            let big_plus = sp * m_plus[j] / (1.0 + e * t_plus[j]);
+            let big_minus = sp * m_minus[j] / (1.0 + e * t_minus[j]);
+            let half_r = 0.5 * r_n[j] as f32;
+            let sign = if a_n[j] < 0.0 { -half_r } else { half_r };
+            rh_n[j] = half_r * (big_plus - big_minus);
+            rc[j] = sign * (big_plus + big_minus);
+        });
+        rc_example[n] = rc.iter().map(|&v| f64::from(v)).sum();
+        rc_unit.iter_mut().zip(&rc).for_each(|(s, &v)| *s += f64::from(v));
+    }
+    rc_unit.iter_mut().for_each(|s| *s /= cols as f64);
+    Some((rh, rc_unit, rc_example))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::noise::sigmoid;
+
+    #[test]
+    fn flip_terms_match_their_definition_in_f64() {
+        let (rows, cols) = (37, 5);
+        let gamma = DVector::from_fn(rows, |j, _| [1e-4, 0.01, 0.3, 2.0, 14.0][j % 5] * if j % 2 == 0 { 1.0 } else { -1.0 });
+        let a: Vec<f64> = (0..rows * cols).map(|i| ((i * 37) % 101) as f64 * 0.9 - 45.0).collect();
+        let p = DMatrix::from_fn(rows, cols, |j, n| sigmoid(a[n * rows + j]));
+        let r = DMatrix::from_fn(rows, cols, |j, n| ((j + 3 * n) % 7) as f64 * 0.4 - 1.2);
+        let (rh, c_mean, rc_sum) = flip_terms(&gamma, &a, &p, &r).unwrap();
+        let (mut want_c, mut size_c) = (vec![0.0; rows], vec![0.0; rows]);
+        for n in 0..cols {
+            let (mut col_sum, mut col_size) = (0.0, 0.0);
+            for j in 0..rows {
+                let (av, g) = (a[n * rows + j], gamma[j]);
+                let (dp, dm) = (sigmoid(av - 2.0 * g) - sigmoid(av), sigmoid(av + 2.0 * g) - sigmoid(av));
+                let (rc, rhv) = (0.5 * r[(j, n)] * (dp + dm), 0.5 * r[(j, n)] * (dp - dm));
+                // Relative to the terms' size (f32), with an absolute floor for the clamped tails.
+                let tol = 1e-6 * (dp.abs() + dm.abs()) * r[(j, n)].abs() + 1e-12;
+                assert!((f64::from(rh[n * rows + j]) - rhv).abs() <= tol, "r h at ({j}, {n}): {} against {rhv}", rh[n * rows + j]);
+                // c is second order in γ (d⁺ and d⁻ nearly cancel), so its rounding is relative
+                // to the first-order terms' size, as for h.
+                let size = 0.5 * r[(j, n)].abs() * (dp.abs() + dm.abs());
+                (col_sum, col_size) = (col_sum + rc, col_size + size);
+                want_c[j] += rc / cols as f64;
+                size_c[j] += size / cols as f64;
+            }
+            assert!((rc_sum[n] - col_sum).abs() <= 1e-6 * col_size + 1e-12, "Σ r c of example {n}: {} against {col_sum}", rc_sum[n]);
+        }
+        for j in 0..rows {
+            assert!((c_mean[j] - want_c[j]).abs() <= 1e-6 * size_c[j] + 1e-12, "mean r c of unit {j}: {} against {}", c_mean[j], want_c[j]);
+        }
+        assert!(flip_terms(&DVector::from_element(rows, 16.0), &a, &p, &r).is_none());
+    }
+}
