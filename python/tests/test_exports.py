@@ -21,7 +21,7 @@ import sbn
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
 # The README's number for pretrained/fashion-mnist.sbn (S_w = 16, S_z = 8, seed 0).
-FASHION_ACCURACY = 0.8835
+FASHION_ACCURACY = 0.8836
 
 DTYPES = {"F64": "<f8", "I8": "i1"}
 

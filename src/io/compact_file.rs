@@ -7,7 +7,8 @@
 //! its kind, shape, geometry and spans of the body) and a byte body. Real weights, scales γ and
 //! biases are f64 (exact); the logits θ of a Bernoulli layer are one code `c ∈ −128..=127` (i8) per
 //! weight with a step `s_j` (f64) per output unit: `θ' = s_j · (c + ½)`, `c = ⌊θ/s_j⌋` and
-//! `s_j = max_i |θ_ji| / 128`. So `|θ − θ'| ≤ s_j / 2`, the sign of every θ is kept (θ ≥ 0 ⇔
+//! `s_j = max_i |θ_ji| / 127.5`. So `|θ − θ'| ≤ s_j / 2` (up to the rounding of f64, a
+//! relative 10⁻¹⁵), the largest `|θ|` of a row is kept (to that rounding), the sign of every θ is kept (θ ≥ 0 ⇔
 //! θ' > 0: the most likely network is the same) and `|q − q'| ≤ s_j / 8`. Codes are stored in the
 //! column-major order of the library's matrices. A checkpoint's training state is not stored: a
 //! compact file predicts, it does not resume.
@@ -37,8 +38,9 @@ pub(super) const FORMAT: Format = Format {
     body: BodyKind::Rest,
 };
 
-/// Codes per step: θ is split into 256 levels between `−max |θ|` and `max |θ|`.
-const LEVELS: f64 = 128.0;
+/// The 256 codes `−128..=127`; levels `s (c + ½)` run from `−127.5 s` to `127.5 s`, so with
+/// `s = max |θ| / 127.5` the largest `|θ|` of a row is a level.
+const HALF_RANGE: f64 = 127.5;
 
 /// A span of the body, in bytes.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -78,11 +80,9 @@ struct CompactHeader {
 
 /// The per-row steps and the codes (column-major) of `logits`.
 pub fn quantize(logits: &DMatrix<f64>) -> (Vec<f64>, Vec<i8>) {
-    let steps: Vec<f64> = logits.row_iter().map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE) / LEVELS).collect();
-    let codes = logits
-        .column_iter()
-        .flat_map(|c| c.iter().zip(&steps).map(|(&v, &s)| (v / s).floor().clamp(-LEVELS, LEVELS - 1.0) as i8).collect::<Vec<_>>())
-        .collect();
+    let steps: Vec<f64> = logits.row_iter().map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE) / HALF_RANGE).collect();
+    let codes =
+        logits.column_iter().flat_map(|c| c.iter().zip(&steps).map(|(&v, &s)| (v / s).floor().clamp(-128.0, 127.0) as i8).collect::<Vec<_>>()).collect();
     (steps, codes)
 }
 
@@ -209,11 +209,13 @@ mod tests {
         for j in 0..3 {
             for i in 0..4 {
                 let (v, w) = (m[(j, i)], back[(j, i)]);
-                assert!((v - w).abs() <= steps[j] / 2.0, "{v} → {w}");
+                assert!((v - w).abs() <= steps[j] / 2.0 * (1.0 + 1e-12), "{v} → {w}");
                 assert_eq!(v >= 0.0, w >= 0.0, "{v} → {w}");
             }
         }
-        assert_eq!(steps[0], 5.0 / 128.0);
-        assert_eq!(back[(0, 2)], 5.0 / 128.0 * 127.5); // the largest value lands in the top level
+        assert_eq!(steps[0], 5.0 / 127.5);
+        // The largest |θ| of a row are the extreme levels.
+        assert!((back[(0, 2)] - 5.0).abs() < 1e-14 && (back[(0, 3)] + 5.0).abs() < 1e-14, "{back}");
+        assert_eq!((codes[6], codes[9]), (127, -128)); // (0, 2) and (0, 3), column-major
     }
 }

@@ -199,6 +199,11 @@ impl ModelFile {
         compact_file::to_bytes(self)
     }
 
+    /// True when `bytes` start like the compact form.
+    pub fn is_compact(bytes: &[u8]) -> bool {
+        compact_file::sniff(bytes)
+    }
+
     /// Writes the compact form atomically.
     pub fn save_compact(&self, path: &Path) -> Result<()> {
         write_atomic(path, &self.to_compact_bytes())
