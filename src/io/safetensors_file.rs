@@ -20,7 +20,8 @@
 //!
 //! Matrices are row-major, one row per output unit (nalgebra, which the library uses, is
 //! column-major: the export transposes). A convolution's rows are its output channels and its
-//! columns the patch, `(dy, dx, c)` with the channel fastest (see `model/conv.rs`). A layer's
+//! columns the patch, `(dy, dx, c)` with the channel fastest, and its output, the next layer's
+//! input, is `(y, x, c)`, channel fastest (see `model/conv.rs`). A layer's
 //! pre-activation is `a = γ ⊙ (W x) + b` (Bernoulli, `W ∈ {±1}`) or `a = W x + b` (real); a hidden
 //! unit is `sign(a − z)` with logistic noise `z`; the output layer's `a` are the class logits.
 //!
