@@ -11,7 +11,8 @@
 //! relative 10⁻¹⁵), the largest `|θ|` of a row is kept (to that rounding), the sign of every θ is kept (θ ≥ 0 ⇔
 //! θ' > 0: the most likely network is the same) and `|q − q'| ≤ s_j / 8`. Codes are stored in the
 //! column-major order of the library's matrices. A checkpoint's training state is not stored: a
-//! compact file predicts, it does not resume.
+//! compact file predicts, it does not resume. Quantizing the quantized logits again keeps every
+//! code (and the steps to f64 rounding), so a loaded compact model saved compact is the same.
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -217,5 +218,10 @@ mod tests {
         // The largest |θ| of a row are the extreme levels.
         assert!((back[(0, 2)] - 5.0).abs() < 1e-14 && (back[(0, 3)] + 5.0).abs() < 1e-14, "{back}");
         assert_eq!((codes[6], codes[9]), (127, -128)); // (0, 2) and (0, 3), column-major
+        // Quantizing the quantized logits again (a compact file loaded and saved compact) keeps
+        // every code, and the steps to f64 rounding.
+        let (steps2, codes2) = quantize(&back);
+        assert_eq!(codes2, codes);
+        assert!(steps.iter().zip(&steps2).all(|(a, b)| (a - b).abs() <= 1e-15 * a), "{steps:?} {steps2:?}");
     }
 }
