@@ -265,9 +265,19 @@ class SBNClassifier:
         """Accuracy (scikit-learn's ``score`` of classifiers)."""
         return self.evaluate(X, y)["accuracy"]
 
-    def save(self, path: PathLike) -> None:
-        """Writes the model file, the format of ``sbn fit`` (every ``sbn`` command reads it)."""
-        self._model().save(os.fspath(path))
+    def save(self, path: PathLike, *, compact: bool = False) -> None:
+        """Writes the model file, the format of ``sbn fit`` (every ``sbn`` command reads it);
+        ``compact=True`` writes its compact form (Bernoulli logits in 8 bits each, about an
+        eighth of the size, read like a model file; ``sbn export --format compact``)."""
+        self._model().save(os.fspath(path), compact)
+
+    def export_safetensors(self, path: PathLike, *, sample_seed: Optional[int] = None) -> None:
+        """Writes the parameters in the safetensors format (``sbn export --format safetensors``):
+        per layer ``layers.k.logits`` (Bernoulli; ``layers.k.weight`` for a real layer),
+        ``layers.k.scale`` and ``layers.k.bias``, float64, matrices row-major ``[n_out, n_in]``;
+        the metadata holds ``layers`` (geometry), ``input_scaling`` and ``class_names`` as JSON.
+        With ``sample_seed``, also one sampled network's ±1 weights (``layers.k.sample``, int8)."""
+        self._model().export_safetensors(os.fspath(path), sample_seed)
 
     def export_packed(self, path: PathLike, *, sample_seed: Optional[int] = None) -> None:
         """Writes one network at one bit per binary weight, as ``sbn export``: the most likely

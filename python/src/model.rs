@@ -12,7 +12,7 @@ use sbn::SbnError;
 use sbn::data::Dataset;
 use sbn::evaluate::{Predictor, evaluate, predict_dataset};
 use sbn::fitted::FittedModel;
-use sbn::io::{ModelFile, PackedModelFile, write_atomic};
+use sbn::io::{ModelFile, PackedModelFile, SafetensorsModel, write_atomic};
 use sbn::montecarlo::{Engine, McConfig, sample_network};
 use sbn::packed::SampledNetwork;
 use sbn::predictive::Predictive;
@@ -188,9 +188,30 @@ impl Model {
     }
 
     /// Writes the model file (the format `sbn fit` writes and every `sbn` command reads), or for
-    /// a packed export the packed file; atomically.
-    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| write_atomic(&path, &self.bytes())).py_err()
+    /// a packed export the packed file; atomically. `compact` writes the compact form of a model
+    /// file (Bernoulli logits in 8 bits each, as `sbn export --format compact`).
+    #[pyo3(signature = (path, compact = false))]
+    fn save(&self, py: Python<'_>, path: PathBuf, compact: bool) -> PyResult<()> {
+        let bytes = match (&self.inner, compact) {
+            (Inner::Fitted { fitted, spec }, true) => ModelFile { spec: spec.clone(), fitted: fitted.clone(), state: None }.to_compact_bytes(),
+            (Inner::Packed(_), true) => {
+                return Err(PyValueError::new_err("compact=True: this model is a packed export (one network); save() writes it as it is"));
+            }
+            (_, false) => self.bytes(),
+        };
+        py.detach(|| write_atomic(&path, &bytes)).py_err()
+    }
+
+    /// Writes the parameters as safetensors, as `sbn export --format safetensors`: per layer
+    /// `layers.k.logits` (or `.weight`), `.scale`, `.bias`, row-major `[n_out, n_in]` float64,
+    /// the geometry, input scaling and class names in the metadata; with `sample_seed` also one
+    /// sampled network's ±1 weights (`layers.k.sample`, int8).
+    #[pyo3(signature = (path, sample_seed = None))]
+    fn export_safetensors(&self, py: Python<'_>, path: PathBuf, sample_seed: Option<u64>) -> PyResult<()> {
+        let Inner::Fitted { fitted, .. } = &self.inner else {
+            return Err(PyValueError::new_err("this model is a packed export (one network); export_safetensors needs a fitted model"));
+        };
+        py.detach(|| SafetensorsModel::new(fitted.clone(), sample_seed)?.save(&path)).py_err()
     }
 
     /// Writes the packed export of one network, as `sbn export` does: the most likely network

@@ -11,6 +11,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
+use super::compact_file;
 use super::container::{self, Body, BodyKind, Format};
 use super::packed_file::PackedModelFile;
 use crate::data::InputScaling;
@@ -191,13 +192,33 @@ impl ModelFile {
         container::write(&FORMAT, &header, Body::Floats(&payload.0))
     }
 
-    /// Parses a model file's bytes; `place` names the file in errors.
+    /// The bytes of the compact form ([`COMPACT_FORMAT_VERSION`](super::COMPACT_FORMAT_VERSION)):
+    /// Bernoulli logits in 8 bits each, the training state left out; read back by
+    /// [`from_bytes`](Self::from_bytes) like any model file.
+    pub fn to_compact_bytes(&self) -> Vec<u8> {
+        compact_file::to_bytes(self)
+    }
+
+    /// True when `bytes` start like the compact form.
+    pub fn is_compact(bytes: &[u8]) -> bool {
+        compact_file::sniff(bytes)
+    }
+
+    /// Writes the compact form atomically.
+    pub fn save_compact(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_compact_bytes())
+    }
+
+    /// Parses a model file's bytes (either form); `place` names the file in errors.
     pub fn from_bytes(bytes: &[u8], place: &str) -> Result<Self> {
         let bad = |message: String| SbnError::Format { path: place.to_string(), message };
         if PackedModelFile::sniff(bytes) {
             return Err(bad(
                 "is a packed export (written by `sbn export`, one network at 1 bit per weight); this needs the model file written by `sbn fit`".into()
             ));
+        }
+        if compact_file::sniff(bytes) {
+            return compact_file::from_bytes(bytes, place);
         }
         let contents = container::read::<Header>(&FORMAT, bytes, place)?;
         let header = contents.header;

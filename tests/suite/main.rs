@@ -22,6 +22,7 @@ mod packed;
 mod packed_conv;
 mod plots;
 mod posthoc;
+mod pretrained;
 mod psa_matrix_form;
 mod readme;
 mod report;

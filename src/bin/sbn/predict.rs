@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use sbn::data::LabelPolicy;
 use sbn::data::{Dataset, InputBatch};
 use sbn::evaluate::{Calibrated, Predictor, predict_dataset};
-use sbn::io::{ModelFile, PackedModelFile, write_atomic};
+use sbn::io::{ModelFile, PackedModelFile, SafetensorsModel, write_atomic};
 use sbn::montecarlo::predictive_packed;
 use sbn::packed::{SampledNetwork, summary};
 use sbn::predictive::Predictive;
@@ -158,30 +158,72 @@ pub fn show_summary(args: SummaryArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `sbn export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The most likely (or one sampled) network at 1 bit per binary weight, for `sbn predict`.
+    Packed,
+    /// The model file with its Bernoulli logits in 8 bits each, read by every command like a
+    /// model file.
+    Compact,
+    /// The parameters as row-major tensors in the safetensors format, for NumPy, PyTorch and
+    /// other tools (with `--sample-seed`, also one sampled network's ±1 weights as int8).
+    Safetensors,
+}
+
 #[derive(clap::Args)]
 pub struct ExportArgs {
     /// A model file written by `sbn fit`.
     model: PathBuf,
-    /// Output file for the packed network.
+    /// Output file.
     #[arg(long)]
     out: PathBuf,
-    /// Export one network sampled from the posterior with this seed instead of the most likely one.
+    /// What to write: packed, compact or safetensors.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Packed)]
+    format: ExportFormat,
+    /// Export one network sampled from the posterior with this seed instead of the most likely one
+    /// (packed), or with the parameters (safetensors).
     #[arg(long)]
     sample_seed: Option<u64>,
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
     ensure_not_an_input("--out", &args.out, &[&args.model])?;
-    let model = ModelFile::load(&args.model)?.fitted;
-    let network = match args.sample_seed {
-        Some(seed) => sbn::montecarlo::sample_network(&model.network, seed)?,
-        None => SampledNetwork::most_likely(&model.network)?,
-    };
-    let file = PackedModelFile { scaling: model.scaling, class_names: model.class_names, network };
-    let bytes = file.to_bytes();
-    write_atomic(&args.out, &bytes)?;
-    let s = summary(&model.network);
-    eprintln!("packed network: {} bytes ({:.1} KiB); float32 weights would take {:.1} KiB", bytes.len(), bytes.len() as f64 / 1024.0, s.float32_kib());
+    let file = ModelFile::load(&args.model)?;
+    let kib = |n: usize| n as f64 / 1024.0;
+    match args.format {
+        ExportFormat::Compact => {
+            if args.sample_seed.is_some() {
+                bail!("--sample-seed: a compact model file keeps the whole posterior; sample from it when predicting");
+            }
+            let bytes = file.to_compact_bytes();
+            write_atomic(&args.out, &bytes)?;
+            let full = file.to_bytes().len();
+            eprintln!(
+                "compact model file: {} bytes ({:.1} KiB), {:.1} % of the model file's {:.1} KiB",
+                bytes.len(),
+                kib(bytes.len()),
+                100.0 * bytes.len() as f64 / full as f64,
+                kib(full)
+            );
+        }
+        ExportFormat::Safetensors => {
+            let bytes = SafetensorsModel::new(file.fitted, args.sample_seed)?.to_bytes()?;
+            write_atomic(&args.out, &bytes)?;
+            eprintln!("safetensors: {} bytes ({:.1} KiB)", bytes.len(), kib(bytes.len()));
+        }
+        ExportFormat::Packed => {
+            let model = file.fitted;
+            let network = match args.sample_seed {
+                Some(seed) => sbn::montecarlo::sample_network(&model.network, seed)?,
+                None => SampledNetwork::most_likely(&model.network)?,
+            };
+            let s = summary(&model.network);
+            let bytes = PackedModelFile { scaling: model.scaling, class_names: model.class_names, network }.to_bytes();
+            write_atomic(&args.out, &bytes)?;
+            eprintln!("packed network: {} bytes ({:.1} KiB); float32 weights would take {:.1} KiB", bytes.len(), kib(bytes.len()), s.float32_kib());
+        }
+    }
     Ok(())
 }
 

@@ -173,7 +173,15 @@ fn fit_posthoc(args: &CalibrateArgs, model: &dyn Predictor, data: &Dataset, meth
 /// same time), read afresh, written atomically.
 fn save_posthoc(path: &std::path::Path, stored: PostHocFit) -> Result<()> {
     let _lock = OutputLock::acquire(path, "sbn calibrate --save")?;
-    let mut file = ModelFile::load(path)?;
+    let bytes = std::fs::read(path).map_err(|e| sbn::SbnError::io(path, e))?;
+    // Writing it back would quantize the quantized logits again or silently make it a full
+    // model file: neither is what the file's owner asked for.
+    anyhow::ensure!(
+        !ModelFile::is_compact(&bytes),
+        "--save: {} is a compact model file; calibrate the model file it was exported from with --save, then export it again",
+        path.display()
+    );
+    let mut file = ModelFile::from_bytes(&bytes, &path.display().to_string())?;
     file.fitted = file.fitted.with_posthoc(Some(stored))?;
     file.save(path)?;
     eprintln!("post-hoc calibration stored in {}; predict with it by adding --posthoc", path.display());
