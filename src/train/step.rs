@@ -23,10 +23,8 @@ pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &
     let batch = x.ncols();
     assert!(batch > 0 && chunk > 0, "empty batch or chunk");
     assert_eq!(batch, y.len(), "one label per example");
-    let ws = match config.point_weights {
-        true => net.mode_weights().for_engine(config.engine),
-        false => net.sample_weights_for(rng::stream_seed(seed, &[0]), config.engine),
-    };
+    let ws =
+        if config.point_weights { net.mode_weights().for_engine(config.engine) } else { net.sample_weights_for(rng::stream_seed(seed, &[0]), config.engine) };
     let starts: Vec<usize> = (0..batch).step_by(chunk).collect();
     let parts: Vec<Result<(usize, Estimate)>> = starts
         .par_iter()

@@ -312,7 +312,7 @@ fn two_value_flips(
     products: (Engine, Option<&FastWeights>),
 ) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
     if let (Engine::Fast, Some(fw)) = products
-        && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, p, r)
+        && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, r)
     {
         let hx = crate::engine::mul_tr_scaled_f32(1.0, &rh32, p.nrows(), x);
         return (finish_weight_grad(hx, w, &c_mean, p.ncols()), fw.tr_mul_f32_of(&rh32), rc_sum);

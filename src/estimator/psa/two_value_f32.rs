@@ -13,14 +13,14 @@ use nalgebra::{DMatrix, DVector, RowDVector};
 /// every `|d±|` is below `e^{−57}`).
 const MAX_GAMMA: f64 = 15.0;
 
-/// `(r h` in f32 (the units × examples layout of `p`), `mean_n r c` per unit, `Σ_j r c` per
-/// example`)`, or `None` when some `|γ_j|` exceeds [`MAX_GAMMA`]. `a` is in `p`'s memory layout.
-pub(super) fn flip_terms(gamma: &DVector<f64>, a: &[f64], p: &DMatrix<f64>, r: &DMatrix<f64>) -> Option<(Vec<f32>, Vec<f64>, RowDVector<f64>)> {
+/// `(r h` in f32 (the units × examples layout of `r`), `mean_n r c` per unit, `Σ_j r c` per
+/// example`)`, or `None` when some `|γ_j|` exceeds [`MAX_GAMMA`]. `a` is in `r`'s memory layout.
+pub(super) fn flip_terms(gamma: &DVector<f64>, a: &[f64], r: &DMatrix<f64>) -> Option<(Vec<f32>, Vec<f64>, RowDVector<f64>)> {
     if gamma.iter().any(|g| !(g.abs() <= MAX_GAMMA)) {
         return None;
     }
-    let (rows, cols) = p.shape();
-    assert!(a.len() == p.len() && r.shape() == p.shape(), "a, p and r differ in size");
+    let (rows, cols) = r.shape();
+    assert!(a.len() == r.len(), "a and r differ in size");
     // Per unit: T± = e^{±2γ} and 1 − T± (from expm1, exact for small γ).
     let tables = |sign: f64| -> (Vec<f32>, Vec<f32>) { gamma.iter().map(|&g| (((sign * 2.0 * g).exp()) as f32, (-(sign * 2.0 * g).exp_m1()) as f32)).unzip() };
     let ((t_plus, m_plus), (t_minus, m_minus)) = (tables(1.0), tables(-1.0));
@@ -60,9 +60,8 @@ mod tests {
         let (rows, cols) = (37, 5);
         let gamma = DVector::from_fn(rows, |j, _| [1e-4, 0.01, 0.3, 2.0, 14.0][j % 5] * if j % 2 == 0 { 1.0 } else { -1.0 });
         let a: Vec<f64> = (0..rows * cols).map(|i| ((i * 37) % 101) as f64 * 0.9 - 45.0).collect();
-        let p = DMatrix::from_fn(rows, cols, |j, n| sigmoid(a[n * rows + j]));
         let r = DMatrix::from_fn(rows, cols, |j, n| ((j + 3 * n) % 7) as f64 * 0.4 - 1.2);
-        let (rh, c_mean, rc_sum) = flip_terms(&gamma, &a, &p, &r).unwrap();
+        let (rh, c_mean, rc_sum) = flip_terms(&gamma, &a, &r).unwrap();
         let (mut want_c, mut size_c) = (vec![0.0; rows], vec![0.0; rows]);
         for n in 0..cols {
             let (mut col_sum, mut col_size) = (0.0, 0.0);
@@ -85,6 +84,6 @@ mod tests {
         for j in 0..rows {
             assert!((c_mean[j] - want_c[j]).abs() <= 1e-6 * size_c[j] + 1e-12, "mean r c of unit {j}: {} against {}", c_mean[j], want_c[j]);
         }
-        assert!(flip_terms(&DVector::from_element(rows, 16.0), &a, &p, &r).is_none());
+        assert!(flip_terms(&DVector::from_element(rows, 16.0), &a, &r).is_none());
     }
 }
