@@ -302,6 +302,21 @@ impl Network {
         ws.layers[k].as_ref().unwrap_or_else(|| self.layers[k].weight_param())
     }
 
+    /// `W x` of layer `k` for its input `input` (`n_in × B`) with the weights in use, in the
+    /// channels layout, and a convolution's patches (what `W` multiplied). On binary input (every
+    /// layer but the first; padding ±1) the fast engine's product is exact, so both engines draw
+    /// the same states.
+    pub(crate) fn product(&self, k: usize, input: &DMatrix<f64>, ws: &WeightSample) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+        let layer = &self.layers[k];
+        let patches = layer.conv.as_ref().map(|c| c.unfold(input));
+        let x_in = patches.as_ref().unwrap_or(input);
+        let wx = match ws.fast(k) {
+            Some(fw) if k > 0 && layer.conv.is_none_or(|c| c.pad == 0 || c.pad_value.abs() == 1.0) => fw.sign_product(x_in),
+            _ => crate::linalg::mul(self.weights_in_use(ws, k), x_in),
+        };
+        (patches, wx)
+    }
+
     /// One forward sample for the inputs `x0` (`d0 × B`) with the weights `ws`: every hidden unit
     /// is drawn by the sampling rule from `draws`.
     pub fn forward<'a>(&self, x0: &'a DMatrix<f64>, ws: &'a WeightSample, draws: &mut dyn Draws) -> ForwardSample<'a> {
@@ -309,17 +324,8 @@ impl Network {
         let mut hidden: Vec<HiddenSample> = Vec::with_capacity(self.n_hidden());
         for k in 0..self.n_hidden() {
             let input = if k == 0 { x0 } else { &hidden[k - 1].x };
-            let layer = &self.layers[k];
-            let patches = layer.conv.as_ref().map(|c| c.unfold(input));
-            let x_in = patches.as_ref().unwrap_or(input);
-            // On binary input (every layer but the first; padding ±1) the fast engine's product is
-            // exact, so both engines draw the same states.
-            let (s, a) = match ws.fast(k) {
-                Some(fw) if k > 0 && layer.conv.is_none_or(|c| c.pad == 0 || c.pad_value.abs() == 1.0) => {
-                    layer.preactivation_from_product(fw.sign_product(x_in))
-                }
-                _ => layer.preactivation_of_patches(self.weights_in_use(ws, k), x_in),
-            };
+            let (patches, wx) = self.product(k, input, ws);
+            let (s, a) = self.layers[k].preactivation_from_product(wx);
             let mut x = DMatrix::zeros(a.nrows(), a.ncols());
             draws.units(k, x.as_mut_slice());
             sample_states(a.as_slice(), x.as_mut_slice());

@@ -10,6 +10,7 @@ mod cli_predict;
 mod common;
 mod conformance;
 mod conv;
+mod data_init;
 mod data_loaders;
 mod engine;
 mod ensemble;
