@@ -116,20 +116,26 @@ impl FastWeights {
         assert_eq!(g.nrows(), self.shape.0, "gradient rows differ from the weights' rows");
         SCRATCH.with_borrow_mut(|[g32, _, c]| {
             to_f32(g.as_slice(), g32);
-            self.tr_mul_f32(g32, c)
+            self.tr_mul_f32(g32, c);
+            widen(c, self.shape.1, g.ncols())
         })
     }
 
-    /// `Wᵀ g` for `g` given in f32 (column-major, `n_out` rows).
-    pub(crate) fn tr_mul_f32_of(&self, g32: &[f32]) -> DMatrix<f64> {
-        SCRATCH.with_borrow_mut(|[_, _, c]| self.tr_mul_f32(g32, c))
+    /// `Wᵀ g` for `g` given in f32 (column-major, `n_out` rows), handed to `f` in f32
+    /// (column-major, `n_in` rows) from per-thread storage: the next step reads it in f32.
+    pub(crate) fn tr_mul_f32_then<R>(&self, g32: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
+        SCRATCH.with_borrow_mut(|[_, _, c]| {
+            self.tr_mul_f32(g32, c);
+            f(c)
+        })
     }
 
-    fn tr_mul_f32(&self, g32: &[f32], c: &mut Vec<f32>) -> DMatrix<f64> {
+    /// `Wᵀ g` into `c` (f32, column-major, `n_in` rows).
+    fn tr_mul_f32(&self, g32: &[f32], c: &mut Vec<f32>) {
         let (n_out, n_in) = self.shape;
         assert_eq!(g32.len() % n_out.max(1), 0, "gradient length is not a multiple of the weights' rows");
         let cols = g32.len() / n_out.max(1);
-        sgemm(1.0, (n_in, n_out, n_out as isize, 1), &self.w32, (n_out, cols, 1, n_out as isize), g32, c)
+        sgemm_into(1.0, (n_in, n_out, n_out as isize, 1), &self.w32, (n_out, cols, 1, n_out as isize), g32, c);
     }
 }
 
@@ -178,13 +184,23 @@ fn mul_tr_f32(alpha: f64, a32: &[f32], m: usize, b: &DMatrix<f64>, b32: &mut Vec
 /// `α · A · B` in f32 with f64 output, `A` and `B` given as (rows, cols, row stride, column
 /// stride) over f32 storage; `c` holds the f32 output before it is widened (storage reused).
 fn sgemm(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (usize, usize, isize, isize), b: &[f32], c: &mut Vec<f32>) -> DMatrix<f64> {
+    sgemm_into(alpha, a_view, a, b_view, b, c);
+    widen(c, a_view.0, b_view.1)
+}
+
+/// `α · A · B` in f32 into `c` (column-major, `m × n`; storage reused), the views as for [`sgemm`].
+fn sgemm_into(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (usize, usize, isize, isize), b: &[f32], c: &mut Vec<f32>) {
     let ((m, k, rsa, csa), (kb, n, rsb, csb)) = (a_view, b_view);
     assert_eq!(k, kb, "inner dimensions differ");
     assert!(a.len() >= m * k && b.len() >= k * n, "operand storage too short");
-    if m == 0 || n == 0 || k == 0 {
-        return DMatrix::zeros(m, n);
-    }
     c.clear();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.resize(m * n, 0.0);
+        return;
+    }
     c.reserve(m * n);
     // SAFETY: the views describe `m × k` and `k × n` matrices inside `a` and `b` (lengths
     // asserted, strides those of their column-major or transposed layouts); `c` has room for the
@@ -193,7 +209,11 @@ fn sgemm(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (u
         matrixmultiply::sgemm(m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, 0.0, c.as_mut_ptr(), 1, m as isize);
         c.set_len(m * n);
     }
-    DMatrix::from_vec(m, n, crate::simd::dispatch!(c.iter().map(|&v| f64::from(v)).collect()))
+}
+
+/// A column-major f32 `rows × cols` matrix widened to f64.
+fn widen(c: &[f32], rows: usize, cols: usize) -> DMatrix<f64> {
+    DMatrix::from_vec(rows, cols, crate::simd::dispatch!(c.iter().map(|&v| f64::from(v)).collect()))
 }
 
 thread_local! {

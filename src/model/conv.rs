@@ -140,27 +140,34 @@ impl Conv2d {
     /// The adjoint of [`Conv2d::unfold`]: patches (`kernel²·C_in × B·P`) summed back onto the
     /// inputs (`H·W·C_in × B`); padding entries are dropped.
     pub fn fold(&self, patches: &DMatrix<f64>) -> DMatrix<f64> {
+        assert_eq!(patches.nrows(), self.fan_in(), "patch size differs from the convolution's");
+        self.fold_slice(patches.as_slice())
+    }
+
+    /// [`Conv2d::fold`] of patches given column-major (`kernel²·C_in` rows) in f64 or f32.
+    fn fold_slice<T: Copy + Into<f64> + Sync>(&self, patches: &[T]) -> DMatrix<f64> {
         let (f, p_count, c) = (self.fan_in(), self.positions(), self.in_c);
-        assert_eq!(patches.nrows(), f, "patch size differs from the convolution's");
-        let batch = patches.ncols() / p_count;
+        assert_eq!(patches.len() % (f * p_count).max(1), 0, "patch matrix size is not a whole number of examples");
+        let batch = patches.len() / (f * p_count).max(1);
         let mut out = DMatrix::zeros(self.in_features(), batch);
-        out.as_mut_slice().par_chunks_mut(self.in_features()).zip(patches.as_slice().par_chunks(f * p_count)).for_each(|(xn, pn)| {
+        out.as_mut_slice().par_chunks_mut(self.in_features()).zip(patches.par_chunks(f * p_count)).for_each(|(xn, pn)| {
             for (p, patch) in pn.chunks(f).enumerate() {
-                self.for_each_pixel(p, |from, to| xn[to..to + c].iter_mut().zip(&patch[from..from + c]).for_each(|(x, v)| *x += v));
+                self.for_each_pixel(p, |from, to| xn[to..to + c].iter_mut().zip(&patch[from..from + c]).for_each(|(x, &v)| *x += v.into()));
             }
         });
         out
     }
 
-    /// `fold(unfold(x) ⊙ m + 1 shiftᵀ)` (`m`: `kernel²·C_in × B·P`, `shift`: one value per patch
-    /// column) without forming the patch-size product: an in-bounds patch entry holds its input
-    /// value, so this is `x ⊙ fold(m)` plus, at every input pixel, the shifts of the patches that
-    /// read it. PSA's input flip sensitivities have this form (docs/math.md §3, two-value form).
-    pub fn fold_affine(&self, m: &DMatrix<f64>, shift: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
+    /// `fold(unfold(x) ⊙ m + 1 shiftᵀ)` (`m`: `kernel²·C_in × B·P`, column-major, in f64 or f32;
+    /// `shift`: one value per patch column) without forming the patch-size product: an in-bounds
+    /// patch entry holds its input value, so this is `x ⊙ fold(m)` plus, at every input pixel, the
+    /// shifts of the patches that read it. PSA's input flip sensitivities have this form
+    /// (docs/math.md §3, two-value form).
+    pub fn fold_affine<T: Copy + Into<f64> + Sync>(&self, m: &[T], shift: &[f64], x: &DMatrix<f64>) -> DMatrix<f64> {
         let (p_count, c) = (self.positions(), self.in_c);
-        assert_eq!(shift.len(), m.ncols(), "one shift per patch");
-        assert_eq!(x.shape(), (self.in_features(), m.ncols() / p_count), "input size differs from the convolution's");
-        let mut out = self.fold(m);
+        assert_eq!(shift.len() * self.fan_in(), m.len(), "one shift per patch");
+        assert_eq!(x.shape(), (self.in_features(), shift.len() / p_count), "input size differs from the convolution's");
+        let mut out = self.fold_slice(m);
         out.as_mut_slice().par_chunks_mut(self.in_features()).zip(x.as_slice().par_chunks(self.in_features())).zip(shift.par_chunks(p_count)).for_each(
             |((on, xn), shift_n)| {
                 // Per input pixel, the sum of the shifts of the patches that read it.
@@ -295,8 +302,12 @@ mod tests {
                 col.add_scalar_mut(*s);
             }
             let want = g.fold(&patch_form);
-            let got = g.fold_affine(&m, &shift, &x);
+            let got = g.fold_affine(m.as_slice(), &shift, &x);
             assert!((got - &want).abs().max() < 1e-12 * (1.0 + want.abs().max()), "geometry {g:?}");
+            // The same from m in f32 (the fast engine's), within f32 rounding of m.
+            let m32: Vec<f32> = m.iter().map(|&v| v as f32).collect();
+            let got32 = g.fold_affine(&m32, &shift, &x);
+            assert!((got32 - &want).abs().max() < 1e-6 * (1.0 + want.abs().max()), "geometry {g:?} from f32");
         }
     }
 }

@@ -257,8 +257,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
                 let products = (fwd.weights.engine(), fwd.weights.fast(k));
-                let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products);
-                let s_prev = input_flips(layer.conv.as_ref(), wt_rh, &rc_sum, fwd.input_of(k));
+                let (dq, s_prev) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products, (layer.conv.as_ref(), fwd.input_of(k)));
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
@@ -279,29 +278,31 @@ pub fn binary_input_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
 ) -> (DMatrix<f64>, DMatrix<f64>) {
-    let (dq, wt_rh, rc_sum) = two_value_flips(w, gamma, a.as_slice(), p, r, x, (Engine::Reference, None));
-    (dq, input_flips(None, wt_rh, &rc_sum, x))
+    two_value_flips(w, gamma, a.as_slice(), p, r, x, (Engine::Reference, None), (None, x))
 }
 
-/// `s^{k−1} = x ⊙ (Wᵀ (r ⊙ h)) + (Σ_j r_j c_j) 1` from its two parts; a convolution forms it on its
-/// input map `x` ([`Conv2d::fold_affine`]), the fold of the patch form, without the patch-size product.
-fn input_flips(conv: Option<&Conv2d>, wt_rh: DMatrix<f64>, rc_sum: &RowDVector<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+/// `s^{k−1} = x ⊙ (Wᵀ (r ⊙ h)) + (Σ_j r_j c_j) 1` from its two parts (`wt_rh` column-major, in f64
+/// or f32); a convolution forms it on its input map `x` ([`Conv2d::fold_affine`]), the fold of the
+/// patch form, without the patch-size product.
+fn input_flips<T: Copy + Into<f64> + Sync>(conv: Option<&Conv2d>, wt_rh: &[T], rc_sum: &RowDVector<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
     match conv {
-        Some(c) => c.fold_affine(&wt_rh, rc_sum.as_slice(), x),
+        Some(c) => c.fold_affine(wt_rh, rc_sum.as_slice(), x),
         None => {
-            let mut s = wt_rh;
-            s.component_mul_assign(x);
-            for (mut col, shift) in s.column_iter_mut().zip(rc_sum.iter()) {
-                col.add_scalar_mut(*shift);
+            assert_eq!(wt_rh.len(), x.len(), "Wᵀ(r ⊙ h) and the input differ in size");
+            let mut s = x.clone();
+            for ((col, m), shift) in s.as_mut_slice().chunks_exact_mut(x.nrows().max(1)).zip(wt_rh.chunks_exact(x.nrows().max(1))).zip(rc_sum.iter()) {
+                col.iter_mut().zip(m).for_each(|(s, &m)| *s = *s * m.into() + shift);
             }
             s
         }
     }
 }
 
-/// [`binary_input_flips`] with `s^{k−1}` left in its two parts, `Wᵀ (r ⊙ h)` and `Σ_j r_j c_j` per
-/// column, for [`input_flips`]. `a` is in `p`'s memory layout (a convolution's units layout is its
-/// channels layout's memory). `products`: the engine, and the fast engine's forms of `w`.
+/// [`binary_input_flips`] for a layer whose input is the map `input` (a convolution's patches of it
+/// are `x`): the weight-flip gradient and `s^{k−1}` ([`input_flips`]). `a` is in `p`'s memory
+/// layout (a convolution's units layout is its channels layout's memory). `products`: the engine,
+/// and the fast engine's forms of `w`, whose `Wᵀ (r ⊙ h)` stays in f32.
+#[allow(clippy::too_many_arguments)]
 fn two_value_flips(
     w: &DMatrix<f64>,
     gamma: &DVector<f64>,
@@ -310,12 +311,14 @@ fn two_value_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
     products: (Engine, Option<&FastWeights>),
-) -> (DMatrix<f64>, DMatrix<f64>, RowDVector<f64>) {
+    (conv, input): (Option<&Conv2d>, &DMatrix<f64>),
+) -> (DMatrix<f64>, DMatrix<f64>) {
     if let (Engine::Fast, Some(fw)) = products
         && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, r)
     {
         let hx = crate::engine::mul_tr_scaled_f32(1.0, &rh32, p.nrows(), x);
-        return (finish_weight_grad(hx, w, &c_mean, p.ncols()), fw.tr_mul_f32_of(&rh32), rc_sum);
+        let s_prev = fw.tr_mul_f32_then(&rh32, |wt_rh| input_flips(conv, wt_rh, &rc_sum, input));
+        return (finish_weight_grad(hx, w, &c_mean, p.ncols()), s_prev);
     }
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
@@ -340,7 +343,7 @@ fn two_value_flips(
         Some(fw) => fw.tr_mul(&rh),
         None => crate::linalg::tr_mul(w, &rh),
     };
-    (two_value_weight_grad(products.0, w, &rc, &rh, x), wt_rh, rc.row_sum())
+    (two_value_weight_grad(products.0, w, &rc, &rh, x), input_flips(conv, wt_rh.as_slice(), &rc.row_sum(), input))
 }
 
 /// `σ` applied to every entry.
