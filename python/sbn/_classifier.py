@@ -241,10 +241,13 @@ class SBNClassifier:
         else:
             callback = _print_epoch if self.progress else None
         spec = None if self.spec is None else os.fspath(self.spec)
+        start: Any = init
         if isinstance(init, SBNClassifier):
-            start: Any = init._model()
-        else:
-            start = None if init is None else os.fspath(init)
+            start = init._model()
+        elif init is not None and not isinstance(init, _sbn.Model):
+            if not isinstance(init, (str, os.PathLike)):
+                raise TypeError(f"init: expected an SBNClassifier or the path of a model file or checkpoint, got {type(init).__name__}")
+            start = os.fspath(init)
         run = (None if out is None else os.fspath(out), bool(resume), bool(force), start, float(init_temperature))
         model = _sbn.fit(x, index, names, image, spec, self._overrides(), held_out, callback, run)
         return self._adopt(model)

@@ -70,6 +70,7 @@ fn fit(
     if let Some((rows, cols)) = image_shape {
         train = train.with_image_shape(rows, cols).py_err()?;
     }
+    let given_valid = valid.is_some();
     let (train, valid) = match valid {
         Some((vx, vl, vn)) => (train, arrays::labelled(&vx, "valid X", vl, vn, "valid")?),
         None => train.split(spec.validation.fraction, spec.training.seed),
@@ -81,9 +82,11 @@ fn fit(
         return Err(e);
     }
     let fitted = outcome.py_err()?.model;
+    let held_out = if given_valid { "the data of fit(valid=…)" } else { "the share of the training data held out" };
     let fitted = py
         .detach(|| -> sbn::Result<_> {
-            let (stored, _, _) = validation_temperature(&fitted, &spec, &valid)?;
+            let (mut stored, _, _) = validation_temperature(&fitted, &spec, &valid)?;
+            stored.data = format!("{held_out} (validation)");
             let fitted = fitted.with_posthoc(Some(stored))?;
             if let Some(out) = &out {
                 ModelFile { spec: spec.clone().into_inner(), fitted: fitted.clone(), state: None }.save(out)?;

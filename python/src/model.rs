@@ -15,8 +15,8 @@ use sbn::data::Dataset;
 use sbn::evaluate::{Calibrated, Predictor, evaluate, fit_posthoc, predict_dataset};
 use sbn::fitted::FittedModel;
 use sbn::io::{ModelFile, PackedModelFile, SafetensorsModel, write_atomic};
-use sbn::montecarlo::{Engine, McConfig, sample_network};
 use sbn::metrics::calibration::reliability;
+use sbn::montecarlo::{Engine, McConfig, sample_network};
 use sbn::packed::SampledNetwork;
 use sbn::posthoc::{Method, PostHoc, PostHocFit};
 use sbn::predictive::Predictive;
@@ -85,10 +85,14 @@ impl Model {
             Inner::Fitted { fitted, .. } => fitted,
             Inner::Packed(p) => {
                 if posterior_temperature != 1.0 {
-                    return Err(PyValueError::new_err("posterior_temperature: this model is a packed export (one network), which has no posterior to temper; use its model file"));
+                    return Err(PyValueError::new_err(
+                        "posterior_temperature: this model is a packed export (one network), which has no posterior to temper; use its model file",
+                    ));
                 }
                 if posthoc {
-                    return Err(PyValueError::new_err("posthoc=True: this model is a packed export (one network), which stores no post-hoc calibration; use its model file"));
+                    return Err(PyValueError::new_err(
+                        "posthoc=True: this model is a packed export (one network), which stores no post-hoc calibration; use its model file",
+                    ));
                 }
                 return Ok(Box::new(p));
             }
@@ -277,7 +281,9 @@ impl Model {
     ) -> PyResult<Model> {
         let method: Method = method.parse().map_err(|e: SbnError| PyValueError::new_err(format!("method: {e}")))?;
         let Inner::Fitted { fitted, spec } = &self.inner else {
-            return Err(PyValueError::new_err("calibrate: this model is a packed export (one network), which stores no post-hoc calibration; calibrate its model file"));
+            return Err(PyValueError::new_err(
+                "calibrate: this model is a packed export (one network), which stores no post-hoc calibration; calibrate its model file",
+            ));
         };
         let data = arrays::labelled(x, "X", labels, names, "y")?;
         data.labels_for(&fitted.class_names).py_err()?;
