@@ -109,7 +109,9 @@ class SBNClassifier:
     and propagates. Ctrl-C stops the fit after the current batch and raises ``KeyboardInterrupt``.
 
     Fitted attributes: ``classes_`` (integers when the classes are numbers 0…K−1, else strings),
-    ``n_features_in_``, ``history_`` (a dict per epoch), ``model_`` (the compiled model).
+    ``n_features_in_``, ``history_`` (a dict per epoch), ``posthoc_`` (the stored post-hoc
+    calibration: the validation temperature of the fit, or what ``calibrate`` fitted), ``model_``
+    (the compiled model).
     """
 
     def __init__(
