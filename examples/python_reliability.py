@@ -2,8 +2,9 @@
 
 Fits a small Bayesian SBN on the embedded digits (three quarters of them), or loads a model file
 written by `sbn fit` or by Python, predicts the held-out quarter with the Monte Carlo predictive,
-and draws the reliability diagram (accuracy against confidence in 15 equal-width bins, as
-`sbn calibrate`) and the model part of the uncertainty of right and wrong predictions.
+and draws the reliability diagram (accuracy against confidence in 15 equal-width bins, the
+library's binning, as `sbn calibrate`) before and after the post-hoc temperature stored in the
+model (`posthoc=True`), and the model part of the uncertainty of right and wrong predictions.
 
     pip install ./python matplotlib
     python examples/python_reliability.py                      # fit, then plot
@@ -21,19 +22,6 @@ import sbn
 BINS = 15
 
 
-def reliability(probabilities, labels, bins=BINS):
-    """Per bin of top-class confidence: count, accuracy, mean confidence; and the ECE."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    count = np.bincount(which, minlength=bins)
-    safe = np.maximum(count, 1)
-    accuracy = np.bincount(which, weights=correct, minlength=bins) / safe
-    mean_confidence = np.bincount(which, weights=confidence, minlength=bins) / safe
-    ece = np.sum(count / len(labels) * np.abs(accuracy - mean_confidence))
-    return count, accuracy, mean_confidence, ece
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", nargs="?", help="a model file (default: fit one on the digits)")
@@ -47,16 +35,22 @@ def main():
     else:
         clf = sbn.fit(X[~test], y[~test], hidden=(128, 128), epochs=15, batch_size=64, logit_lr=0.1)
 
-    r = clf.predictive(X[test], weight_samples=16, noise_samples=8, seed=0)
+    mc = dict(weight_samples=16, noise_samples=8, seed=0)
+    r = clf.predictive(X[test], **mc)
     column = {c: k for k, c in enumerate(clf.classes_.tolist())}
     labels = np.array([column[c] for c in y[test].tolist()])
-    count, accuracy, confidence, ece = reliability(r.probabilities, labels)
-    scores = clf.evaluate(X[test], y[test], weight_samples=16, noise_samples=8, seed=0)
+    table = clf.reliability(X[test], y[test], bins=BINS, **mc)
+    calibrated = clf.reliability(X[test], y[test], bins=BINS, posthoc=True, **mc) if clf.posthoc_ else None
+    scores = clf.evaluate(X[test], y[test], **mc)
 
     print(f"{'bin':>11} {'count':>6} {'accuracy':>9} {'confidence':>11}")
-    for b in np.flatnonzero(count):
-        print(f"{b / BINS:5.3f}-{(b + 1) / BINS:5.3f} {count[b]:6d} {accuracy[b]:9.3f} {confidence[b]:11.3f}")
-    print(f"accuracy {scores['accuracy']:.4f}, NLL {scores['nll']:.4f}, ECE {ece:.4f} (library: {scores['ece']:.4f})")
+    for b in np.flatnonzero(table.count):
+        print(f"{table.lower[b]:5.3f}-{table.upper[b]:5.3f} {table.count[b]:6d} {table.accuracy[b]:9.3f} {table.confidence[b]:11.3f}")
+    print(f"accuracy {scores['accuracy']:.4f}, NLL {scores['nll']:.4f}, ECE {table.ece:.4f}")
+    if calibrated is not None:
+        after = clf.evaluate(X[test], y[test], posthoc=True, **mc)
+        how = clf.posthoc_["method"] + (f" T = {clf.posthoc_['temperature']:.3f}" if "temperature" in clf.posthoc_ else "")
+        print(f"with the stored post-hoc calibration ({how}): NLL {after['nll']:.4f}, ECE {calibrated.ece:.4f}")
 
     try:
         import matplotlib
@@ -69,13 +63,18 @@ def main():
 
     right = r.probabilities.argmax(axis=1) == labels
     fig, (left, middle) = plt.subplots(1, 2, figsize=(10, 4.5))
-    centers = (np.arange(BINS) + 0.5) / BINS
-    filled = count > 0
-    left.bar(centers[filled], accuracy[filled], width=1 / BINS, edgecolor="black", label="accuracy")
+    centers = (table.lower + table.upper) / 2
+    filled = table.count > 0
+    left.bar(centers[filled], table.accuracy[filled], width=1 / BINS, edgecolor="black", label="accuracy")
     left.plot([0, 1], [0, 1], "k--", label="perfect calibration")
-    left.plot(centers[filled], confidence[filled], "o", color="tab:red", label="mean confidence in the bin")
+    left.plot(centers[filled], table.confidence[filled], "o", color="tab:red", label="mean confidence in the bin")
+    title = f"reliability, ECE {table.ece:.3f}"
+    if calibrated is not None:
+        after = calibrated.count > 0
+        left.plot(calibrated.confidence[after], calibrated.accuracy[after], "s-", color="tab:green", label="after the stored post-hoc calibration")
+        title += f" ({calibrated.ece:.3f} after)"
     left.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
-    left.set_title(f"reliability, ECE {ece:.3f} ({BINS} bins)")
+    left.set_title(f"{title}, {BINS} bins")
     left.legend(loc="lower right")
     edges = np.linspace(0, max(r.model.max(), 1e-6), 30)
     middle.hist(r.model[right], bins=edges, alpha=0.6, label=f"right ({right.sum()})")

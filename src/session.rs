@@ -10,12 +10,15 @@ use std::path::{Path, PathBuf};
 use crate::checked::Checked;
 use crate::data::{Dataset, InputBatch, InputScaling, list_classes};
 use crate::error::{Result, SbnError};
+use crate::evaluate::fit_posthoc;
 use crate::fitted::FittedModel;
 use crate::io::ModelFile;
 use crate::model::init::{InitConfig, LayerShape, random_layers};
 use crate::model::{BernoulliPrior, Network};
 use crate::montecarlo::{Engine, McConfig, predictive};
 use crate::objective::Objective;
+use crate::posthoc::{Method, PostHocFit};
+use crate::predictive::Predictive;
 use crate::rng;
 use crate::spec::ModelSpec;
 use crate::train::data_init::data_dependent_init;
@@ -109,6 +112,31 @@ pub fn fit(spec: &Checked<ModelSpec>, train: &Dataset, valid: &Dataset, options:
         session.save_checkpoint(&trainer)?;
     }
     Ok(FitOutcome { model: session.best_model(&trainer), last: trainer.network().clone(), completed })
+}
+
+/// The start of a fit from a model file (`sbn fit --init`; [`FitOptions::init`]): the file's
+/// network, or for a checkpoint the best network of its run as trained (for a point-weight run
+/// its latent logits; the model file holds only their signs), with its posterior tempered to
+/// `q = σ(θ/τ)` (`temperature` τ; 1 keeps it as it is).
+pub fn starting_model(mut file: ModelFile, temperature: f64) -> Result<ModelFile> {
+    if let Some((_, best)) = file.state.take().and_then(|s| s.best) {
+        file.fitted.network = best;
+    }
+    file.fitted.network = file.fitted.network.posterior_tempered(temperature)?;
+    Ok(file)
+}
+
+/// The post-hoc temperature a fit stores with its model (docs/math.md §10): fitted on the
+/// validation data `valid`, predicted with the spec's validation samples and the fit's seed, and
+/// recorded as fitted on "`valid` (validation)". Also returns that predictive (uncalibrated) and
+/// the labels in the model's class order, for scores before and after. The validation data also
+/// chose the best epoch, so the NLL after the temperature is slightly optimistic.
+pub fn validation_temperature(model: &FittedModel, spec: &ModelSpec, valid: &Dataset) -> Result<(PostHocFit, Predictive, Vec<usize>)> {
+    let v = &spec.validation;
+    let config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed: spec.training.seed, engine: Engine::Auto };
+    let (mut stored, pred, labels) = fit_posthoc(model, valid, Method::Temperature, &config)?;
+    stored.data = format!("{} (validation)", valid.name);
+    Ok((stored, pred, labels))
 }
 
 /// Checks the data of a fit: both parts non-empty, training data fit to train a classifier, the

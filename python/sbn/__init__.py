@@ -12,24 +12,42 @@ files are those of the ``sbn`` command line.
     u = clf.uncertainty(X[1500:])            # total = data + model, nats
     print(clf.evaluate(X[1500:], y[1500:]))  # accuracy, nll, brier, ece, …
     clf.save("digits.sbn")                   # sbn evaluate digits.sbn --data …
+
+Calibration and out-of-distribution data: ``clf.calibrate(X_held, y_held)`` stores a post-hoc
+temperature, ``posthoc=True`` predicts through it, ``clf.reliability(X, y)`` gives the reliability
+diagram's bins and ECE, ``clf.ood_scores(X)`` every per-example uncertainty score, and
+``sbn.metrics.auroc(in_scores, ood_scores)`` how well a score tells two data sets apart.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
-from . import datasets
+from . import datasets, metrics
 from ._classifier import DEFAULTS, PathLike, Predictive, SBNClassifier, Uncertainty
+from .metrics import Reliability
 
-__all__ = ["SBNClassifier", "Uncertainty", "Predictive", "DEFAULTS", "fit", "load", "datasets"]
+__all__ = ["SBNClassifier", "Uncertainty", "Predictive", "Reliability", "DEFAULTS", "fit", "load", "datasets", "metrics"]
 __version__ = "0.1.0"
 
 
-def fit(X, y, *, valid: Optional[Tuple[Any, Any]] = None, **params: Any) -> SBNClassifier:
-    """``SBNClassifier(**params).fit(X, y, valid=valid)``: see ``SBNClassifier`` for the
-    parameters (``hidden``, ``weights``, ``epochs``, ``batch_size``, ``lr``, ``beta``, ``seed``,
-    ``estimator``, ``spec``, ``progress``, …)."""
-    return SBNClassifier(**params).fit(X, y, valid=valid)
+def fit(
+    X,
+    y,
+    *,
+    valid: Optional[Tuple[Any, Any]] = None,
+    init: Optional[Union[SBNClassifier, PathLike]] = None,
+    init_temperature: float = 1.0,
+    out: Optional[PathLike] = None,
+    resume: bool = False,
+    force: bool = False,
+    **params: Any,
+) -> SBNClassifier:
+    """``SBNClassifier(**params).fit(X, y, valid=…, init=…, init_temperature=…, out=…,
+    resume=…, force=…)``: see ``SBNClassifier`` for the parameters (``hidden``, ``weights``,
+    ``epochs``, ``batch_size``, ``lr``, ``beta``, ``seed``, ``estimator``, ``spec``,
+    ``progress``, …) and ``SBNClassifier.fit`` for the others."""
+    return SBNClassifier(**params).fit(X, y, valid=valid, init=init, init_temperature=init_temperature, out=out, resume=resume, force=force)
 
 
 def load(path: PathLike) -> SBNClassifier:

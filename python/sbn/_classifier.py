@@ -1,6 +1,7 @@
 """``SBNClassifier``: a Bayesian stochastic binary neural network, fitted and used the
 scikit-learn way (``fit``, ``predict``, ``predict_proba``, ``classes_``), with the Monte Carlo
-predictive's uncertainty split and the model files of the ``sbn`` command line."""
+predictive's uncertainty split, post-hoc calibration, OOD scores and the model files of the
+``sbn`` command line."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 
 from . import _convert, _sbn
+from .metrics import ECE_BINS, Reliability, _table
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -107,7 +109,9 @@ class SBNClassifier:
     and propagates. Ctrl-C stops the fit after the current batch and raises ``KeyboardInterrupt``.
 
     Fitted attributes: ``classes_`` (integers when the classes are numbers 0…K−1, else strings),
-    ``n_features_in_``, ``history_`` (a dict per epoch), ``model_`` (the compiled model).
+    ``n_features_in_``, ``history_`` (a dict per epoch), ``posthoc_`` (the stored post-hoc
+    calibration: the validation temperature of the fit, or what ``calibrate`` fitted), ``model_``
+    (the compiled model).
     """
 
     def __init__(
@@ -196,10 +200,37 @@ class SBNClassifier:
             out.setdefault(section, {})[field] = value
         return out
 
-    def fit(self, X, y, *, valid: Optional[Tuple[Any, Any]] = None) -> "SBNClassifier":
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        valid: Optional[Tuple[Any, Any]] = None,
+        init: Optional[Union["SBNClassifier", PathLike]] = None,
+        init_temperature: float = 1.0,
+        out: Optional[PathLike] = None,
+        resume: bool = False,
+        force: bool = False,
+    ) -> "SBNClassifier":
         """Fits on features ``X`` (n × d numbers, or n × rows × cols uint8 images, flattened) and
-        labels ``y`` (integers: class numbers 0…max; strings: class names). ``valid=(X, y)``
-        validates on that data instead of holding out part of ``X``. Returns ``self``."""
+        labels ``y`` (integers: class numbers 0…max; strings: class names). Returns ``self``.
+
+        ``valid=(X, y)`` validates on that data instead of holding out part of ``X``. As ``sbn
+        fit`` does, the model then stores a post-hoc temperature fitted on the validation data
+        (``posthoc_``; applied only with ``posthoc=True``).
+
+        ``init``: start from a fitted classifier or the path of a model file or checkpoint
+        (``MODEL.ckpt``: its best network), with the same architecture (the ``[network]`` of the
+        spec) and the same training data, e.g. a deterministic pre-training (``sbn fit --init``);
+        ``init_temperature`` τ tempers its posterior to ``q = σ(θ/τ)`` first.
+
+        ``out``: write the best model to this path after every epoch and the checkpoint to
+        ``out + ".ckpt"``, under the lock ``out + ".lock"``, as ``sbn fit --out``; an earlier
+        run's files there raise ``FileExistsError`` unless ``force=True``. A fit stopped by Ctrl-C
+        (or by an exception of ``progress``) keeps its checkpoint, and ``resume=True`` with the
+        same arguments continues it (``sbn fit --resume``; only ``epochs`` may change)."""
+        if resume and init is not None:
+            raise ValueError("init and resume=True exclude each other: a resumed fit continues from its checkpoint")
         x, image = _convert.features(X, "X")
         index, names = _convert.labels(y, len(x), "y")
         held_out = None
@@ -212,7 +243,15 @@ class SBNClassifier:
         else:
             callback = _print_epoch if self.progress else None
         spec = None if self.spec is None else os.fspath(self.spec)
-        model = _sbn.fit(x, index, names, image, spec, self._overrides(), held_out, callback)
+        start: Any = init
+        if isinstance(init, SBNClassifier):
+            start = init._model()
+        elif init is not None and not isinstance(init, _sbn.Model):
+            if not isinstance(init, (str, os.PathLike)):
+                raise TypeError(f"init: expected an SBNClassifier or the path of a model file or checkpoint, got {type(init).__name__}")
+            start = os.fspath(init)
+        run = (None if out is None else os.fspath(out), bool(resume), bool(force), start, float(init_temperature))
+        model = _sbn.fit(x, index, names, image, spec, self._overrides(), held_out, callback, run)
         return self._adopt(model)
 
     def _adopt(self, model: "_sbn.Model") -> "SBNClassifier":
@@ -228,38 +267,124 @@ class SBNClassifier:
             raise AttributeError("this SBNClassifier is not fitted yet: call fit(X, y) or sbn.load(path) first")
         return model
 
-    def predictive(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Predictive:
+    def predictive(
+        self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> Predictive:
         """One Monte Carlo pass over ``X``: class probabilities (n × K, float64, columns in the
         order of ``classes_``) and the total, data and model uncertainty of every example (nats).
         ``weight_samples`` networks from the posterior (a packed export is one network, so it
         does not apply), ``noise_samples`` noise draws each; the same seed gives the same numbers
-        as ``sbn predict --seed``."""
+        as ``sbn predict --seed``.
+
+        Every predicting method takes ``posthoc`` and ``posterior_temperature``:
+        ``posthoc=True`` predicts through the post-hoc calibration stored in the model
+        (``posthoc_``; fitted by ``fit`` on its validation data, or by ``calibrate``), as the
+        command line's ``--posthoc``; ``ValueError`` when none is stored. A temperature keeps the
+        split total = data + model; histogram binning calibrates the mixture only, so its model
+        part is 0. ``posterior_temperature`` τ predicts with the tempered posterior ``q =
+        σ(θ/τ)`` (above 1 more model uncertainty, below 1 less; ``--posterior-temperature``)."""
         x, _ = _convert.features(X, "X")
-        p, total, data, model = self._model().predict(x, weight_samples, noise_samples, seed)
+        p, total, data, model = self._model().predict(x, weight_samples, noise_samples, seed, posthoc, posterior_temperature)
         return Predictive(p, total, data, model)
 
-    def predict_proba(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> np.ndarray:
+    def predict_proba(
+        self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> np.ndarray:
         """Class probabilities (n × K float64 array, columns in the order of ``classes_``)."""
-        return self.predictive(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed).probabilities
+        return self.predictive(
+            X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed, posthoc=posthoc, posterior_temperature=posterior_temperature
+        ).probabilities
 
-    def predict(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> np.ndarray:
+    def predict(
+        self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> np.ndarray:
         """The most probable class of every example (the first on ties), as in ``classes_``."""
-        p = self.predict_proba(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed)
+        p = self.predict_proba(
+            X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed, posthoc=posthoc, posterior_temperature=posterior_temperature
+        )
         return self.classes_[np.argmax(p, axis=1)]
 
-    def uncertainty(self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Uncertainty:
+    def uncertainty(
+        self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> Uncertainty:
         """The total, data and model uncertainty of every example (nats; total = data + model)."""
-        r = self.predictive(X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed)
+        r = self.predictive(
+            X, weight_samples=weight_samples, noise_samples=noise_samples, seed=seed, posthoc=posthoc, posterior_temperature=posterior_temperature
+        )
         return Uncertainty(r.total, r.data, r.model)
 
-    def evaluate(self, X, y, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0) -> Dict[str, Any]:
+    def ood_scores(
+        self, X, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> Dict[str, np.ndarray]:
+        """Every out-of-distribution score of ``sbn uncertainty --ood`` per example, higher
+        meaning more uncertain (a dict of float64 arrays): ``max_probability`` (1 − the largest
+        class probability), ``total`` (entropy of the predictive), ``data`` (the expected
+        entropy over weight samples), ``model`` (total − data, the mutual information),
+        ``energy`` (of the mean log-probabilities over weight samples; 0 with one weight sample)
+        and ``variation_ratio`` (the share of weight samples whose top class is not the modal
+        one). Compare in- and out-of-distribution data with ``sbn.metrics.auroc``."""
+        x, _ = _convert.features(X, "X")
+        return self._model().ood_scores(x, weight_samples, noise_samples, seed, posthoc, posterior_temperature)
+
+    def evaluate(
+        self, X, y, *, weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, posthoc: bool = False, posterior_temperature: float = 1.0
+    ) -> Dict[str, Any]:
         """Scores as ``sbn evaluate`` reports them: ``accuracy``, ``nll`` (nats), ``brier``,
         ``ece`` and ``mce`` (15 equal-width bins), ``ece_equal_mass``, ``classwise_ece``, plus
-        ``n_examples``, ``weight_samples``, ``noise_samples``. Labels are matched to the model's
-        classes by name; one the model does not know raises ``ValueError`` naming it."""
+        ``n_examples``, ``weight_samples``, ``noise_samples``, and with ``posthoc=True`` the
+        calibration applied (``posthoc``). Labels are matched to the model's classes by name;
+        one the model does not know raises ``ValueError`` naming it."""
         x, _ = _convert.features(X, "X")
         index, names = _convert.labels(y, len(x), "y")
-        return self._model().evaluate(x, index, names, weight_samples, noise_samples, seed)
+        return self._model().evaluate(x, index, names, weight_samples, noise_samples, seed, posthoc, posterior_temperature)
+
+    def reliability(
+        self,
+        X,
+        y,
+        *,
+        bins: int = ECE_BINS,
+        equal_mass: bool = False,
+        weight_samples: int = 16,
+        noise_samples: int = 8,
+        seed: int = 0,
+        posthoc: bool = False,
+        posterior_temperature: float = 1.0,
+    ) -> Reliability:
+        """The reliability diagram's table on labelled data, binned as ``sbn calibrate`` bins:
+        per bin of top-class confidence its bounds, ``count``, ``accuracy`` and mean
+        ``confidence`` (arrays, empty bins included), and the ``ece`` and ``mce``
+        (``bins`` equal-width bins, or equal-mass ones with ``equal_mass=True``). With the
+        default 15 equal-width bins, ``ece`` is ``evaluate``'s."""
+        x, _ = _convert.features(X, "X")
+        index, names = _convert.labels(y, len(x), "y")
+        d = self._model().reliability(x, index, names, int(bins), bool(equal_mass), weight_samples, noise_samples, seed, posthoc, posterior_temperature)
+        return _table(d)
+
+    def calibrate(
+        self, X, y, *, method: str = "temperature", weight_samples: int = 16, noise_samples: int = 8, seed: int = 0, name: Optional[str] = None
+    ) -> "SBNClassifier":
+        """Fits a post-hoc calibration of the predictive on held-out labelled data ``X, y``
+        (not the training data) and stores it in the model, replacing the one stored before,
+        as ``sbn calibrate MODEL --data DATA --fit METHOD --save``: ``"temperature"`` (one
+        temperature for every weight sample's probabilities; never raises the NLL of the data it
+        is fitted on), ``"vector"`` (a scale and a bias per class) or ``"histogram"`` (top-label
+        histogram binning). The predictive it is fitted on has ``weight_samples`` ×
+        ``noise_samples`` draws from ``seed``; ``name`` records what the data was. Predict
+        through it with ``posthoc=True``; ``save`` keeps it in the model file. Returns ``self``."""
+        x, _ = _convert.features(X, "X")
+        index, names = _convert.labels(y, len(x), "y")
+        data_name = name if name is not None else f"{len(x)} examples given to calibrate()"
+        self.model_ = self._model().calibrated(x, index, names, method, weight_samples, noise_samples, seed, data_name)
+        return self
+
+    @property
+    def posthoc_(self) -> Optional[Dict[str, Any]]:
+        """The stored post-hoc calibration (``None`` when there is none): ``method``, its
+        parameters (``temperature``; or ``scale`` and ``bias``; or ``edges`` and ``accuracy``)
+        and what it was fitted on (``data``, ``n_examples``, ``weight_samples``,
+        ``noise_samples``)."""
+        return self._model().posthoc
 
     def score(self, X, y) -> float:
         """Accuracy (scikit-learn's ``score`` of classifiers)."""

@@ -1,6 +1,8 @@
 //! `sbn._sbn.Model`: a fitted model (with the spec that made it, so it saves as the same model
 //! file as `sbn fit` writes) or a packed export (one network at one bit per weight), predicting
-//! through the library's `Predictor`.
+//! through the library's `Predictor`: as fitted, with its posterior tempered
+//! (`posterior_temperature`, the CLI's `--posterior-temperature`) and through its stored post-hoc
+//! calibration (`posthoc`, the CLI's `--posthoc`).
 
 use std::path::{Path, PathBuf};
 
@@ -10,17 +12,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use sbn::SbnError;
 use sbn::data::Dataset;
-use sbn::evaluate::{Predictor, evaluate, predict_dataset};
+use sbn::evaluate::{Calibrated, Predictor, evaluate, fit_posthoc, predict_dataset};
 use sbn::fitted::FittedModel;
 use sbn::io::{ModelFile, PackedModelFile, SafetensorsModel, write_atomic};
+use sbn::metrics::calibration::reliability;
 use sbn::montecarlo::{Engine, McConfig, sample_network};
 use sbn::packed::SampledNetwork;
+use sbn::posthoc::{Method, PostHoc, PostHocFit};
 use sbn::predictive::Predictive;
 use sbn::spec::ModelSpec;
 use sbn::uncertainty::Uncertainty;
 
 use crate::arrays;
 use crate::errors::IntoPy;
+use crate::metrics;
 use crate::observer::record_dict;
 
 /// What a `Model` holds.
@@ -36,6 +41,9 @@ enum Inner {
 pub struct Model {
     inner: Inner,
 }
+
+/// A predictor as one call asks for it (it may own a tempered copy of the model).
+type CallPredictor<'a> = Box<dyn Predictor + Send + Sync + 'a>;
 
 /// Class probabilities and the three uncertainties of every example.
 type Predicted<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
@@ -59,6 +67,56 @@ impl Model {
         }
         let file = ModelFile::from_bytes(bytes, place)?;
         Ok(Model::fitted(file.fitted, file.spec))
+    }
+
+    /// The model file's contents (a checkpoint's training state is not kept); an error for a
+    /// packed export, which `what` needed.
+    pub fn model_file(&self, what: &str) -> PyResult<ModelFile> {
+        match &self.inner {
+            Inner::Fitted { fitted, spec } => Ok(ModelFile { spec: spec.clone(), fitted: fitted.clone(), state: None }),
+            Inner::Packed(_) => Err(PyValueError::new_err(format!("{what}: this model is a packed export (one network); give a fitted model"))),
+        }
+    }
+
+    /// The predictor of one call: the posterior tempered to `q = σ(θ/τ)` unless `τ` is 1, then
+    /// through the stored post-hoc calibration with `posthoc` (a packed export can be neither).
+    fn predictor_for(&self, posthoc: bool, posterior_temperature: f64) -> PyResult<CallPredictor<'_>> {
+        let fitted = match &self.inner {
+            Inner::Fitted { fitted, .. } => fitted,
+            Inner::Packed(p) => {
+                if posterior_temperature != 1.0 {
+                    return Err(PyValueError::new_err(
+                        "posterior_temperature: this model is a packed export (one network), which has no posterior to temper; use its model file",
+                    ));
+                }
+                if posthoc {
+                    return Err(PyValueError::new_err(
+                        "posthoc=True: this model is a packed export (one network), which stores no post-hoc calibration; use its model file",
+                    ));
+                }
+                return Ok(Box::new(p));
+            }
+        };
+        let model: CallPredictor<'_> = if posterior_temperature == 1.0 {
+            Box::new(fitted)
+        } else {
+            let network = fitted.network.posterior_tempered(posterior_temperature).map_err(|e| PyValueError::new_err(format!("posterior_temperature: {e}")))?;
+            Box::new(FittedModel { network, ..fitted.clone() })
+        };
+        if !posthoc {
+            return Ok(model);
+        }
+        let Some(stored) = &fitted.posthoc else {
+            return Err(PyValueError::new_err(
+                "posthoc=True: this model has no post-hoc calibration stored; fit one on held-out data with calibrate(X, y) (or `sbn calibrate MODEL --data DATA --fit temperature --save`)",
+            ));
+        };
+        Ok(Box::new(Calibrated::new(model, stored.map.clone()).py_err()?))
+    }
+
+    /// The Monte Carlo predictive of `data` with `config` by `predictor`, without the GIL.
+    fn predictive_of(py: Python<'_>, predictor: &CallPredictor<'_>, data: &Dataset, config: &McConfig) -> PyResult<Predictive> {
+        py.detach(|| predict_dataset(predictor, data, config)).py_err()
     }
 
     fn predictor(&self) -> &(dyn Predictor + Send + Sync) {
@@ -133,26 +191,124 @@ impl Model {
 
     /// The Monte Carlo predictive of the examples `x` (a 2-D uint8 or float64 array): class
     /// probabilities (n × K) and the total, data and model uncertainty of every example (nats).
-    #[pyo3(signature = (x, weight_samples = 16, noise_samples = 8, seed = 0))]
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, weight_samples: usize, noise_samples: usize, seed: u64) -> PyResult<Predicted<'py>> {
+    #[pyo3(signature = (x, weight_samples = 16, noise_samples = 8, seed = 0, posthoc = false, posterior_temperature = 1.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        weight_samples: usize,
+        noise_samples: usize,
+        seed: u64,
+        posthoc: bool,
+        posterior_temperature: f64,
+    ) -> PyResult<Predicted<'py>> {
         let data = arrays::unlabelled(x, "X")?;
         let config = self.config(&data, weight_samples, noise_samples, seed)?;
-        let predictor = self.predictor();
-        let (p, u) = py
-            .detach(|| -> sbn::Result<(Predictive, Uncertainty)> {
-                let p = predict_dataset(predictor, &data, &config)?;
-                let u = Uncertainty::from_predictive(&p)?;
-                Ok((p, u))
-            })
-            .py_err()?;
+        let predictor = self.predictor_for(posthoc, posterior_temperature)?;
+        let p = Self::predictive_of(py, &predictor, &data, &config)?;
+        let u = Uncertainty::from_predictive(&p).py_err()?;
         let probabilities: Vec<f64> = (0..p.n_examples).flat_map(|n| p.mean(n)).collect();
         let probabilities = arrays::matrix(py, p.n_examples, p.n_classes, probabilities)?;
         Ok((probabilities, arrays::vector(py, u.total), arrays::vector(py, u.data), arrays::vector(py, u.model)))
     }
 
+    /// Every OOD score of the library per example of `x` (higher = more uncertain): a dict of
+    /// arrays `max_probability` (1 − max p̄), `total`, `data` (the expected entropy), `model`,
+    /// `energy`, `variation_ratio`.
+    #[pyo3(signature = (x, weight_samples = 16, noise_samples = 8, seed = 0, posthoc = false, posterior_temperature = 1.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn ood_scores<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        weight_samples: usize,
+        noise_samples: usize,
+        seed: u64,
+        posthoc: bool,
+        posterior_temperature: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let data = arrays::unlabelled(x, "X")?;
+        let config = self.config(&data, weight_samples, noise_samples, seed)?;
+        let predictor = self.predictor_for(posthoc, posterior_temperature)?;
+        metrics::score_dict(py, &Self::predictive_of(py, &predictor, &data, &config)?)
+    }
+
+    /// The reliability table of the predictive on labelled examples (labels as for `evaluate`),
+    /// `bins` equal-width bins or, with `equal_mass`, equal-mass ones: the dict of
+    /// `sbn._sbn.reliability_table`.
+    #[pyo3(signature = (x, labels, names, bins = 15, equal_mass = false, weight_samples = 16, noise_samples = 8, seed = 0, posthoc = false, posterior_temperature = 1.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn reliability<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        labels: PyReadonlyArray1<'py, i64>,
+        names: Vec<String>,
+        bins: usize,
+        equal_mass: bool,
+        weight_samples: usize,
+        noise_samples: usize,
+        seed: u64,
+        posthoc: bool,
+        posterior_temperature: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let binning = metrics::binning(bins, equal_mass)?;
+        let data = arrays::labelled(x, "X", labels, names, "y")?;
+        let labels = data.labels_for(self.predictor().classes()).py_err()?;
+        let config = self.config(&data, weight_samples, noise_samples, seed)?;
+        let predictor = self.predictor_for(posthoc, posterior_temperature)?;
+        let p = Self::predictive_of(py, &predictor, &data, &config)?;
+        metrics::table_dict(py, &reliability(&p.means(), p.n_classes, &labels, binning).py_err()?)
+    }
+
+    /// A copy of this model with a post-hoc calibration of `method` (`temperature`, `vector` or
+    /// `histogram`) fitted on labelled held-out examples (labels as for `evaluate`) and stored,
+    /// as `sbn calibrate --fit METHOD --save`; `data_name` is recorded as the data it was fitted on.
+    #[pyo3(signature = (x, labels, names, method = "temperature", weight_samples = 16, noise_samples = 8, seed = 0, data_name = "arrays given to calibrate()"))]
+    #[allow(clippy::too_many_arguments)]
+    fn calibrated<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        labels: PyReadonlyArray1<'py, i64>,
+        names: Vec<String>,
+        method: &str,
+        weight_samples: usize,
+        noise_samples: usize,
+        seed: u64,
+        data_name: &str,
+    ) -> PyResult<Model> {
+        let method: Method = method.parse().map_err(|e: SbnError| PyValueError::new_err(format!("method: {e}")))?;
+        let Inner::Fitted { fitted, spec } = &self.inner else {
+            return Err(PyValueError::new_err(
+                "calibrate: this model is a packed export (one network), which stores no post-hoc calibration; calibrate its model file",
+            ));
+        };
+        let data = arrays::labelled(x, "X", labels, names, "y")?;
+        data.labels_for(&fitted.class_names).py_err()?;
+        let config = self.config(&data, weight_samples, noise_samples, seed)?;
+        let (mut stored, _, _) = py.detach(|| fit_posthoc(fitted, &data, method, &config)).py_err()?;
+        stored.data = data_name.to_string();
+        let fitted = fitted.clone().with_posthoc(Some(stored)).py_err()?;
+        Ok(Model::fitted(fitted, spec.clone()))
+    }
+
+    /// The stored post-hoc calibration as a dict (`method`; `temperature`, or `scale` and
+    /// `bias`, or `edges` and `accuracy`; `data`, `n_examples`, `weight_samples`,
+    /// `noise_samples`: what it was fitted on), or `None`.
+    #[getter]
+    fn posthoc<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match &self.inner {
+            Inner::Fitted { fitted: FittedModel { posthoc: Some(p), .. }, .. } => posthoc_dict(py, p).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Scores on labelled examples: labels are class indices into `names`, matched to the
-    /// model's classes by name (an unknown label is an error naming it).
-    #[pyo3(signature = (x, labels, names, weight_samples = 16, noise_samples = 8, seed = 0))]
+    /// model's classes by name (an unknown label is an error naming it). With `posthoc`, also
+    /// `posthoc`: the stored calibration applied (as `sbn evaluate --posthoc --json`).
+    #[pyo3(signature = (x, labels, names, weight_samples = 16, noise_samples = 8, seed = 0, posthoc = false, posterior_temperature = 1.0))]
     #[allow(clippy::too_many_arguments)]
     fn evaluate<'py>(
         &self,
@@ -163,12 +319,14 @@ impl Model {
         weight_samples: usize,
         noise_samples: usize,
         seed: u64,
+        posthoc: bool,
+        posterior_temperature: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let data = arrays::labelled(x, "X", labels, names, "y")?;
         data.labels_for(self.predictor().classes()).py_err()?;
         let config = self.config(&data, weight_samples, noise_samples, seed)?;
-        let predictor = self.predictor();
-        let (_, s) = py.detach(|| evaluate(predictor, &data, &config)).py_err()?;
+        let predictor = self.predictor_for(posthoc, posterior_temperature)?;
+        let (_, s) = py.detach(|| evaluate(&predictor, &data, &config)).py_err()?;
         let d = PyDict::new(py);
         d.set_item("n_examples", s.n_examples)?;
         for (k, v) in [
@@ -184,6 +342,9 @@ impl Model {
         }
         d.set_item("weight_samples", s.weight_samples)?;
         d.set_item("noise_samples", s.noise_samples)?;
+        if posthoc {
+            d.set_item("posthoc", self.posthoc(py)?)?;
+        }
         Ok(d)
     }
 
@@ -241,4 +402,26 @@ impl Model {
         let kind = if self.is_packed() { "packed export" } else { "fitted model" };
         format!("<sbn Model: {kind}, {} features, {} classes>", self.n_features(), self.predictor().classes().len())
     }
+}
+
+/// A stored post-hoc calibration as the dict of `Model.posthoc`.
+fn posthoc_dict<'py>(py: Python<'py>, p: &PostHocFit) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("method", p.map.method_name())?;
+    match &p.map {
+        PostHoc::Temperature(t) => d.set_item("temperature", t)?,
+        PostHoc::Vector { scale, bias } => {
+            d.set_item("scale", arrays::vector(py, scale.clone()))?;
+            d.set_item("bias", arrays::vector(py, bias.clone()))?;
+        }
+        PostHoc::Histogram { edges, accuracy } => {
+            d.set_item("edges", arrays::vector(py, edges.clone()))?;
+            d.set_item("accuracy", arrays::vector(py, accuracy.clone()))?;
+        }
+    }
+    d.set_item("data", &p.data)?;
+    d.set_item("n_examples", p.n_examples)?;
+    d.set_item("weight_samples", p.weight_samples)?;
+    d.set_item("noise_samples", p.noise_samples)?;
+    Ok(d)
 }

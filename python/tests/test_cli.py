@@ -46,6 +46,17 @@ def test_the_same_spec_and_data_fit_the_same_model(cli_model, digits):
     np.testing.assert_array_equal(py.predict_proba(X, seed=1), cli.predict_proba(X, seed=1))
     keys = ["train_nll", "kl", "valid_accuracy", "valid_nll", "uncertain_share"]
     assert [[r[k] for k in keys] for r in py.history_] == [[r[k] for k in keys] for r in cli.history_]
+    # Both store the temperature fitted on the same validation data.
+    assert py.posthoc_["temperature"] == cli.posthoc_["temperature"]
+    assert py.posthoc_["n_examples"] == cli.posthoc_["n_examples"]
+
+
+def test_init_starts_where_sbn_fit_init_starts(sbn_bin, cli_model, digits, tmp_path):
+    X, y = digits
+    out = tmp_path / "init.sbn"
+    run(sbn_bin, "fit", SPEC, "--train", "embedded:digits", "--epochs", "1", "--init", cli_model, "--init-temperature", "0.8", "--out", out)
+    py = sbn.fit(X, y, spec=SPEC, epochs=1, init=cli_model, init_temperature=0.8, progress=False)
+    np.testing.assert_array_equal(py.predict_proba(X, seed=1), sbn.load(out).predict_proba(X, seed=1))
 
 
 def test_a_python_model_file_is_read_by_the_cli(sbn_bin, fitted, digits, tmp_path):

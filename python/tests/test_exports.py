@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import struct
+import subprocess
 
 import numpy as np
 import pytest
@@ -73,6 +74,20 @@ def test_safetensors_export_has_the_documented_tensors(fitted, tmp_path):
     assert sorted(tensors) == sorted(f"layers.{k}.{p}" for k in range(2) for p in ("logits", "scale", "bias"))
     assert tensors["layers.0.logits"].shape == (64, 64) and tensors["layers.0.logits"].dtype == np.float64
     assert tensors["layers.1.bias"].shape == (10,)
+
+
+def test_safetensors_metadata_holds_the_stored_calibration(fitted, sbn_bin, tmp_path):
+    path = tmp_path / "m.safetensors"
+    fitted.export_safetensors(path)
+    _, meta = read_safetensors(path)
+    stored = json.loads(meta["posthoc"])
+    assert stored["map"] == {"temperature": fitted.posthoc_["temperature"]}
+    assert stored["n_examples"] == fitted.posthoc_["n_examples"] and stored["data"] == fitted.posthoc_["data"]
+    # The command line writes the same metadata for the same model file.
+    fitted.save(tmp_path / "m.sbn")
+    done = subprocess.run([sbn_bin, "export", str(tmp_path / "m.sbn"), "--format", "safetensors", "--out", str(tmp_path / "cli.safetensors")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_safetensors(tmp_path / "cli.safetensors")[1]["posthoc"] == meta["posthoc"]
 
 
 @pytest.mark.parametrize("sample_seed", [None, 3])

@@ -29,8 +29,13 @@
 //! `sbn_safetensors_version` = `1`, `layout` (the sentence above), `layers` (per layer `kind`,
 //! `n_out`, `n_in`, `conv`), `input_scaling` (`{"Affine": {"alpha", "offset"}}`: `x = alpha·v +
 //! offset`, or `{"Standardize": {"mean", "std"}}`: `x_i = (v_i − mean_i) / std_i`),
-//! `class_names` (array, in output order) and, with a sampled network, `sample_seed` (the seed of
-//! `sbn export --sample-seed`, the same network as the packed export with that seed).
+//! `class_names` (array, in output order), with a sampled network `sample_seed` (the seed of
+//! `sbn export --sample-seed`, the same network as the packed export with that seed), and when the
+//! model stores a post-hoc calibration (`sbn calibrate --fit … --save`, or the validation
+//! temperature `sbn fit` stores) `posthoc`: the map and what it was fitted on, e.g.
+//! `{"map": {"temperature": 0.58}, "data": "…", "n_examples": 287, "weight_samples": 16,
+//! "noise_samples": 8}`. A temperature `T` divides every weight sample's log-probabilities before
+//! they are mixed (docs/math.md §10); like `--posthoc`, nothing applies it unless asked.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,6 +49,7 @@ use crate::data::InputScaling;
 use crate::error::{Result, SbnError};
 use crate::fitted::FittedModel;
 use crate::model::{Conv2d, Layer, Network, WeightKind};
+use crate::posthoc::PostHocFit;
 
 /// The version of the sbn layout within safetensors this build writes and reads.
 pub const SAFETENSORS_LAYOUT_VERSION: u32 = 1;
@@ -52,8 +58,8 @@ const LAYOUT: &str = "matrices row-major [n_out, n_in], one row per output unit 
 columns (dy, dx, c) with c fastest); a = scale * (W x) + bias with W in {-1, +1}, P(W = +1) = sigmoid(logits), \
 or a = weight x + bias for real layers";
 
-/// A fitted model as a safetensors export holds it: the network, input scaling and class names
-/// (no training history, no post-hoc calibration), and optionally one sampled network.
+/// A fitted model as a safetensors export holds it: the network, input scaling, class names and
+/// stored post-hoc calibration (no training history), and optionally one sampled network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SafetensorsModel {
     /// The model (its history empty).
@@ -134,6 +140,9 @@ impl SafetensorsModel {
         if let Some(s) = &self.sample {
             meta.insert("sample_seed".to_string(), s.seed.to_string());
         }
+        if let Some(p) = &f.posthoc {
+            meta.insert("posthoc".to_string(), json(serde_json::to_string(p))?);
+        }
         let views = tensors
             .iter()
             .map(|(name, dtype, shape, bytes)| Ok((name.as_str(), TensorView::new(*dtype, shape.clone(), bytes)?)))
@@ -161,13 +170,15 @@ impl SafetensorsModel {
         let scaling: InputScaling = serde_json::from_value(parse("input_scaling")?).map_err(|e| bad(format!("metadata `input_scaling`: {e}")))?;
         let class_names: Vec<String> = serde_json::from_value(parse("class_names")?).map_err(|e| bad(format!("metadata `class_names`: {e}")))?;
         let sample_seed = meta.get("sample_seed").map(|s| s.parse::<u64>().map_err(|e| bad(format!("metadata `sample_seed`: {e}")))).transpose()?;
+        let posthoc: Option<PostHocFit> =
+            meta.get("posthoc").map(|s| serde_json::from_str(s).map_err(|e| bad(format!("metadata `posthoc`: {e}")))).transpose()?;
         let reader = Reader { file: &file, place };
         let network = reader.network(&layers)?;
         let sample = match sample_seed {
             None => None,
             Some(seed) => Some(SampledWeights { seed, layers: reader.sample(&layers)? }),
         };
-        let fitted = FittedModel::new(network, scaling, class_names, Vec::new()).map_err(|e| bad(e.to_string()))?;
+        let fitted = FittedModel::new(network, scaling, class_names, Vec::new()).and_then(|f| f.with_posthoc(posthoc)).map_err(|e| bad(e.to_string()))?;
         Ok(SafetensorsModel { fitted, sample })
     }
 
@@ -254,6 +265,7 @@ mod tests {
 
     use super::*;
     use crate::model::init::{InitConfig, random_network};
+    use crate::posthoc::PostHoc;
 
     fn model(kinds: &[WeightKind]) -> FittedModel {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
@@ -277,6 +289,38 @@ mod tests {
             assert_eq!(f64::from_le_bytes(data[8..16].try_into().unwrap()), w[(0, 1)]);
             assert_eq!(file.tensor(name).unwrap().shape(), &[7, 5]);
         }
+    }
+
+    #[test]
+    fn a_stored_posthoc_calibration_is_in_the_metadata_and_read_back() {
+        let stored = PostHocFit { map: PostHoc::Temperature(0.625), data: "held out".into(), n_examples: 40, weight_samples: 4, noise_samples: 2 };
+        let m = model(&[WeightKind::Bernoulli; 2]).with_posthoc(Some(stored.clone())).unwrap();
+        let bytes = SafetensorsModel::new(m, None).unwrap().to_bytes().unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&header.metadata().as_ref().unwrap()["posthoc"]).unwrap();
+        assert_eq!(meta["map"]["temperature"], 0.625);
+        assert_eq!(meta["n_examples"], 40);
+        let back = SafetensorsModel::from_bytes(&bytes, "m.safetensors").unwrap();
+        assert_eq!(back.fitted.posthoc, Some(stored));
+        // Without one, no key (and none read back).
+        let bytes = SafetensorsModel::new(model(&[WeightKind::Bernoulli; 2]), None).unwrap().to_bytes().unwrap();
+        assert!(!SafeTensors::read_metadata(&bytes).unwrap().1.metadata().as_ref().unwrap().contains_key("posthoc"));
+        assert_eq!(SafetensorsModel::from_bytes(&bytes, "m.safetensors").unwrap().fitted.posthoc, None);
+    }
+
+    #[test]
+    fn a_posthoc_map_that_does_not_fit_the_model_is_an_error_naming_the_file() {
+        let wrong = PostHocFit {
+            map: PostHoc::Vector { scale: vec![1.0; 2], bias: vec![0.0; 2] },
+            data: "d".into(),
+            n_examples: 1,
+            weight_samples: 1,
+            noise_samples: 1,
+        };
+        let mut export = SafetensorsModel::new(model(&[WeightKind::Bernoulli; 2]), None).unwrap();
+        export.fitted.posthoc = Some(wrong); // 2 scales for 3 classes
+        let e = SafetensorsModel::from_bytes(&export.to_bytes().unwrap(), "v.safetensors").unwrap_err().to_string();
+        assert!(e.starts_with("v.safetensors: ") && e.contains("2 scales"), "{e}");
     }
 
     #[test]

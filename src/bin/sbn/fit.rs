@@ -15,7 +15,7 @@ use sbn::io::{ModelFile, OutputLock};
 use sbn::metrics::scores::Scores;
 use sbn::montecarlo::{Engine, McConfig};
 use sbn::posthoc::Method;
-use sbn::session::{FitOptions, checkpoint_path, fit};
+use sbn::session::{self, FitOptions, checkpoint_path, fit, validation_temperature};
 use sbn::spec::ModelSpec;
 
 use crate::common::{label_column, load_data};
@@ -201,19 +201,15 @@ fn report_ensemble_temperature(outs: &[PathBuf], spec: &ModelSpec, valid: &Datas
     Ok(())
 }
 
-/// Fits a post-hoc temperature (docs/math.md §10) on the validation data, predicted with the spec's
-/// validation samples and the fit's seed, and stores it in the model file just written (the run
-/// still holds its lock). It is applied only on request (`--posthoc`). The validation data also
-/// chose the best epoch, so the NLL it reports after the temperature is slightly optimistic.
+/// Fits the post-hoc temperature a fit stores (`session::validation_temperature`) and stores it
+/// in the model file just written (the run still holds its lock). It is applied only on request
+/// (`--posthoc`).
 fn store_validation_temperature(out: &Path, spec: &ModelSpec, valid: &Dataset) -> Result<()> {
     if valid.is_empty() || !out.is_file() {
         return Ok(());
     }
     let mut file = ModelFile::load(out)?;
-    let v = &spec.validation;
-    let config = McConfig { weight_samples: v.weight_samples, noise_samples: v.noise_samples, seed: spec.training.seed, engine: Engine::Auto };
-    let (mut stored, pred, labels) = fit_posthoc(&file.fitted, valid, Method::Temperature, &config)?;
-    stored.data = format!("{} (validation)", valid.name);
+    let (stored, pred, labels) = validation_temperature(&file.fitted, spec, valid)?;
     let (before, after) = (Scores::from_predictive(&pred, &labels)?, Scores::from_predictive(&stored.map.apply(&pred)?, &labels)?);
     eprintln!(
         "post-hoc {} on the validation data: NLL {:.4} → {:.4}, ECE {:.2}% → {:.2}% (stored; predict with it by adding --posthoc)",
@@ -286,18 +282,13 @@ fn training_data(args: &Args, spec: &ModelSpec) -> Result<(Dataset, Dataset)> {
     })
 }
 
-/// The model of `--init`, its posterior tempered by `--init-temperature`; from a checkpoint, the
-/// best network of its run as trained (for a point-weight run, its latent logits; the model file
-/// holds only their signs).
+/// The model of `--init` as a fit starts from it (`session::starting_model`), its posterior
+/// tempered by `--init-temperature`.
 fn starting_model(args: &Args) -> Result<Option<(String, ModelFile)>> {
     let Some(path) = &args.init else {
         return Ok(None);
     };
-    let mut model = ModelFile::load(path)?;
-    if let Some((_, best)) = model.state.take().and_then(|s| s.best) {
-        model.fitted.network = best;
-    }
-    model.fitted.network = model.fitted.network.posterior_tempered(args.init_temperature).context("--init-temperature")?;
+    let model = session::starting_model(ModelFile::load(path)?, args.init_temperature).context("--init-temperature")?;
     Ok(Some((path.display().to_string(), model)))
 }
 
