@@ -61,6 +61,49 @@ impl FromStr for Engine {
     }
 }
 
+/// The columns `x` of a weight-gradient product `α · a · xᵀ`: real values, or ±1 values kept as
+/// packed bits (bit row `n` is column `n`), as the fast engine's forward pass keeps the patches of
+/// a convolution on binary input.
+#[derive(Clone, Copy, Debug)]
+pub enum Columns<'a> {
+    /// A real matrix (`n_in × B`).
+    Values(&'a DMatrix<f64>),
+    /// ±1 columns as bit rows (`B` rows of `n_in` bits).
+    Signs(&'a BitMatrix),
+}
+
+impl<'a> From<&'a DMatrix<f64>> for Columns<'a> {
+    fn from(m: &'a DMatrix<f64>) -> Self {
+        Columns::Values(m)
+    }
+}
+
+impl<'a> Columns<'a> {
+    /// `(n_in, B)`.
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Columns::Values(m) => m.shape(),
+            Columns::Signs(b) => (b.cols(), b.rows()),
+        }
+    }
+
+    /// As a real matrix (unpacked for [`Columns::Signs`]).
+    pub fn values(&self) -> std::borrow::Cow<'a, DMatrix<f64>> {
+        match *self {
+            Columns::Values(m) => std::borrow::Cow::Borrowed(m),
+            Columns::Signs(b) => std::borrow::Cow::Owned(b.to_cols_matrix()),
+        }
+    }
+
+    /// Column-major in f32 into `out` (its storage reused).
+    fn to_f32_into(&self, out: &mut Vec<f32>) {
+        match self {
+            Columns::Values(m) => to_f32(m.as_slice(), out),
+            Columns::Signs(b) => b.to_signs_f32(out),
+        }
+    }
+}
+
 /// A sampled ±1 weight matrix in the fast engine's two forms: rows packed for the popcount
 /// kernels (forward) and the matrix in f32 (backward).
 #[derive(Clone, Debug)]
@@ -100,15 +143,17 @@ impl FastWeights {
 
     /// `S = W x` for `x` with ±1 entries (`n_in × B`): exact, by XOR-popcount.
     pub(crate) fn sign_product(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
+        assert_eq!(x.nrows(), self.shape.1, "input rows differ from the weights' columns");
+        self.bits_product(&BitMatrix::from_cols_of(x))
+    }
+
+    /// `S = W x` for ±1 columns `x` given as bit rows (`B` rows of `n_in` bits): exact.
+    pub(crate) fn bits_product(&self, x: &BitMatrix) -> DMatrix<f64> {
         let (n_out, n_in) = self.shape;
-        assert_eq!(x.nrows(), n_in, "input rows differ from the weights' columns");
-        let mut xb = BitMatrix::new(x.ncols(), n_in);
-        for (n, col) in x.column_iter().enumerate() {
-            pack_signs(col.as_slice(), xb.row_mut(n));
-        }
-        let mut s = vec![0i32; n_out * x.ncols()];
-        xor_popcount(&self.rows, &xb, &mut s);
-        DMatrix::from_vec(n_out, x.ncols(), s.into_iter().map(f64::from).collect())
+        assert_eq!(x.cols(), n_in, "input rows differ from the weights' columns");
+        let mut s = vec![0i32; n_out * x.rows()];
+        xor_popcount(&self.rows, x, &mut s);
+        DMatrix::from_vec(n_out, x.rows(), s.into_iter().map(f64::from).collect())
     }
 
     /// `Wᵀ g` in f32 (`g`: `n_out × B`).
@@ -139,17 +184,6 @@ impl FastWeights {
     }
 }
 
-/// Packs ±1 values (`v > 0` is `+1`) into whole words; the pad bits of the last word stay 0.
-fn pack_signs(values: &[f64], words: &mut [u64]) {
-    crate::simd::dispatch!(for (word, chunk) in words.iter_mut().zip(values.chunks(WORD)) {
-        let mut w = 0u64;
-        for (i, &v) in chunk.iter().enumerate() {
-            w |= u64::from(v > 0.0) << i;
-        }
-        *word = w;
-    });
-}
-
 /// `v` rounded to f32 into `out` (its storage reused).
 fn to_f32(v: &[f64], out: &mut Vec<f32>) {
     out.clear();
@@ -158,9 +192,10 @@ fn to_f32(v: &[f64], out: &mut Vec<f32>) {
 
 /// `α · a · bᵀ` in the engine's precision (`a`: `m × B`, `b`: `n × B`): a weight gradient, the
 /// sum over examples (and patches) of outer products.
-pub(crate) fn mul_tr_scaled(engine: Engine, alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn mul_tr_scaled<'b>(engine: Engine, alpha: f64, a: &DMatrix<f64>, b: impl Into<Columns<'b>>) -> DMatrix<f64> {
+    let b = b.into();
     match engine {
-        Engine::Reference => crate::linalg::mul_tr_scaled(alpha, a, b),
+        Engine::Reference => crate::linalg::mul_tr_scaled(alpha, a, &b.values()),
         Engine::Fast => SCRATCH.with_borrow_mut(|[a32, b32, c]| {
             to_f32(a.as_slice(), a32);
             mul_tr_f32(alpha, a32, a.nrows(), b, b32, c)
@@ -169,15 +204,15 @@ pub(crate) fn mul_tr_scaled(engine: Engine, alpha: f64, a: &DMatrix<f64>, b: &DM
 }
 
 /// [`mul_tr_scaled`] on the fast engine for `a` given in f32 (column-major, `m` rows).
-pub(crate) fn mul_tr_scaled_f32(alpha: f64, a32: &[f32], m: usize, b: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn mul_tr_scaled_f32(alpha: f64, a32: &[f32], m: usize, b: Columns) -> DMatrix<f64> {
     SCRATCH.with_borrow_mut(|[_, b32, c]| mul_tr_f32(alpha, a32, m, b, b32, c))
 }
 
-/// `α · a · bᵀ` with `b` rounded into `b32`, the output through `c`.
-fn mul_tr_f32(alpha: f64, a32: &[f32], m: usize, b: &DMatrix<f64>, b32: &mut Vec<f32>, c: &mut Vec<f32>) -> DMatrix<f64> {
+/// `α · a · bᵀ` with `b` in f32 in `b32`, the output through `c`.
+fn mul_tr_f32(alpha: f64, a32: &[f32], m: usize, b: Columns, b32: &mut Vec<f32>, c: &mut Vec<f32>) -> DMatrix<f64> {
     let (n, k) = b.shape();
     assert_eq!(a32.len(), m * k, "inner dimensions differ");
-    to_f32(b.as_slice(), b32);
+    b.to_f32_into(b32);
     sgemm(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c)
 }
 
@@ -250,6 +285,10 @@ mod tests {
         let reference = mul_tr_scaled(Engine::Reference, 0.5, &g, &x);
         assert!((fast - &reference).abs().max() < 1e-6 * scale);
         assert!((reference - 0.5 * &g * x.transpose()).abs().max() < 1e-12 * scale);
+        // ±1 columns kept as bits give the same products as their values.
+        let bits = BitMatrix::from_cols_of(&x);
+        assert_eq!(mul_tr_scaled(Engine::Fast, 0.5, &g, Columns::Signs(&bits)), fast);
+        assert_eq!(mul_tr_scaled(Engine::Reference, 0.5, &g, Columns::Signs(&bits)), reference);
     }
 
     #[test]

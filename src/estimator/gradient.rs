@@ -106,7 +106,7 @@ pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 /// [`outer_mean`] in `engine`'s precision.
-pub(crate) fn outer_mean_on(engine: Engine, g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+pub(crate) fn outer_mean_on<'x>(engine: Engine, g: &DMatrix<f64>, x: impl Into<crate::engine::Columns<'x>>) -> DMatrix<f64> {
     crate::engine::mul_tr_scaled(engine, 1.0 / g.ncols() as f64, g, x)
 }
 

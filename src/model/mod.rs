@@ -13,5 +13,5 @@ pub mod softmax;
 
 pub use conv::{Conv2d, Unfolding};
 pub use layer::{Layer, WeightKind, Weights};
-pub use network::{Draws, ForwardSample, GivenDraws, HiddenSample, Network, RngDraws, WeightSample};
+pub use network::{Draws, ForwardSample, GivenDraws, HiddenSample, Network, Patches, RngDraws, WeightSample};
 pub use prior::BernoulliPrior;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::layer::Layer;
 use super::noise::{sample_states, uniform};
-use crate::engine::{Engine, FastWeights};
+use crate::engine::{Columns, Engine, FastWeights};
 use crate::error::{Result, SbnError};
+use crate::popcount::BitMatrix;
 
 /// An SBN: `layers[..L]` are the stochastic binary layers, `layers[L]` the output layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,8 +117,29 @@ pub struct HiddenSample {
     pub a: DMatrix<f64>,
     /// Sampled states `x^k ∈ {±1}`, `n_k × B`.
     pub x: DMatrix<f64>,
-    /// A convolution's unfolded input (its patches, `fan_in × B·P`), kept for the backward pass.
-    pub patches: Option<DMatrix<f64>>,
+    /// A convolution's unfolded input (its patches), kept for the backward pass.
+    pub patches: Option<Patches>,
+}
+
+/// A convolution's patches as a forward sample records them: real values (`fan_in × B·P`), or, on
+/// the fast engine with binary input, ±1 bits (one bit row per patch, gathered from the packed
+/// input map), never formed as a real matrix.
+#[derive(Clone, Debug)]
+pub enum Patches {
+    /// `fan_in × B·P` real values.
+    Values(DMatrix<f64>),
+    /// `B·P` bit rows of `fan_in` ±1 values.
+    Signs(BitMatrix),
+}
+
+impl Patches {
+    /// The patches as the columns of a product.
+    pub fn columns(&self) -> Columns<'_> {
+        match self {
+            Patches::Values(m) => Columns::Values(m),
+            Patches::Signs(b) => Columns::Signs(b),
+        }
+    }
 }
 
 /// The record of one forward sample: everything an estimator needs for its backward pass.
@@ -142,8 +164,11 @@ impl ForwardSample<'_> {
     }
 
     /// What layer `k`'s weights multiply: its input, or a convolution's patches of it.
-    pub fn patches_of(&self, k: usize) -> &DMatrix<f64> {
-        self.hidden.get(k).and_then(|h| h.patches.as_ref()).unwrap_or_else(|| self.input_of(k))
+    pub fn patches_of(&self, k: usize) -> Columns<'_> {
+        match self.hidden.get(k).and_then(|h| h.patches.as_ref()) {
+            Some(p) => p.columns(),
+            None => Columns::Values(self.input_of(k)),
+        }
     }
 
     /// Batch size.
@@ -306,15 +331,26 @@ impl Network {
     /// channels layout, and a convolution's patches (what `W` multiplied). On binary input (every
     /// layer but the first; padding ±1) the fast engine's product is exact, so both engines draw
     /// the same states.
-    pub(crate) fn product(&self, k: usize, input: &DMatrix<f64>, ws: &WeightSample) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
+    pub(crate) fn product(&self, k: usize, input: &DMatrix<f64>, ws: &WeightSample) -> (Option<Patches>, DMatrix<f64>) {
         let layer = &self.layers[k];
-        let patches = layer.conv.as_ref().map(|c| c.unfold(input));
-        let x_in = patches.as_ref().unwrap_or(input);
-        let wx = match ws.fast(k) {
-            Some(fw) if k > 0 && layer.conv.is_none_or(|c| c.pad == 0 || c.pad_value.abs() == 1.0) => fw.sign_product(x_in),
-            _ => crate::linalg::mul(self.weights_in_use(ws, k), x_in),
-        };
-        (patches, wx)
+        match (ws.fast(k), layer.conv.as_ref()) {
+            (Some(fw), None) if k > 0 => (None, fw.sign_product(input)),
+            (Some(fw), Some(c)) if k > 0 && (c.pad == 0 || c.pad_value.abs() == 1.0) => {
+                // Each example's map packed once, its patches gathered in bits.
+                let (maps, positions) = (BitMatrix::from_cols_of(input), c.positions());
+                let mut patches = BitMatrix::new(input.ncols() * positions, c.fan_in());
+                for n in 0..input.ncols() {
+                    crate::popcount::patches::gather(c, maps.row(n), &mut patches, n * positions);
+                }
+                let wx = fw.bits_product(&patches);
+                (Some(Patches::Signs(patches)), wx)
+            }
+            _ => {
+                let patches = layer.conv.as_ref().map(|c| c.unfold(input));
+                let wx = crate::linalg::mul(self.weights_in_use(ws, k), patches.as_ref().unwrap_or(input));
+                (patches.map(Patches::Values), wx)
+            }
+        }
     }
 
     /// One forward sample for the inputs `x0` (`d0 × B`) with the weights `ws`: every hidden unit

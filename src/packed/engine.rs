@@ -20,13 +20,13 @@ use nalgebra::DMatrix;
 
 use super::draw::{DrawBuffers, Units, draw_states};
 use super::network::{PackedLayer, SampledNetwork};
-use super::patches;
 use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
 use crate::model::noise::approximate_thresholds;
 use crate::model::softmax::softmax_into;
 use crate::popcount::bits::BitMatrix;
 use crate::popcount::kernel::xor_popcount;
+use crate::popcount::patches;
 use crate::rng::Words;
 
 /// States of every binary layer (one `BitMatrix` of `B` rows each) and the logits (`K × B`) of one
@@ -118,7 +118,7 @@ impl SampledNetwork {
                 // Patch row p → s[p·C_out + c], the units layout.
                 let s = &mut work.s[..nk];
                 for (t, rng) in rngs.iter_mut().enumerate() {
-                    patches::gather(g, done[k - 1].row(t), patches);
+                    patches::gather(g, done[k - 1].row(t), patches, 0);
                     xor_popcount(&layer.rows, patches, s);
                     draw_states(&Units::Sums { s, layer }, rng, &mut work.draw, rest[0].row_mut(t));
                 }

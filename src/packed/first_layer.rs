@@ -13,11 +13,11 @@ use std::ops::Range;
 use nalgebra::DMatrix;
 
 use super::network::{PackedLayer, SampledNetwork};
-use super::patches;
 use crate::data::InputBatch;
 use crate::model::Conv2d;
 use crate::popcount::bits::BitMatrix;
 use crate::popcount::kernel::and_popcount;
+use crate::popcount::patches;
 
 impl SampledNetwork {
     /// Pre-activations `a¹` (`n1 × B`, units layout) of examples `range` of `input`; they do not

@@ -6,7 +6,6 @@
 //!   layer's pre-activations, computed once for all noise samples; `draw`: a layer's unit states
 //!   from random words and integer thresholds.
 //! * `format`: its byte format (the body of a packed export, `crate::io::PackedModelFile`).
-//! * `patches`: packed patches of convolutions (bit-run gathers, byte bit planes).
 //! * [`summary`]: a larq-style table of bits, memory and multiply-accumulates.
 
 mod draw;
@@ -14,7 +13,6 @@ mod engine;
 mod first_layer;
 mod format;
 mod network;
-mod patches;
 
 pub use crate::popcount::BitMatrix;
 pub use crate::popcount::{PackedRows, Variant};

@@ -62,7 +62,6 @@ impl BitMatrix {
     }
 
     /// The columns of a ±1 matrix as bit rows (states `n × B` → `B` rows of `n` bits).
-    #[cfg(test)]
     pub(crate) fn from_cols_of(m: &DMatrix<f64>) -> Self {
         let mut out = BitMatrix::new(m.ncols(), m.nrows());
         for (c, col) in m.column_iter().enumerate() {
@@ -84,9 +83,9 @@ impl BitMatrix {
     /// Overwrites row `r` from ±1 values (`v > 0` is `+1`).
     pub fn pack_row(&mut self, r: usize, values: &[f64]) {
         assert_eq!(values.len(), self.cols, "row length differs from the column count");
-        for (word, chunk) in self.row_mut(r).iter_mut().zip(values.chunks(WORD)) {
+        crate::simd::dispatch!(for (word, chunk) in self.row_mut(r).iter_mut().zip(values.chunks(WORD)) {
             *word = chunk.iter().enumerate().fold(0u64, |w, (i, &v)| w | (u64::from(v > 0.0) << i));
-        }
+        });
     }
 
     /// Row `r` as ±1 values.
@@ -94,6 +93,16 @@ impl BitMatrix {
         assert_eq!(out.len(), self.cols, "row length differs from the column count");
         for (c, v) in out.iter_mut().enumerate() {
             *v = if self.get(r, c) { 1.0 } else { -1.0 };
+        }
+    }
+
+    /// Row-major ±1 values in f32 into `out` (its storage reused).
+    pub(crate) fn to_signs_f32(&self, out: &mut Vec<f32>) {
+        out.clear();
+        out.reserve(self.rows * self.cols);
+        for r in 0..self.rows {
+            let row = self.row(r);
+            crate::simd::dispatch!(out.extend((0..self.cols).map(|c| if row[c / WORD] >> (c % WORD) & 1 == 1 { 1.0f32 } else { -1.0 })));
         }
     }
 

@@ -10,7 +10,7 @@ use nalgebra::{DMatrix, DVector, RowDVector};
 
 use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
-use crate::engine::{Engine, FastWeights};
+use crate::engine::{Columns, Engine, FastWeights};
 use crate::error::Result;
 use crate::model::softmax::softmax_into;
 use crate::model::{Conv2d, Draws, ForwardSample, Network, Unfolding, WeightSample};
@@ -212,7 +212,7 @@ fn output_weight_flips(engine: Engine, logits: &DMatrix<f64>, xl: &DMatrix<f64>,
 }
 
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
-fn two_value_weight_grad(engine: Engine, w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+fn two_value_weight_grad<'x>(engine: Engine, w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: impl Into<Columns<'x>>) -> DMatrix<f64> {
     let hx = crate::engine::mul_tr_scaled(engine, 1.0, h, x);
     finish_weight_grad(hx, w, column_mean(c).as_slice(), h.ncols())
 }
@@ -247,13 +247,13 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let (grad, s_prev) = match layer.scale() {
         None => {
             let dw = outer_mean_on(fwd.weights.engine(), &g, x_in);
-            let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &layer.channels_of(&hs.a), &p, &r, x_in)));
+            let s_prev = (k > 0).then(|| layer.fold(real_flip_sensitivities(w, &layer.channels_of(&hs.a), &p, &r, &x_in.values())));
             (LayerGrad { w: dw, scale: None, bias }, s_prev)
         }
         Some(gamma) => {
             let dgamma = scale_grad(&g, hs.s.as_ref().expect("Bernoulli layers record S").as_slice());
             if k == 0 {
-                let dq = first_layer_weight_flips(w, gamma, &layer.channels_of(&hs.a), &p, &r, x_in);
+                let dq = first_layer_weight_flips(w, gamma, &layer.channels_of(&hs.a), &p, &r, &x_in.values());
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
                 let products = (fwd.weights.engine(), fwd.weights.fast(k));
@@ -278,7 +278,7 @@ pub fn binary_input_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
 ) -> (DMatrix<f64>, DMatrix<f64>) {
-    two_value_flips(w, gamma, a.as_slice(), p, r, x, (Engine::Reference, None), (None, x))
+    two_value_flips(w, gamma, a.as_slice(), p, r, x.into(), (Engine::Reference, None), (None, x))
 }
 
 /// `s^{k−1} = x ⊙ (Wᵀ (r ⊙ h)) + (Σ_j r_j c_j) 1` from its two parts (`wt_rh` column-major, in f64
@@ -309,7 +309,7 @@ fn two_value_flips(
     a: &[f64],
     p: &DMatrix<f64>,
     r: &DMatrix<f64>,
-    x: &DMatrix<f64>,
+    x: Columns,
     products: (Engine, Option<&FastWeights>),
     (conv, input): (Option<&Conv2d>, &DMatrix<f64>),
 ) -> (DMatrix<f64>, DMatrix<f64>) {

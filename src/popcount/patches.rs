@@ -65,15 +65,15 @@ fn source_row(g: &Conv2d, oy: usize, dy: usize) -> Option<usize> {
     (oy * g.stride + dy).checked_sub(g.pad).filter(|&y| y < g.in_h)
 }
 
-/// Patches of one ±1 map (`src`: `H·W·C_in` bits): row `p` of `out` (`P × fan_in`) receives the
-/// patch at position `p`. Padded entries carry the pad bit (`pad_value > 0` is `+1`); the pad bits
-/// of partial words stay 0, as in the weights.
-pub(crate) fn gather(g: &Conv2d, src: &[u64], out: &mut BitMatrix) {
+/// Patches of one ±1 map (`src`: `H·W·C_in` bits): row `first + p` of `out` (`fan_in` bits per
+/// row) receives the patch at position `p`. Padded entries carry the pad bit (`pad_value > 0` is
+/// `+1`); the pad bits of partial words stay 0, as in the weights.
+pub(crate) fn gather(g: &Conv2d, src: &[u64], out: &mut BitMatrix, first: usize) {
     let (c, k, ow) = (g.in_c, g.kernel, g.out_w());
-    debug_assert_eq!((out.rows(), out.cols()), (g.positions(), g.fan_in()));
+    debug_assert!(out.cols() == g.fan_in() && out.rows() >= first + g.positions());
     let pad_bit = g.pad_value > 0.0;
     for p in 0..g.positions() {
-        let dst = out.row_mut(p);
+        let dst = out.row_mut(first + p);
         dst.fill(0);
         let (oy, ox) = (p / ow, p % ow);
         let (lo, hi) = columns(g, ox);
@@ -209,7 +209,7 @@ mod tests {
             let expect = BitMatrix::from_cols_of(&g.unfold(&x.to_cols_matrix()));
             let mut out = BitMatrix::new(g.positions(), g.fan_in());
             for n in 0..b {
-                gather(&g, x.row(n), &mut out);
+                gather(&g, x.row(n), &mut out, 0);
                 for p in 0..g.positions() {
                     assert_eq!(out.row(p), expect.row(n * g.positions() + p), "{g:?}");
                 }
