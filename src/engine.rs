@@ -283,8 +283,8 @@ mod tests {
         let x = signs(70, 9, 4);
         let fast = mul_tr_scaled(Engine::Fast, 0.5, &g, &x);
         let reference = mul_tr_scaled(Engine::Reference, 0.5, &g, &x);
-        assert!((fast - &reference).abs().max() < 1e-6 * scale);
-        assert!((reference - 0.5 * &g * x.transpose()).abs().max() < 1e-12 * scale);
+        assert!((&fast - &reference).abs().max() < 1e-6 * scale);
+        assert!((&reference - 0.5 * &g * x.transpose()).abs().max() < 1e-12 * scale);
         // ±1 columns kept as bits give the same products as their values.
         let bits = BitMatrix::from_cols_of(&x);
         assert_eq!(mul_tr_scaled(Engine::Fast, 0.5, &g, Columns::Signs(&bits)), fast);
