@@ -203,27 +203,31 @@ pub(crate) fn mul_tr_scaled<'b>(engine: Engine, alpha: f64, a: &DMatrix<f64>, b:
     }
 }
 
-/// [`mul_tr_scaled`] on the fast engine for `a` given in f32 (column-major, `m` rows).
-pub(crate) fn mul_tr_scaled_f32(alpha: f64, a32: &[f32], m: usize, b: Columns) -> DMatrix<f64> {
-    SCRATCH.with_borrow_mut(|[_, b32, c]| mul_tr_f32(alpha, a32, m, b, b32, c))
+/// [`mul_tr_scaled`] on the fast engine for `a` given in f32 (column-major, `m` rows), the
+/// product handed to `f` in f32 (column-major, `m` rows) from per-thread storage.
+pub(crate) fn mul_tr_scaled_f32_then<R>(alpha: f64, a32: &[f32], m: usize, b: Columns, f: impl FnOnce(&[f32]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|[_, b32, c]| {
+        mul_tr_f32_into(alpha, a32, m, b, b32, c);
+        f(c)
+    })
 }
 
 /// `α · a · bᵀ` with `b` in f32 in `b32`, the output through `c`.
 fn mul_tr_f32(alpha: f64, a32: &[f32], m: usize, b: Columns, b32: &mut Vec<f32>, c: &mut Vec<f32>) -> DMatrix<f64> {
+    mul_tr_f32_into(alpha, a32, m, b, b32, c);
+    widen(c, m, b.shape().0)
+}
+
+/// `α · a · bᵀ` into `c` (f32, column-major, `m` rows), `b` in f32 in `b32`.
+fn mul_tr_f32_into(alpha: f64, a32: &[f32], m: usize, b: Columns, b32: &mut Vec<f32>, c: &mut Vec<f32>) {
     let (n, k) = b.shape();
     assert_eq!(a32.len(), m * k, "inner dimensions differ");
     b.to_f32_into(b32);
-    sgemm(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c)
+    sgemm_into(alpha as f32, (m, k, 1, m as isize), a32, (k, n, n as isize, 1), b32, c);
 }
 
-/// `α · A · B` in f32 with f64 output, `A` and `B` given as (rows, cols, row stride, column
-/// stride) over f32 storage; `c` holds the f32 output before it is widened (storage reused).
-fn sgemm(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (usize, usize, isize, isize), b: &[f32], c: &mut Vec<f32>) -> DMatrix<f64> {
-    sgemm_into(alpha, a_view, a, b_view, b, c);
-    widen(c, a_view.0, b_view.1)
-}
-
-/// `α · A · B` in f32 into `c` (column-major, `m × n`; storage reused), the views as for [`sgemm`].
+/// `α · A · B` in f32 into `c` (column-major, `m × n`; storage reused), `A` and `B` given as
+/// (rows, cols, row stride, column stride) over f32 storage.
 fn sgemm_into(alpha: f32, a_view: (usize, usize, isize, isize), a: &[f32], b_view: (usize, usize, isize, isize), b: &[f32], c: &mut Vec<f32>) {
     let ((m, k, rsa, csa), (kb, n, rsb, csb)) = (a_view, b_view);
     assert_eq!(k, kb, "inner dimensions differ");

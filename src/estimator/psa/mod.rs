@@ -214,18 +214,19 @@ fn output_weight_flips(engine: Engine, logits: &DMatrix<f64>, xl: &DMatrix<f64>,
 /// `∂q_ji = mean_n(−W_ji c_nj − x_ni h_nj)`: the two-value form of a weight-flip gradient.
 fn two_value_weight_grad<'x>(engine: Engine, w: &DMatrix<f64>, c: &DMatrix<f64>, h: &DMatrix<f64>, x: impl Into<Columns<'x>>) -> DMatrix<f64> {
     let hx = crate::engine::mul_tr_scaled(engine, 1.0, h, x);
-    finish_weight_grad(hx, w, column_mean(c).as_slice(), h.ncols())
+    finish_weight_grad(hx.as_slice(), w, column_mean(c).as_slice(), h.ncols())
 }
 
-/// `∂q_ji = −(h xᵀ)_ji / B − W_ji mean_n(c_nj)` from the product `h xᵀ` (overwritten).
-fn finish_weight_grad(mut hx: DMatrix<f64>, w: &DMatrix<f64>, c_mean: &[f64], batch: usize) -> DMatrix<f64> {
+/// `∂q_ji = −(h xᵀ)_ji / B − W_ji mean_n(c_nj)` from the product `h xᵀ` (column-major, in f64 or
+/// f32).
+fn finish_weight_grad<T: Copy + Into<f64>>(hx: &[T], w: &DMatrix<f64>, c_mean: &[f64], batch: usize) -> DMatrix<f64> {
+    assert_eq!(hx.len(), w.len(), "h xᵀ and W differ in size");
     let inv_b = -1.0 / batch as f64;
-    crate::simd::dispatch!(for (dq, w) in hx.as_mut_slice().chunks_exact_mut(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
-        for ((d, &w), &c) in dq.iter_mut().zip(w).zip(c_mean) {
-            *d = *d * inv_b - w * c;
-        }
+    let mut dq = Vec::with_capacity(w.len());
+    crate::simd::dispatch!(for (hx, w) in hx.chunks_exact(w.nrows()).zip(w.as_slice().chunks_exact(w.nrows())) {
+        dq.extend(hx.iter().zip(w).zip(c_mean).map(|((&d, &w), &c)| d.into() * inv_b - w * c));
     });
-    hx
+    DMatrix::from_vec(w.nrows(), w.ncols(), dq)
 }
 
 /// Hidden layer `k` given its units' flip sensitivities `s` (`n_k × B`): the layer's gradient and,
@@ -241,7 +242,7 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let x_in = fwd.patches_of(k);
     // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
     let r = layer.to_channels(hs.x.zip_map(s, |x, s| -x * s));
-    let p = sig(layer.to_channels(hs.a.clone()));
+    let p = layer.to_channels(sig(&hs.a));
     let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
     let bias = column_mean(&g);
     let (grad, s_prev) = match layer.scale() {
@@ -316,9 +317,9 @@ fn two_value_flips(
     if let (Engine::Fast, Some(fw)) = products
         && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, r)
     {
-        let hx = crate::engine::mul_tr_scaled_f32(1.0, &rh32, p.nrows(), x);
+        let dq = crate::engine::mul_tr_scaled_f32_then(1.0, &rh32, p.nrows(), x, |hx| finish_weight_grad(hx, w, &c_mean, p.ncols()));
         let s_prev = fw.tr_mul_f32_then(&rh32, |wt_rh| input_flips(conv, wt_rh, &rc_sum, input));
-        return (finish_weight_grad(hx, w, &c_mean, p.ncols()), s_prev);
+        return (dq, s_prev);
     }
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
@@ -346,8 +347,7 @@ fn two_value_flips(
     (two_value_weight_grad(products.0, w, &rc, &rh, x), input_flips(conv, wt_rh.as_slice(), &rc.row_sum(), input))
 }
 
-/// `σ` applied to every entry.
-fn sig(mut m: DMatrix<f64>) -> DMatrix<f64> {
-    simd::sigmoid_in_place(m.as_mut_slice());
-    m
+/// `σ` of every entry.
+fn sig(m: &DMatrix<f64>) -> DMatrix<f64> {
+    DMatrix::from_vec(m.nrows(), m.ncols(), simd::dispatch!(m.iter().map(|&a| simd::sigmoid(a)).collect()))
 }
