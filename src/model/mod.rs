@@ -2,6 +2,7 @@
 //! posterior's mode, tempering and spread.
 
 pub mod conv;
+pub(crate) mod conv_bits;
 mod fast_sample;
 pub mod init;
 pub mod layer;

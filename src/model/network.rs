@@ -340,7 +340,7 @@ impl Network {
                 let (maps, positions) = (BitMatrix::from_cols_of(input), c.positions());
                 let mut patches = BitMatrix::new(input.ncols() * positions, c.fan_in());
                 for n in 0..input.ncols() {
-                    crate::popcount::patches::gather(c, maps.row(n), &mut patches, n * positions);
+                    super::conv_bits::gather(c, maps.row(n), &mut patches, n * positions);
                 }
                 let wx = fw.bits_product(&patches);
                 (Some(Patches::Signs(patches)), wx)

@@ -22,11 +22,11 @@ use super::draw::{DrawBuffers, Units, draw_states};
 use super::network::{PackedLayer, SampledNetwork};
 use crate::data::InputBatch;
 use crate::error::{Result, SbnError};
+use crate::model::conv_bits as patches;
 use crate::model::noise::approximate_thresholds;
 use crate::model::softmax::softmax_into;
 use crate::popcount::bits::BitMatrix;
 use crate::popcount::kernel::xor_popcount;
-use crate::popcount::patches;
 use crate::rng::Words;
 
 /// States of every binary layer (one `BitMatrix` of `B` rows each) and the logits (`K × B`) of one

@@ -15,9 +15,9 @@ use nalgebra::DMatrix;
 use super::network::{PackedLayer, SampledNetwork};
 use crate::data::InputBatch;
 use crate::model::Conv2d;
+use crate::model::conv_bits as patches;
 use crate::popcount::bits::BitMatrix;
 use crate::popcount::kernel::and_popcount;
-use crate::popcount::patches;
 
 impl SampledNetwork {
     /// Pre-activations `a¹` (`n1 × B`, units layout) of examples `range` of `input`; they do not

@@ -4,11 +4,9 @@
 //!
 //! * [`bits`]: `BitMatrix`, 64 ±1 values per `u64`.
 //! * [`kernel`]: XOR- and AND-popcount products with run-time CPU dispatch.
-//! * [`patches`]: a convolution's patches gathered from packed maps (±1 bits, byte planes).
 
 pub mod bits;
 pub mod kernel;
-pub(crate) mod patches;
 
 pub use bits::BitMatrix;
 pub use kernel::{PackedRows, Variant};

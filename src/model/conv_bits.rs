@@ -1,4 +1,5 @@
-//! Packed patches of a convolution (docs/math.md §6 on [`Conv2d`] inputs).
+//! A convolution's patches from packed maps (docs/math.md §6 on [`Conv2d`] inputs): ±1 bits for
+//! the packed Monte Carlo and the fast training engine, byte bit planes for a first layer.
 //!
 //! A patch is packed tightly in the order of the weight columns, entry `(dy·kernel + dx)·C_in + c`
 //! at bit `(dy·kernel + dx)·C_in + c`, so a sampled convolution's weight rows (`C_out × fan_in`
