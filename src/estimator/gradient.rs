@@ -1,6 +1,7 @@
 //! The gradient record: one entry per layer, shaped like the parameters.
 
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 
 use crate::engine::Engine;
 use crate::model::{Network, WeightKind};
@@ -86,8 +87,14 @@ impl Gradient {
     pub fn logit_space(&self, net: &Network) -> Gradient {
         let mut out = self.clone();
         for (g, layer) in out.layers.iter_mut().zip(net.layers()) {
-            if let Some(q) = layer.q() {
-                g.w.zip_apply(&q, |d, q| *d *= q * (1.0 - q));
+            if layer.scale().is_some() {
+                let theta = layer.weight_param().as_slice().par_chunks(crate::train::PARAMETER_BLOCK);
+                g.w.as_mut_slice().par_chunks_mut(crate::train::PARAMETER_BLOCK).zip(theta).for_each(|(g, theta)| {
+                    crate::simd::dispatch!(g.iter_mut().zip(theta).for_each(|(d, &t)| {
+                        let q = crate::simd::sigmoid(t);
+                        *d *= q * (1.0 - q);
+                    }));
+                });
             }
         }
         out

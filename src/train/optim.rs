@@ -8,11 +8,13 @@
 //! `θ ← θ − ε (N·ĝ_q + β(θ − θ_prior))`; with the step written per example, `ε·N = logit_lr`,
 //! the update is `θ ← θ − logit_lr · (ĝ_q + (β/N)(θ − θ_prior))`, the q-space gradient of `F`.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
 use crate::estimator::Gradient;
 use crate::model::Network;
+use crate::train::PARAMETER_BLOCK;
 
 /// Which optimizer a run uses (the `optimizer` of a spec's `[training]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,11 +192,14 @@ fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, grad
             continue;
         }
         let step = if is_logit { logit_lr } else { lr };
-        for (((p, g), m), v) in param.iter_mut().zip(gt).zip(mom.m.iter_mut()).zip(mom.v.iter_mut()) {
-            *m = BETA1 * *m + (1.0 - BETA1) * g;
-            *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-            *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
-        }
+        let moments = mom.m.par_chunks_mut(PARAMETER_BLOCK).zip(mom.v.par_chunks_mut(PARAMETER_BLOCK));
+        param.par_chunks_mut(PARAMETER_BLOCK).zip(gt.par_chunks(PARAMETER_BLOCK)).zip(moments).for_each(|((param, gt), (m, v))| {
+            crate::simd::dispatch!(for (((p, g), m), v) in param.iter_mut().zip(gt).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = BETA1 * *m + (1.0 - BETA1) * g;
+                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+                *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
+            });
+        });
     }
 }
 
