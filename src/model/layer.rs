@@ -193,12 +193,12 @@ impl Layer {
     fn finish_preactivation(&self, wx: DMatrix<f64>) -> (Option<DMatrix<f64>>, DMatrix<f64>) {
         match self.scale() {
             Some(gamma) => {
-                let mut a = wx.clone();
-                for mut col in a.column_iter_mut() {
-                    for ((aj, g), b) in col.iter_mut().zip(gamma.iter()).zip(self.bias.iter()) {
-                        *aj = g * *aj + b;
-                    }
-                }
+                let rows = wx.nrows().max(1);
+                let mut a = Vec::with_capacity(wx.len());
+                crate::simd::dispatch!(for col in wx.as_slice().chunks_exact(rows) {
+                    a.extend(col.iter().zip(gamma.iter()).zip(self.bias.iter()).map(|((s, g), b)| g * s + b));
+                });
+                let a = DMatrix::from_vec(wx.nrows(), wx.ncols(), a);
                 (Some(wx), a)
             }
             None => {
