@@ -71,6 +71,27 @@ impl Gradient {
         }
     }
 
+    /// `Σ_c w_c g_c` over `parts` (`(w_c, g_c)`, all shaped alike), added in the order given, in
+    /// parallel over blocks of entries: the same to the bit as scaling the first and adding the
+    /// others one after another, on any thread count.
+    pub fn weighted_sum(parts: Vec<(f64, Gradient)>) -> Gradient {
+        let mut parts = parts.into_iter();
+        let (w0, mut total) = parts.next().expect("at least one gradient");
+        let rest: Vec<(f64, Gradient)> = parts.collect();
+        for (k, layer) in total.layers.iter_mut().enumerate() {
+            let block = crate::train::PARAMETER_BLOCK;
+            layer.w.as_mut_slice().par_chunks_mut(block).enumerate().for_each(|(b, out)| {
+                let at = b * block..b * block + out.len();
+                weighted_into(out, w0, rest.iter().map(|(w, g)| (*w, &g.layers[k].w.as_slice()[at.clone()])));
+            });
+            if let Some(sc) = layer.scale.as_mut() {
+                weighted_into(sc.as_mut_slice(), w0, rest.iter().map(|(w, g)| (*w, g.layers[k].scale.as_ref().expect("gradients shaped alike").as_slice())));
+            }
+            weighted_into(layer.bias.as_mut_slice(), w0, rest.iter().map(|(w, g)| (*w, g.layers[k].bias.as_slice())));
+        }
+        total
+    }
+
     /// `self *= c`.
     pub fn scale(&mut self, c: f64) {
         for l in &mut self.layers {
@@ -106,6 +127,14 @@ impl Gradient {
     }
 }
 
+/// `out ← w0 · out + Σ w · y` over `rest`, added in order.
+fn weighted_into<'a>(out: &mut [f64], w0: f64, rest: impl Iterator<Item = (f64, &'a [f64])>) {
+    out.iter_mut().for_each(|v| *v *= w0);
+    for (w, y) in rest {
+        out.iter_mut().zip(y).for_each(|(v, y)| *v += w * y);
+    }
+}
+
 /// `g xᵀ / B`: the weight gradient of a linear map from per-example sensitivities `g` (`n_out × B`)
 /// and inputs `x` (`n_in × B`), averaged over the batch.
 pub(crate) fn outer_mean(g: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
@@ -135,4 +164,35 @@ pub(crate) fn scale_grad(g: &DMatrix<f64>, s: &[f64]) -> DVector<f64> {
     }
     v /= g.ncols() as f64;
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::init::{InitConfig, random_network};
+    use rand::{RngExt, SeedableRng};
+
+    #[test]
+    fn weighted_sum_equals_scaling_and_adding_in_order() {
+        // A layer larger than one parameter block, and one with a scale.
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(4);
+        let net = random_network(&[300, 70, 3], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig::default(), &mut rng).unwrap();
+        assert!(net.layers()[0].n_weights() > crate::train::PARAMETER_BLOCK);
+        let parts: Vec<(f64, Gradient)> = [0.25, 0.5, 0.125, 0.125]
+            .into_iter()
+            .map(|w| {
+                let mut g = Gradient::zeros(&net);
+                for l in &mut g.layers {
+                    l.w.iter_mut().chain(l.scale.iter_mut().flatten()).chain(l.bias.iter_mut()).for_each(|v| *v = rng.random_range(-3.0..3.0));
+                }
+                (w, g)
+            })
+            .collect();
+        let mut want = parts[0].1.clone();
+        want.scale(parts[0].0);
+        for (w, g) in &parts[1..] {
+            want.add_scaled(*w, g);
+        }
+        assert_eq!(Gradient::weighted_sum(parts), want);
+    }
 }

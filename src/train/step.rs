@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::TrainingConfig;
 use crate::error::Result;
-use crate::estimator::{Estimate, Estimator};
+use crate::estimator::{Estimate, Estimator, Gradient};
 use crate::model::{Network, RngDraws};
 use crate::rng;
 
@@ -36,21 +36,8 @@ pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &
             estimator.estimate(net, &xc, &y[start..start + len], &ws, &mut RngDraws(&mut stream)).map(|e| (len, e))
         })
         .collect();
-    let mut total: Option<Estimate> = None;
-    for part in parts {
-        let (len, mut est) = part?;
-        let w = len as f64 / batch as f64;
-        match total.as_mut() {
-            None => {
-                est.grad.scale(w);
-                est.loss *= w;
-                total = Some(est);
-            }
-            Some(t) => {
-                t.grad.add_scaled(w, &est.grad);
-                t.loss += w * est.loss;
-            }
-        }
-    }
-    Ok(total.expect("at least one chunk"))
+    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    let loss = parts.iter().fold(0.0, |acc, (len, est)| acc + *len as f64 / batch as f64 * est.loss);
+    let grad = Gradient::weighted_sum(parts.into_iter().map(|(len, est)| (len as f64 / batch as f64, est.grad)).collect());
+    Ok(Estimate { loss, grad })
 }
