@@ -139,28 +139,55 @@ pub fn ensure_not_an_input(flag: &str, out: &Path, inputs: &[&Path]) -> Result<(
     Ok(())
 }
 
+/// The flags of every command that predicts, flattened once per command: the models (`--member`,
+/// where the command takes an ensemble), post-hoc calibration and the Monte Carlo draws.
+#[derive(clap::Args, Clone, Debug)]
+pub struct PredictFlags<M: clap::Args = Members> {
+    #[command(flatten)]
+    pub members: M,
+    #[command(flatten)]
+    pub posthoc: PostHocArgs,
+    #[command(flatten)]
+    pub mc: McArgs,
+}
+
+impl PredictFlags {
+    /// MODEL and the `--member` models, each named by its path and tempered by
+    /// `--posterior-temperature`, in the order given.
+    pub fn load(&self, model: &Path) -> Result<Vec<(String, FittedModel)>> {
+        std::iter::once(model).chain(self.members.paths.iter().map(PathBuf::as_path)).map(|p| Ok((p.display().to_string(), self.mc.load_model(p)?))).collect()
+    }
+}
+
+impl<M: clap::Args> PredictFlags<M> {
+    /// `models` (MODEL and its `--member`s) as they predict with these flags: one model or their
+    /// ensemble, through the stored map (one model only) or `--temperature`.
+    pub fn predictor<'m>(&self, models: &'m [(String, FittedModel)]) -> Result<Box<dyn Predictor + 'm>> {
+        if let [(name, model)] = models {
+            return calibrated(model, self.posthoc.map(model, name)?);
+        }
+        self.posthoc.ensemble(models.iter().map(|(n, m)| (n.clone(), m)).collect())
+    }
+}
+
 /// `--member MODEL` (repeatable): more model files that predict together with MODEL as one
 /// ensemble.
 #[derive(clap::Args, Clone, Debug)]
-pub struct EnsembleArgs {
+pub struct Members {
     /// Another model of the same data (same classes, input size and scaling; any architecture)
     /// that predicts with MODEL as one ensemble: S_w weight samples from each model, pooled
     /// (repeatable: --member B.sbn --member C.sbn).
     #[arg(long = "member", value_name = "MODEL")]
-    pub members: Vec<PathBuf>,
+    pub paths: Vec<PathBuf>,
 }
 
-impl EnsembleArgs {
-    /// MODEL and the `--member` models, each named by its path and tempered by
-    /// `--posterior-temperature`, in the order given.
-    pub fn load(&self, model: &Path, mc: &McArgs) -> Result<Vec<(String, FittedModel)>> {
-        std::iter::once(model).chain(self.members.iter().map(PathBuf::as_path)).map(|p| Ok((p.display().to_string(), mc.load_model(p)?))).collect()
-    }
-}
+/// No `--member`: the command's models predict one by one (`report`, `compare`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct OneModel {}
 
 /// `--posthoc` (the map stored in the model file) or `--temperature T` (a given temperature, for
 /// any predictive, ensembles too).
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct PostHocArgs {
     /// Apply the post-hoc calibration stored in the model file (by `sbn calibrate --fit … --save`; one model only).
     #[arg(long)]
@@ -187,16 +214,9 @@ impl PostHocArgs {
         Ok(Some(map.clone()))
     }
 
-    /// `models` (MODEL and its `--member`s) as they predict with these flags: one model or their
-    /// ensemble, through the stored map (one model only) or `--temperature`.
-    pub fn predictor<'m>(&self, models: &'m [(String, FittedModel)]) -> Result<Box<dyn Predictor + 'm>> {
-        if let [(name, model)] = models {
-            return Ok(match self.map(model, name)? {
-                Some(map) => Box::new(Calibrated::new(model, map)?),
-                None => Box::new(model),
-            });
-        }
-        self.ensemble(models.iter().map(|(n, m)| (n.clone(), m)).collect())
+    /// The map of `--temperature`, or none.
+    pub fn temperature_map(&self) -> Result<Option<PostHoc>> {
+        self.temperature.map(temperature).transpose()
     }
 
     /// The ensemble of `members` (named predictors, at least two) as it predicts with these
@@ -208,12 +228,16 @@ impl PostHocArgs {
                 "--posthoc: applies the calibration stored in one model file, not to an ensemble; fit a temperature for the ensemble with `sbn calibrate MODEL --member … --fit temperature --data HELD_OUT` and give it as --temperature T"
             );
         }
-        let ensemble = Ensemble::new(members)?;
-        Ok(match self.temperature {
-            Some(t) => Box::new(Calibrated::new(ensemble, temperature(t)?)?),
-            None => Box::new(ensemble),
-        })
+        calibrated(Ensemble::new(members)?, self.temperature_map()?)
     }
+}
+
+/// `predictor` through `map`, or as it is without one.
+pub fn calibrated<'m, P: Predictor + 'm>(predictor: P, map: Option<PostHoc>) -> Result<Box<dyn Predictor + 'm>> {
+    Ok(match map {
+        Some(map) => Box::new(Calibrated::new(predictor, map)?),
+        None => Box::new(predictor),
+    })
 }
 
 /// How the weight samples of an ensemble of `members` models came about: ` (M members × S_w, pooled)`, or nothing for one model.

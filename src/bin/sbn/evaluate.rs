@@ -10,7 +10,7 @@ use sbn::intervals::{PairedComparison, ScoreIntervals};
 use sbn::metrics::interval::wilson;
 use serde_json::json;
 
-use crate::common::{DataArgs, EnsembleArgs, IntervalArgs, McArgs, PostHocArgs, percent_with, pooled, value_with};
+use crate::common::{DataArgs, IntervalArgs, OneModel, PredictFlags, percent_with, pooled, value_with};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,22 +27,18 @@ pub struct Args {
     #[command(flatten)]
     intervals: IntervalArgs,
     #[command(flatten)]
-    ensemble: EnsembleArgs,
-    #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let bootstrap = args.intervals.requested(args.mc.seed)?;
-    let mut models = args.ensemble.load(&args.model, &args.mc)?;
+    let bootstrap = args.intervals.requested(args.predict.mc.seed)?;
+    let mut models = args.predict.load(&args.model)?;
     if args.posterior_mode {
         models.iter_mut().for_each(|(_, m)| m.network = m.network.posterior_mode());
     }
-    let predictor = args.posthoc.predictor(&models)?;
+    let predictor = args.predict.predictor(&models)?;
     let data = args.data.load_for(&predictor)?;
-    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&predictor, data.len())?)?;
+    let (pred, scores) = evaluate(&predictor, &data, &args.predict.mc.config_for(&predictor, data.len())?)?;
     let labels = data.require_labels("evaluation")?;
     let ci = bootstrap.map(|b| ScoreIntervals::compute(&pred, labels, &b)).transpose()?;
     if args.json {
@@ -50,9 +46,9 @@ pub fn run(args: Args) -> Result<()> {
         if let Some(ci) = &ci {
             v["intervals"] = serde_json::to_value(ci)?;
         }
-        if args.posthoc.posthoc {
+        if args.predict.posthoc.posthoc {
             v["posthoc"] = serde_json::to_value(&models[0].1.posthoc)?;
-        } else if let Some(t) = args.posthoc.temperature {
+        } else if let Some(t) = args.predict.posthoc.temperature {
             v["temperature"] = json!(t);
         }
         if models.len() > 1 {
@@ -69,8 +65,8 @@ pub fn run(args: Args) -> Result<()> {
     out!(
         "samples   S_w = {} weight samples × S_z = {} noise samples{}",
         pred.weight_samples,
-        args.mc.noise_samples,
-        pooled(models.len(), args.mc.weight_samples)
+        args.predict.mc.noise_samples,
+        pooled(models.len(), args.predict.mc.weight_samples)
     );
     out!("accuracy  {} ({level} Wilson interval)", percent_with(scores.accuracy, Some(&acc)));
     out!("NLL       {} nats", value_with(scores.nll, ci.as_ref().map(|c| &c.nll)));
@@ -107,24 +103,22 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 0.95)]
     confidence: f64,
     #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags<OneModel>,
 }
 
 /// `sbn compare`: both models predict the same examples with the same Monte Carlo seed; the
 /// differences of their scores get paired bootstrap intervals.
 pub fn compare(args: CompareArgs) -> Result<()> {
-    let bootstrap = IntervalArgs { intervals: true, bootstrap: args.bootstrap, confidence: args.confidence }.settings(args.mc.seed)?;
-    let (a, b) = (args.mc.load_model(&args.model_a)?, args.mc.load_model(&args.model_b)?);
+    let bootstrap = IntervalArgs { intervals: true, bootstrap: args.bootstrap, confidence: args.confidence }.settings(args.predict.mc.seed)?;
+    let (a, b) = (args.predict.mc.load_model(&args.model_a)?, args.predict.mc.load_model(&args.model_b)?);
     if a.class_names != b.class_names {
         anyhow::bail!("{} and {}: the models have other classes, so their scores are not comparable", args.model_a.display(), args.model_b.display());
     }
     let (a, b) = ([(args.model_a.display().to_string(), a)], [(args.model_b.display().to_string(), b)]);
-    let (a, b) = (args.posthoc.predictor(&a)?, args.posthoc.predictor(&b)?);
+    let (a, b) = (args.predict.predictor(&a)?, args.predict.predictor(&b)?);
     let data = args.data.load_for(&a)?;
-    let config = args.mc.config_for(&a, data.len())?;
-    args.mc.config_for(&b, data.len())?;
+    let config = args.predict.mc.config_for(&a, data.len())?;
+    args.predict.mc.config_for(&b, data.len())?;
     let (pa, sa) = evaluate(&a, &data, &config)?;
     let (pb, sb) = evaluate(&b, &data, &config)?;
     let d = PairedComparison::compute(&pa, &pb, data.require_labels("comparison")?, &bootstrap)?;

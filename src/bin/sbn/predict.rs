@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use sbn::data::LabelPolicy;
 use sbn::data::{Dataset, InputBatch};
-use sbn::evaluate::{Calibrated, Predictor, predict_dataset};
+use sbn::evaluate::{Predictor, predict_dataset};
 use sbn::io::{ModelFile, PackedModelFile, SafetensorsModel, write_atomic};
 use sbn::montecarlo::predictive_packed;
 use sbn::packed::{SampledNetwork, summary};
@@ -14,7 +14,7 @@ use sbn::predictive::Predictive;
 use sbn::uncertainty::Uncertainty;
 use serde_json::json;
 
-use crate::common::{DataArgs, EnsembleArgs, McArgs, PostHocArgs, ensure_not_an_input, load_data, load_features, temperature};
+use crate::common::{DataArgs, McArgs, PostHocArgs, PredictFlags, calibrated, ensure_not_an_input, load_data, load_features};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -36,28 +36,25 @@ pub struct PredictArgs {
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
-    ensemble: EnsembleArgs,
-    #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags,
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let config = args.mc.config()?;
+    let (members, mc, posthoc) = (&args.predict.members.paths, &args.predict.mc, &args.predict.posthoc);
+    let config = mc.config()?;
     let ext = args.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if ext != "csv" && ext != "json" {
         bail!("--out {}: expected a .csv or .json file name", args.out.display());
     }
     let mut inputs = vec![args.model.as_path(), Path::new(&args.data)];
-    inputs.extend(args.ensemble.members.iter().map(PathBuf::as_path));
+    inputs.extend(members.iter().map(PathBuf::as_path));
     ensure_not_an_input("--out", &args.out, &inputs)?;
-    let model = if args.ensemble.members.is_empty() {
-        load_predictor(&args.model, &args.mc, &args.posthoc)?
+    let model = if members.is_empty() {
+        load_predictor(&args.model, mc, posthoc)?
     } else {
-        let as_is = PostHocArgs { posthoc: false, temperature: None };
-        let paths = std::iter::once(&args.model).chain(&args.ensemble.members);
-        args.posthoc.ensemble(paths.map(|p| Ok((p.display().to_string(), load_predictor(p, &args.mc, &as_is)?))).collect::<Result<Vec<_>>>()?)?
+        let paths = std::iter::once(&args.model).chain(members);
+        let as_is = PostHocArgs::default();
+        posthoc.ensemble(paths.map(|p| Ok((p.display().to_string(), load_predictor(p, mc, &as_is)?))).collect::<Result<Vec<_>>>()?)?
     };
     let data_args = DataArgs { data: args.data.clone(), label: args.label.clone() };
     let policy = if args.no_label { LabelPolicy::Absent } else { LabelPolicy::IfPresent };
@@ -88,16 +85,11 @@ fn load_predictor(path: &Path, mc: &McArgs, posthoc: &PostHocArgs) -> Result<Box
             bail!("--posthoc: {place} is a packed network, which stores no post-hoc calibration; predict with its model file instead");
         }
         let packed = PackedModelFile::from_bytes(&bytes, &place)?;
-        return Ok(match posthoc.temperature {
-            Some(t) => Box::new(Calibrated::new(packed, temperature(t)?)?),
-            None => Box::new(packed),
-        });
+        return calibrated(packed, posthoc.temperature_map()?);
     }
     let model = mc.temper(ModelFile::from_bytes(&bytes, &place)?.fitted)?;
-    Ok(match posthoc.map(&model, &place)? {
-        Some(map) => Box::new(Calibrated::new(model, map)?),
-        None => Box::new(model),
-    })
+    let map = posthoc.map(&model, &place)?;
+    calibrated(model, map)
 }
 
 /// The predicted class of example `n` and, with labels, its label, by class name.

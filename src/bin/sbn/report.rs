@@ -16,7 +16,7 @@ use sbn::predictive::Predictive;
 use sbn::report::{ReportOptions, ood_table, training_curves, write_report_with};
 use sbn::uncertainty::{ScoreKind, Uncertainty, mean_scores_by_class};
 
-use crate::common::{DataArgs, EnsembleArgs, IntervalArgs, McArgs, PostHocArgs, load_features};
+use crate::common::{DataArgs, IntervalArgs, OneModel, PredictFlags, load_features};
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -33,21 +33,22 @@ pub struct ReportArgs {
     #[command(flatten)]
     intervals: IntervalArgs,
     #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags<OneModel>,
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {
-    let model = args.mc.load_model(&args.model)?;
+    let model = args.predict.mc.load_model(&args.model)?;
     let data = args.data.load_for(&model)?;
     let ood = args.ood.as_deref().map(|o| load_features(o, model.network.input_dim())).transpose()?;
     let mut name = args.model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    if args.mc.posterior_temperature != 1.0 {
-        name = format!("{name} (posterior tempered to τ = {})", args.mc.posterior_temperature);
+    if args.predict.mc.posterior_temperature != 1.0 {
+        name = format!("{name} (posterior tempered to τ = {})", args.predict.mc.posterior_temperature);
     }
-    let config = args.mc.config_for(&model, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
-    let options = ReportOptions { posthoc: args.posthoc.map(&model, &args.model.display().to_string())?, intervals: args.intervals.requested(args.mc.seed)? };
+    let config = args.predict.mc.config_for(&model, data.len().max(ood.as_ref().map_or(0, |o| o.len())))?;
+    let options = ReportOptions {
+        posthoc: args.predict.posthoc.map(&model, &args.model.display().to_string())?,
+        intervals: args.intervals.requested(args.predict.mc.seed)?,
+    };
     let m = write_report_with(&model, &name, &data, ood.as_ref(), &config, &args.out, &options)?;
     out!("accuracy {:.2}%  NLL {:.4}  ECE {:.2}%  → {}", 100.0 * m.scores.accuracy, m.scores.nll, 100.0 * m.scores.ece, args.out.join("summary.md").display());
     Ok(())
@@ -77,31 +78,27 @@ pub struct CalibrateArgs {
     #[arg(long, requires = "fit")]
     save: bool,
     #[command(flatten)]
-    ensemble: EnsembleArgs,
-    #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags,
 }
 
 pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     anyhow::ensure!(args.bins > 0, "--bins must be at least 1");
     sbn::limits::ensure_fits(&format!("--bins {}", args.bins), "the reliability table", sbn::limits::product(&[args.bins, 64]))?;
     let method = args.fit.as_deref().map(|m| m.parse::<Method>().context("--fit")).transpose()?;
-    if args.save && args.mc.posterior_temperature != 1.0 {
+    if args.save && args.predict.mc.posterior_temperature != 1.0 {
         anyhow::bail!("--save: a calibration stored in the model applies to its fitted posterior; fit it without --posterior-temperature");
     }
-    if args.save && !args.ensemble.members.is_empty() {
+    if args.save && !args.predict.members.paths.is_empty() {
         anyhow::bail!("--save: an ensemble's calibration belongs to no one model file; apply the fitted temperature with --temperature T");
     }
-    let models = args.ensemble.load(&args.model, &args.mc)?;
-    let predictor = args.posthoc.predictor(&models)?;
+    let models = args.predict.load(&args.model)?;
+    let predictor = args.predict.predictor(&models)?;
     let data = args.data.load_for(&predictor)?;
     let binning = if args.equal_mass { Binning::EqualMass(args.bins) } else { Binning::EqualWidth(args.bins) };
     if let Some(method) = method {
         return fit_posthoc(&args, &predictor, &data, method, binning);
     }
-    let (pred, scores) = evaluate(&predictor, &data, &args.mc.config_for(&predictor, data.len())?)?;
+    let (pred, scores) = evaluate(&predictor, &data, &args.predict.mc.config_for(&predictor, data.len())?)?;
     let table = reliability(&pred.means(), pred.n_classes, data.require_labels("calibration")?, binning)?;
     print_scores("", &scores, &table)?;
     print_table(&table)?;
@@ -142,7 +139,7 @@ fn fit_posthoc(args: &CalibrateArgs, model: &dyn Predictor, data: &Dataset, meth
         Some(path) => DataArgs { data: path.clone(), label: args.data.label.clone() }.load_for(model)?,
         None => data.clone(),
     };
-    let config = args.mc.config_for(model, data.len().max(fit_data.len()))?;
+    let config = args.predict.mc.config_for(model, data.len().max(fit_data.len()))?;
     let (stored, fit_pred, _) = sbn::evaluate::fit_posthoc(model, &fit_data, method, &config)?;
     out!("fitted {stored}");
     let before = if args.calibration_data.is_some() { evaluate(model, data, &config)?.0 } else { fit_pred };
@@ -199,21 +196,17 @@ pub struct UncertaintyArgs {
     #[command(flatten)]
     intervals: IntervalArgs,
     #[command(flatten)]
-    ensemble: EnsembleArgs,
-    #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags,
 }
 
 pub fn uncertainty(args: UncertaintyArgs) -> Result<()> {
-    let bootstrap = args.intervals.requested(args.mc.seed)?;
-    let models = args.ensemble.load(&args.model, &args.mc)?;
-    let predictor = args.posthoc.predictor(&models)?;
+    let bootstrap = args.intervals.requested(args.predict.mc.seed)?;
+    let models = args.predict.load(&args.model)?;
+    let predictor = args.predict.predictor(&models)?;
     let data = args.data.load_for(&predictor)?;
-    let config = args.mc.config_for(&predictor, data.len())?;
+    let config = args.predict.mc.config_for(&predictor, data.len())?;
     let class_names = predictor.classes();
-    if matches!(models[0].1.posthoc.as_ref().map(|p| &p.map), Some(PostHoc::Histogram { .. })) && args.posthoc.posthoc {
+    if matches!(models[0].1.posthoc.as_ref().map(|p| &p.map), Some(PostHoc::Histogram { .. })) && args.predict.posthoc.posthoc {
         eprintln!("note: histogram binning calibrates the mixture p̄ only; the calibrated predictive's model part is 0 by construction");
     }
     let (pred, _) = evaluate(&predictor, &data, &config)?;

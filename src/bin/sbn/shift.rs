@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sbn::data::shift::{ShiftKind, image_shape};
 use sbn::shift::{ShiftConfig, benchmark_observed, write_shift_report};
 
-use crate::common::{DataArgs, EnsembleArgs, McArgs, PostHocArgs};
+use crate::common::{DataArgs, PredictFlags};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,11 +28,7 @@ pub struct Args {
     #[arg(long)]
     severities: Vec<String>,
     #[command(flatten)]
-    ensemble: EnsembleArgs,
-    #[command(flatten)]
-    posthoc: PostHocArgs,
-    #[command(flatten)]
-    mc: McArgs,
+    predict: PredictFlags,
 }
 
 fn parse_kind(s: &str) -> std::result::Result<ShiftKind, String> {
@@ -63,12 +59,12 @@ fn plan(args: &Args, rows: usize, cols: usize) -> Result<Vec<(ShiftKind, Vec<f64
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let models = args.ensemble.load(&args.model, &args.mc)?;
-    let model = args.posthoc.predictor(&models)?;
+    let models = args.predict.load(&args.model)?;
+    let model = args.predict.predictor(&models)?;
     let data = args.data.load_for(&model)?;
     let (rows, cols) = image_shape(&data)?;
-    let shifts = ShiftConfig::new(&plan(&args, rows, cols)?, args.mc.seed).context("--severities")?;
-    let config = args.mc.config_for(&model, data.len())?;
+    let shifts = ShiftConfig::new(&plan(&args, rows, cols)?, args.predict.mc.seed).context("--severities")?;
+    let config = args.predict.mc.config_for(&model, data.len())?;
     let bar = ProgressBar::new(shifts.n_sets() as u64);
     bar.set_style(
         ProgressStyle::with_template("shift [{bar:30}] {pos}/{len} sets, {elapsed} elapsed, {eta} left  {msg}").expect("valid template").progress_chars("=> "),
