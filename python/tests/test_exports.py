@@ -21,8 +21,10 @@ import sbn
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
-# The README's number for pretrained/fashion-mnist.sbn (S_w = 16, S_z = 8, seed 0).
+# The README's numbers for pretrained/fashion-mnist.sbn and fashion-mnist-conv.sbn (S_w = 16,
+# S_z = 8, seed 0).
 FASHION_ACCURACY = 0.8836
+FASHION_CONV_ACCURACY = 0.9081
 
 DTYPES = {"F64": "<f8", "I8": "i1"}
 
@@ -157,3 +159,13 @@ def test_pretrained_fashion_mnist():
     Xt = idx(FASHION / "t10k-images-idx3-ubyte.gz").reshape(-1, 784)
     yt = idx(FASHION / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
     assert abs(model.evaluate(Xt, yt)["accuracy"] - FASHION_ACCURACY) <= 0.002
+
+
+def test_pretrained_fashion_mnist_conv():
+    model = sbn.load(REPO / "pretrained" / "fashion-mnist-conv.sbn")
+    assert model.n_features_in_ == 784 and len(model.classes_) == 10
+    if not (FASHION / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST is not installed: shapes and classes checked, accuracy not")
+    Xt = idx(FASHION / "t10k-images-idx3-ubyte.gz").reshape(-1, 784)
+    yt = idx(FASHION / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    assert round(model.evaluate(Xt, yt)["accuracy"] * 10_000) == round(FASHION_CONV_ACCURACY * 10_000)

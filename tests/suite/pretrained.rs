@@ -1,5 +1,6 @@
 //! The pretrained models of `pretrained/` and the formats they and exports use: the digits model
-//! scores exactly what its report says, compact files round-trip within their stated bound and
+//! and the convolutional Fashion-MNIST model (when the data set is installed) score exactly what
+//! their reports say, compact files round-trip within their stated bound and
 //! damaged ones are errors naming the file, and `sbn export --format compact|safetensors` write
 //! what the library reads back.
 
@@ -20,6 +21,8 @@ use crate::common::cli::{sbn, temp_dir};
 
 const DIGITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pretrained/digits.sbn");
 const DIGITS_REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/pretrained/digits/metrics.json");
+const CONV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pretrained/fashion-mnist-conv.sbn");
+const CONV_REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/pretrained/fashion-mnist-conv/metrics.json");
 
 fn config() -> McConfig {
     McConfig { weight_samples: 16, noise_samples: 8, seed: 0, engine: Engine::Auto }
@@ -38,6 +41,30 @@ fn the_pretrained_digits_model_scores_what_its_report_says() {
     let (_, test) = digits().split(0.2, 1);
     let (_, t) = evaluate(&model, &test, &config()).unwrap();
     assert_eq!((t.n_examples, (t.accuracy * t.n_examples as f64).round() as usize), (359, 346));
+}
+
+#[test]
+fn the_pretrained_convolutional_model_scores_what_its_report_says() {
+    let file = ModelFile::load(Path::new(CONV)).unwrap();
+    let spec = ModelSpec::from_toml(include_str!("../../models/fashion-mnist-conv-fc.toml"), "fashion-mnist-conv-fc.toml").unwrap();
+    assert_eq!(file.spec.network, spec.network, "the shipped model is the spec's architecture");
+    // Quantizing a compact file again keeps every code.
+    for path in [CONV, DIGITS] {
+        assert!(ModelFile::load(Path::new(path)).unwrap().to_compact_bytes() == std::fs::read(path).unwrap(), "{path} changes when saved compact again");
+    }
+    let fashion = Path::new("/usr/share/datasets/fashion-mnist");
+    if !fashion.is_dir() {
+        eprintln!("skipping the scores: {} not installed", fashion.display());
+        return;
+    }
+    let options = sbn::data::LoadOptions { role: sbn::data::Role::Test, ..Default::default() };
+    let test = sbn::data::load(fashion, &options).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(CONV_REPORT).unwrap()).unwrap();
+    let (_, s) = evaluate(&file.fitted, &test, &config()).unwrap();
+    assert_eq!(s.n_examples, 10_000);
+    assert_eq!(s.accuracy, report["scores"]["accuracy"].as_f64().unwrap());
+    assert_eq!(s.nll, report["scores"]["nll"].as_f64().unwrap());
+    assert_eq!(s.ece, report["scores"]["ece"].as_f64().unwrap());
 }
 
 /// A model file of a random 64-16-10 network with a stored history-free digits spec.
