@@ -240,10 +240,8 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
     let w = net.weights_in_use(fwd.weights, k);
     let hs = &fwd.hidden[k];
     let x_in = fwd.patches_of(k);
-    // r_j = f(+1) − f(−1) = −x_j s_j; g_j = r_j σ'(a_j).
-    let r = layer.to_channels(hs.x.zip_map(s, |x, s| -x * s));
-    let p = layer.to_channels(sig(&hs.a));
-    let g = r.zip_map(&p, |r, p| r * p * (1.0 - p));
+    let (r, p, g) = unit_terms(&hs.x, s, &hs.a);
+    let (r, p, g) = (layer.to_channels(r), layer.to_channels(p), layer.to_channels(g));
     let bias = column_mean(&g);
     let (grad, s_prev) = match layer.scale() {
         None => {
@@ -347,7 +345,17 @@ fn two_value_flips(
     (two_value_weight_grad(products.0, w, &rc, &rh, x), input_flips(conv, wt_rh.as_slice(), &rc.row_sum(), input))
 }
 
-/// `σ` of every entry.
-fn sig(m: &DMatrix<f64>) -> DMatrix<f64> {
-    DMatrix::from_vec(m.nrows(), m.ncols(), simd::dispatch!(m.iter().map(|&a| simd::sigmoid(a)).collect()))
+/// Per unit, in one pass: `r_j = f(+1) − f(−1) = −x_j s_j`, `p_j = σ(a_j)` and `g_j = r_j σ'(a_j)`
+/// (the shapes of `x`).
+fn unit_terms(x: &DMatrix<f64>, s: &DMatrix<f64>, a: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+    assert!(x.shape() == s.shape() && x.shape() == a.shape(), "x, s and a differ in shape");
+    let n = x.len();
+    let (mut r, mut p, mut g) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    simd::dispatch!(for (((((r, p), g), &x), &s), &a) in r.iter_mut().zip(&mut p).zip(&mut g).zip(x.as_slice()).zip(s.as_slice()).zip(a.as_slice()) {
+        *r = -x * s;
+        *p = simd::sigmoid(a);
+        *g = *r * *p * (1.0 - *p);
+    });
+    let shaped = |v| DMatrix::from_vec(x.nrows(), x.ncols(), v);
+    (shaped(r), shaped(p), shaped(g))
 }
