@@ -159,7 +159,7 @@ impl FastWeights {
     /// `Wᵀ g` in f32 (`g`: `n_out × B`).
     pub(crate) fn tr_mul(&self, g: &DMatrix<f64>) -> DMatrix<f64> {
         assert_eq!(g.nrows(), self.shape.0, "gradient rows differ from the weights' rows");
-        SCRATCH.with_borrow_mut(|[g32, _, c]| {
+        with_scratch(|[g32, _, c]| {
             to_f32(g.as_slice(), g32);
             self.tr_mul_f32(g32, c);
             widen(c, self.shape.1, g.ncols())
@@ -169,7 +169,7 @@ impl FastWeights {
     /// `Wᵀ g` for `g` given in f32 (column-major, `n_out` rows), handed to `f` in f32
     /// (column-major, `n_in` rows) from per-thread storage: the next step reads it in f32.
     pub(crate) fn tr_mul_f32_then<R>(&self, g32: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
-        SCRATCH.with_borrow_mut(|[_, _, c]| {
+        with_scratch(|[_, _, c]| {
             self.tr_mul_f32(g32, c);
             f(c)
         })
@@ -196,7 +196,7 @@ pub(crate) fn mul_tr_scaled<'b>(engine: Engine, alpha: f64, a: &DMatrix<f64>, b:
     let b = b.into();
     match engine {
         Engine::Reference => crate::linalg::mul_tr_scaled(alpha, a, &b.values()),
-        Engine::Fast => SCRATCH.with_borrow_mut(|[a32, b32, c]| {
+        Engine::Fast => with_scratch(|[a32, b32, c]| {
             to_f32(a.as_slice(), a32);
             mul_tr_f32(alpha, a32, a.nrows(), b, b32, c)
         }),
@@ -206,7 +206,7 @@ pub(crate) fn mul_tr_scaled<'b>(engine: Engine, alpha: f64, a: &DMatrix<f64>, b:
 /// [`mul_tr_scaled`] on the fast engine for `a` given in f32 (column-major, `m` rows), the
 /// product handed to `f` in f32 (column-major, `m` rows) from per-thread storage.
 pub(crate) fn mul_tr_scaled_f32_then<R>(alpha: f64, a32: &[f32], m: usize, b: Columns, f: impl FnOnce(&[f32]) -> R) -> R {
-    SCRATCH.with_borrow_mut(|[_, b32, c]| {
+    with_scratch(|[_, b32, c]| {
         mul_tr_f32_into(alpha, a32, m, b, b32, c);
         f(c)
     })
@@ -261,6 +261,16 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
+/// Runs `f` with this thread's scratch buffers, taken out of [`SCRATCH`] for the call and put back
+/// after it: `f` may run parallel work, during which rayon can start another task on this thread
+/// that asks for scratch too (it then gets empty buffers of its own, not a borrow error).
+fn with_scratch<R>(f: impl FnOnce(&mut [Vec<f32>; 3]) -> R) -> R {
+    let mut buffers = SCRATCH.with_borrow_mut(std::mem::take);
+    let out = f(&mut buffers);
+    SCRATCH.with_borrow_mut(|s| *s = buffers);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +303,21 @@ mod tests {
         let bits = BitMatrix::from_cols_of(&x);
         assert_eq!(mul_tr_scaled(Engine::Fast, 0.5, &g, Columns::Signs(&bits)), fast);
         assert_eq!(mul_tr_scaled(Engine::Reference, 0.5, &g, Columns::Signs(&bits)), reference);
+    }
+
+    #[test]
+    fn scratch_can_be_asked_for_again_inside_its_own_use() {
+        // As when rayon runs another chunk's product on this thread while f waits for parallel work.
+        let outer = with_scratch(|[a, _, _]| {
+            a.extend([1.0, 2.0]);
+            let inner = with_scratch(|[a, _, _]| {
+                a.push(7.0);
+                a.len()
+            });
+            (inner, a.clone())
+        });
+        assert_eq!(outer, (1, vec![1.0, 2.0]));
+        assert_eq!(with_scratch(|[a, _, _]| a.clone()), vec![1.0, 2.0], "the outer buffers are kept for reuse");
     }
 
     #[test]
