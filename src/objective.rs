@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::estimator::Gradient;
+use crate::estimator::gradient::PARAMETER_BLOCK;
 use crate::model::{BernoulliPrior, Network};
-use crate::train::PARAMETER_BLOCK;
 
 /// The negative ELBO per training example with KL weight `β` over `N` training examples.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,11 @@ use rayon::prelude::*;
 use crate::engine::Engine;
 use crate::model::{Network, WeightKind};
 
+/// Parameters per block of the element-wise passes over a network's parameters (gradients,
+/// optimizer, KL), which run in parallel over blocks; each entry's result does not depend on the
+/// blocks, and sums over them are added in block order.
+pub const PARAMETER_BLOCK: usize = 16_384;
+
 /// Gradient for one layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerGrad {
@@ -79,7 +84,7 @@ impl Gradient {
         let (w0, mut total) = parts.next().expect("at least one gradient");
         let rest: Vec<(f64, Gradient)> = parts.collect();
         for (k, layer) in total.layers.iter_mut().enumerate() {
-            let block = crate::train::PARAMETER_BLOCK;
+            let block = PARAMETER_BLOCK;
             layer.w.as_mut_slice().par_chunks_mut(block).enumerate().for_each(|(b, out)| {
                 let at = b * block..b * block + out.len();
                 weighted_into(out, w0, rest.iter().map(|(w, g)| (*w, &g.layers[k].w.as_slice()[at.clone()])));
@@ -109,8 +114,8 @@ impl Gradient {
         let mut out = self.clone();
         for (g, layer) in out.layers.iter_mut().zip(net.layers()) {
             if layer.scale().is_some() {
-                let theta = layer.weight_param().as_slice().par_chunks(crate::train::PARAMETER_BLOCK);
-                g.w.as_mut_slice().par_chunks_mut(crate::train::PARAMETER_BLOCK).zip(theta).for_each(|(g, theta)| {
+                let theta = layer.weight_param().as_slice().par_chunks(PARAMETER_BLOCK);
+                g.w.as_mut_slice().par_chunks_mut(PARAMETER_BLOCK).zip(theta).for_each(|(g, theta)| {
                     crate::simd::dispatch!(g.iter_mut().zip(theta).for_each(|(d, &t)| {
                         let q = crate::simd::sigmoid(t);
                         *d *= q * (1.0 - q);
@@ -177,7 +182,7 @@ mod tests {
         // A layer larger than one parameter block, and one with a scale.
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(4);
         let net = random_network(&[300, 70, 3], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig::default(), &mut rng).unwrap();
-        assert!(net.layers()[0].n_weights() > crate::train::PARAMETER_BLOCK);
+        assert!(net.layers()[0].n_weights() > PARAMETER_BLOCK);
         let parts: Vec<(f64, Gradient)> = [0.25, 0.5, 0.125, 0.125]
             .into_iter()
             .map(|w| {

@@ -13,11 +13,6 @@ pub mod step;
 pub mod trainer;
 
 pub use config::{Schedule, TrainingConfig};
-
-/// Parameters per block of the element-wise passes over a network's parameters (optimizer,
-/// KL, logit space), which run in parallel over blocks; each entry's result does not depend
-/// on the blocks, and sums over them are added in block order.
-pub const PARAMETER_BLOCK: usize = 16_384;
 pub use history::EpochRecord;
 pub use observer::{Flow, Observer, Validation};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};

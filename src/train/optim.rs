@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SbnError};
 use crate::estimator::Gradient;
+use crate::estimator::gradient::PARAMETER_BLOCK;
 use crate::model::Network;
-use crate::train::PARAMETER_BLOCK;
 
 /// Which optimizer a run uses (the `optimizer` of a spec's `[training]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
