@@ -96,7 +96,7 @@ impl<'a> Columns<'a> {
     }
 
     /// Column-major in f32 into `out` (its storage reused).
-    fn to_f32_into(&self, out: &mut Vec<f32>) {
+    fn to_f32_into(self, out: &mut Vec<f32>) {
         match self {
             Columns::Values(m) => to_f32(m.as_slice(), out),
             Columns::Signs(b) => b.to_signs_f32(out),
