@@ -195,8 +195,10 @@ impl Layer {
             Some(gamma) => {
                 let rows = wx.nrows().max(1);
                 let mut a = Vec::with_capacity(wx.len());
+                // Slices, not matrix iterators, so that the loop vectorizes.
+                let (gamma, bias) = (gamma.as_slice(), self.bias.as_slice());
                 crate::simd::dispatch!(for col in wx.as_slice().chunks_exact(rows) {
-                    a.extend(col.iter().zip(gamma.iter()).zip(self.bias.iter()).map(|((s, g), b)| g * s + b));
+                    a.extend(col.iter().zip(gamma).zip(bias).map(|((s, g), b)| g * s + b));
                 });
                 let a = DMatrix::from_vec(wx.nrows(), wx.ncols(), a);
                 (Some(wx), a)

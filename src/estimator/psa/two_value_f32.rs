@@ -27,27 +27,35 @@ pub(super) fn flip_terms(gamma: &DVector<f64>, a: &[f64], r: &DMatrix<f64>) -> O
     let mut rh = vec![0f32; rows * cols];
     let (mut rc_unit, mut rc_example) = (vec![0f64; rows], RowDVector::zeros(cols));
     let mut rc = vec![0f32; rows];
-    for (n, rh_n) in rh.chunks_exact_mut(rows.max(1)).enumerate() {
-        let span = n * rows..(n + 1) * rows;
-        let (a_n, r_n) = (&a[span.clone()], &r.as_slice()[span]);
-        crate::simd::dispatch!(for j in 0..rows {
-            // At s = |a| (so e = e^{−s} ≤ 1 never overflows): D± = σ(s ∓ 2γ) − σ(s), from
-            // T = e^{±2γ}. Since σ(−x) = 1 − σ(x), at a < 0 d⁺ = −D⁻ and d⁻ = −D⁺: r h takes
-            // D⁺ − D⁻ either way, r c takes ±(D⁺ + D⁻) with the sign of a.
-            let e = crate::simd::exp_f32(-(a_n[j].abs() as f32));
-            let sp = e / (1.0 + e);
-            let big_plus = sp * m_plus[j] / (1.0 + e * t_plus[j]);
-            let big_minus = sp * m_minus[j] / (1.0 + e * t_minus[j]);
-            let half_r = 0.5 * r_n[j] as f32;
-            let sign = if a_n[j] < 0.0 { -half_r } else { half_r };
-            rh_n[j] = half_r * (big_plus - big_minus);
-            rc[j] = sign * (big_plus + big_minus);
-        });
-        rc_example[n] = rc.iter().map(|&v| f64::from(v)).sum();
+    let columns = rh.chunks_exact_mut(rows.max(1)).zip(a.chunks_exact(rows.max(1)).zip(r.as_slice().chunks_exact(rows.max(1))));
+    for ((rh_n, (a_n, r_n)), rc_n) in columns.zip(rc_example.iter_mut()) {
+        crate::simd::dispatch!(unit_flip_terms([&t_plus, &m_plus, &t_minus, &m_minus], a_n, r_n, rh_n, &mut rc));
+        *rc_n = rc.iter().map(|&v| f64::from(v)).sum();
         rc_unit.iter_mut().zip(&rc).for_each(|(s, &v)| *s += f64::from(v));
     }
     rc_unit.iter_mut().for_each(|s| *s /= cols as f64);
     Some((rh, rc_unit, rc_example))
+}
+
+/// One example's column: `r h` into `rh` and `r c` into `rc` (every slice as long as `a`; the
+/// tables are `T⁺, 1 − T⁺, T⁻, 1 − T⁻` per unit). Equal lengths, so the loop vectorizes.
+#[inline(always)]
+fn unit_flip_terms([t_plus, m_plus, t_minus, m_minus]: [&[f32]; 4], a: &[f64], r: &[f64], rh: &mut [f32], rc: &mut [f32]) {
+    let n = a.len();
+    let (t_plus, m_plus, t_minus, m_minus, r, rh, rc) = (&t_plus[..n], &m_plus[..n], &t_minus[..n], &m_minus[..n], &r[..n], &mut rh[..n], &mut rc[..n]);
+    for j in 0..n {
+        // At s = |a| (so e = e^{−s} ≤ 1 never overflows): D± = σ(s ∓ 2γ) − σ(s), from
+        // T = e^{±2γ}. Since σ(−x) = 1 − σ(x), at a < 0 d⁺ = −D⁻ and d⁻ = −D⁺: r h takes
+        // D⁺ − D⁻ either way, r c takes ±(D⁺ + D⁻) with the sign of a.
+        let e = crate::simd::exp_f32(-(a[j].abs() as f32));
+        let sp = e / (1.0 + e);
+        let big_plus = sp * m_plus[j] / (1.0 + e * t_plus[j]);
+        let big_minus = sp * m_minus[j] / (1.0 + e * t_minus[j]);
+        let half_r = 0.5 * r[j] as f32;
+        let sign = if a[j] < 0.0 { -half_r } else { half_r };
+        rh[j] = half_r * (big_plus - big_minus);
+        rc[j] = sign * (big_plus + big_minus);
+    }
 }
 
 #[cfg(test)]
