@@ -280,7 +280,8 @@ mod tests {
             let mut s = start;
             (0..50).flat_map(|_| LaneRng::step(&mut s)).collect()
         };
-        let mut widths: Vec<(&str, fn(&mut [[u64; LANES]; 4], &mut [u64]))> = Vec::new();
+        type Steps = fn(&mut [[u64; LANES]; 4], &mut [u64]);
+        let mut widths: Vec<(&str, Steps)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") {

@@ -168,7 +168,7 @@ fn start<'d>(spec: &Checked<ModelSpec>, data: TrainingData<'d>, shapes: &[LayerS
         // Only the number of epochs may change (to extend or shorten a run; the schedule follows it).
         let mut written = file.spec.clone();
         written.training.epochs = spec.training.epochs;
-        if &written != &**spec {
+        if written != **spec {
             return Err(SbnError::mismatch(place, "checkpoint was written for another spec (only training.epochs may differ)"));
         }
         let f = file.fitted;

@@ -270,7 +270,7 @@ impl ModelSpec {
     pub fn image_geometry(&self, input_dim: usize, image_shape: Option<(usize, usize)>, field: &str, what: &str) -> Result<[usize; 3]> {
         let [h, w, c] = match (self.network.image, image_shape) {
             (Some(s), _) => s,
-            (None, Some((h, w))) if h * w > 0 && input_dim % (h * w) == 0 => [h, w, input_dim / (h * w)],
+            (None, Some((h, w))) if h * w > 0 && input_dim.is_multiple_of(h * w) => [h, w, input_dim / (h * w)],
             _ => {
                 return Err(SbnError::invalid(
                     field,

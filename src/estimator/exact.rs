@@ -116,7 +116,9 @@ fn given_weights(net: &Network, weights: &[DMatrix<f64>], x: &DMatrix<f64>, y: &
         // inputs[k]: the possible inputs of layer k with their probabilities.
         let mut inputs: Vec<Vec<DVector<f64>>> = vec![vec![x.column(n).into_owned()]];
         let mut probs: Vec<Vec<f64>> = vec![vec![1.0]];
-        let mut pre: Vec<Vec<(Option<DVector<f64>>, DVector<f64>)>> = Vec::with_capacity(l);
+        // Per layer and reachable state: (S, a) of the layer's units.
+        type Preactivations = Vec<(Option<DVector<f64>>, DVector<f64>)>;
+        let mut pre: Vec<Preactivations> = Vec::with_capacity(l);
         let mut trans: Vec<Vec<Vec<f64>>> = Vec::with_capacity(l);
         for k in 0..l {
             let layer = &net.layers()[k];

@@ -28,10 +28,10 @@ fn copy_bits(src: &[u64], mut s: usize, dst: &mut [u64], mut d: usize, mut len: 
         let n = len.min(WORD);
         let (w, b) = (s / WORD, s % WORD);
         let mut v = src[w] >> b;
-        if b != 0 {
-            if let Some(&next) = src.get(w + 1) {
-                v |= next << (WORD - b);
-            }
+        if b != 0
+            && let Some(&next) = src.get(w + 1)
+        {
+            v |= next << (WORD - b);
         }
         or_bits(dst, d, v, n);
         s += n;

@@ -183,7 +183,7 @@ mod x86 {
             bits |= u64::from(k < t[j]) << (j % 64);
             near_tail |= k.wrapping_sub(t[j]).wrapping_add(margin) < margin.wrapping_mul(2);
         }
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             out[n / 64] = bits;
         }
         near == 0 && !near_tail
@@ -254,7 +254,7 @@ mod x86 {
         for j in n / 16 * 16..n {
             bits |= exact(j) << (j % 64);
         }
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             out[n / 64] = bits;
         }
     }
@@ -394,7 +394,7 @@ mod tests {
         approximate_thresholds(&a, &mut t);
         let worst = a.iter().zip(&t).map(|(&a, &t)| t.abs_diff(threshold(a))).max().unwrap();
         assert!(worst < 1 << 34, "worst distance {worst}");
-        assert!(WORD_MARGIN >= 4 << 34);
+        const { assert!(WORD_MARGIN >= 4 << 34) };
     }
 
     #[test]

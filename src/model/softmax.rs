@@ -80,8 +80,8 @@ mod tests {
         let o = [1.0, -2.0, 0.5];
         let p = softmax(&o);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15);
-        for y in 0..3 {
-            assert!((nll(&o, y) + p[y].ln()).abs() < 1e-14);
+        for (y, &p_y) in p.iter().enumerate() {
+            assert!((nll(&o, y) + p_y.ln()).abs() < 1e-14);
         }
         assert!((logsumexp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
         assert!((entropy(&[0.5, 0.5]) - 2f64.ln()).abs() < 1e-15);

@@ -410,7 +410,7 @@ fn a_conv_spec_fits_saves_and_predicts_with_both_engines() {
     let mut storage = None;
     let inputs = InputBatch::from_dataset(&valid, &loaded.scaling, &mut storage).unwrap();
     let config = |engine| McConfig { weight_samples: 3, noise_samples: 2, seed: 5, engine };
-    let packed = predictive(&loaded.network, inputs.clone(), &config(Engine::Packed)).unwrap();
+    let packed = predictive(&loaded.network, inputs, &config(Engine::Packed)).unwrap();
     let float = predictive(&loaded.network, inputs, &config(Engine::Float)).unwrap();
     let worst = packed.per_weight_sample.iter().zip(&float.per_weight_sample).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-9, "packed and float predictive differ by {worst}");

@@ -3,6 +3,7 @@
 //! * PSA's mean gradient equals the exact gradient for the output layer and the last binary layer
 //!   (every component within 4.5 standard errors of the mean);
 //! * in earlier layers PSA's relative bias `‖mean ĝ − g‖ / ‖g‖` is below ST's.
+//!
 //! Fixed seeds; the draw counts make the standard errors small against the gradients, which the
 //! tests also check so that a wrong estimator cannot hide in the noise.
 
@@ -57,8 +58,8 @@ fn check_net(net: &Network, x: &DMatrix<f64>, y: &[usize], draws: usize, seed: u
     let l = net.n_hidden();
     let what = format!("{dims:?} {kinds:?}");
     assert_unbiased(&psa, &exact, &[l - 1, l], &format!("PSA {what}"));
-    for k in 0..l - 1 {
-        let (b_psa, b_st) = (rel_bias(&psa.mean[k], &exact[k]), rel_bias(&st.mean[k], &exact[k]));
+    for (k, ((psa_k, st_k), exact_k)) in psa.mean.iter().zip(&st.mean).zip(&exact).take(l - 1).enumerate() {
+        let (b_psa, b_st) = (rel_bias(psa_k, exact_k), rel_bias(st_k, exact_k));
         eprintln!("{what} layer {k}: relative bias PSA {b_psa:.4}, ST {b_st:.4}");
         assert!(b_psa < b_st, "{what} layer {k}: PSA bias {b_psa} not below ST's {b_st}");
     }
@@ -112,10 +113,10 @@ fn exact_gradient_matches_finite_differences_of_the_exact_loss() {
     let h = 1e-5;
     for k in 0..net.layers().len() {
         let flat = grad.layers[k].flatten();
-        for idx in 0..flat.len() {
+        for (idx, &exact) in flat.iter().enumerate() {
             let bump = |c: f64| crate::common::bumped(&net, k, idx, c);
             let fd = (loss(&bump(h)) - loss(&bump(-h))) / (2.0 * h);
-            assert!((fd - flat[idx]).abs() < 1e-7, "layer {k} parameter {idx}: finite difference {fd}, exact {}", flat[idx]);
+            assert!((fd - exact).abs() < 1e-7, "layer {k} parameter {idx}: finite difference {fd}, exact {exact}");
         }
     }
 }

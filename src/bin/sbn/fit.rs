@@ -265,7 +265,7 @@ fn claim_output(args: &Args, out: &Path, argv: &[OsString]) -> Result<OutputLock
     if args.resume && args.members == 1 && !ckpt.exists() {
         anyhow::bail!("--resume: there is no checkpoint {} to continue from", ckpt.display());
     }
-    if !args.force && !(args.resume && ckpt.exists()) {
+    if !(args.force || args.resume && ckpt.exists()) {
         refuse_overwrite(out)?;
     }
     Ok(lock)

@@ -43,7 +43,8 @@ pub(super) fn first_layer_weight_flips(
     // e^{−a} with a clamped so that it stays finite in f32 (σ is saturated beyond).
     // Over slices, not matrix iterators, so that the loops vectorize.
     let e_neg_a: Vec<f32> = crate::simd::dispatch!(a.as_slice().iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
-    let (p32, r32): (Vec<f32>, Vec<f32>) = crate::simd::dispatch!((p.as_slice().iter().map(|&v| v as f32).collect(), r.as_slice().iter().map(|&v| v as f32).collect()));
+    let (p32, r32): (Vec<f32>, Vec<f32>) =
+        crate::simd::dispatch!((p.as_slice().iter().map(|&v| v as f32).collect(), r.as_slice().iter().map(|&v| v as f32).collect()));
     let two_gamma: Vec<f32> = gamma.iter().map(|&g| 2.0 * g as f32).collect();
     let levels = input_levels(x);
     let sums: Vec<Vec<f64>> = (0..n_out.div_ceil(JB))
@@ -176,7 +177,7 @@ impl Sums {
 
     /// After example `n` of `batch`: flush when due (the last examples stay for [`Sums::total`]).
     fn end_example(&mut self, n: usize, batch: usize) {
-        if (n + 1) % FLUSH == 0 && n + 1 < batch {
+        if (n + 1).is_multiple_of(FLUSH) && n + 1 < batch {
             let wide = self.wide.get_or_insert_with(|| vec![0.0; self.acc.len()]);
             wide.iter_mut().zip(self.acc.iter_mut()).for_each(|(w, v)| {
                 *w += f64::from(*v);

@@ -100,9 +100,9 @@ fn output_layer(net: &Network, fwd: &ForwardSample, y: &[usize]) -> (f64, LayerG
         let vy = &vt.as_slice()[yn * n_last..][..n_last];
         let rho_sum = crate::simd::dispatch!({
             z.iter_mut().for_each(|z| *z = 0.0);
-            for k in 0..n_classes {
+            for (k, &p_k) in p.iter().enumerate() {
                 let at = k * n_last..(k + 1) * n_last;
-                flipped_terms(p[k], xn, &exp_when_plus.as_slice()[at.clone()], &exp_when_minus.as_slice()[at.clone()], &mut pe.as_mut_slice()[at], &mut z);
+                flipped_terms(p_k, xn, &exp_when_plus.as_slice()[at.clone()], &exp_when_minus.as_slice()[at.clone()], &mut pe.as_mut_slice()[at], &mut z);
             }
             flip_weights(xn, an, vy, &z, s_col, &mut rho, &mut rz)
         });

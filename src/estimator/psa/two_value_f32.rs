@@ -16,7 +16,7 @@ const MAX_GAMMA: f64 = 15.0;
 /// `(r h` in f32 (the units × examples layout of `r`), `mean_n r c` per unit, `Σ_j r c` per
 /// example`)`, or `None` when some `|γ_j|` exceeds [`MAX_GAMMA`]. `a` is in `r`'s memory layout.
 pub(super) fn flip_terms(gamma: &DVector<f64>, a: &[f64], r: &DMatrix<f64>) -> Option<(Vec<f32>, Vec<f64>, RowDVector<f64>)> {
-    if gamma.iter().any(|g| !(g.abs() <= MAX_GAMMA)) {
+    if gamma.iter().any(|g| g.is_nan() || g.abs() > MAX_GAMMA) {
         return None;
     }
     let (rows, cols) = r.shape();
