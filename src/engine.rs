@@ -96,7 +96,7 @@ impl<'a> Columns<'a> {
     }
 
     /// Column-major in f32 into `out` (its storage reused).
-    fn to_f32_into(self, out: &mut Vec<f32>) {
+    pub(crate) fn to_f32_into(self, out: &mut Vec<f32>) {
         match self {
             Columns::Values(m) => to_f32(m.as_slice(), out),
             Columns::Signs(b) => b.to_signs_f32(out),
@@ -210,6 +210,29 @@ pub(crate) fn mul_tr_scaled_f32_then<R>(alpha: f64, a32: &[f32], m: usize, b: Co
         mul_tr_f32_into(alpha, a32, m, b, b32, c);
         f(c)
     })
+}
+
+/// Output columns per block of [`mul_tr_f32_blocks`].
+const PRODUCT_BLOCK_COLUMNS: usize = 256;
+
+/// `A Bᵀ` for `A` (`m × k`) and `B` (`n × k`), both f32 column-major, in blocks of
+/// [`PRODUCT_BLOCK_COLUMNS`] output columns that run in parallel: `finish(first, product, out)`
+/// gets the block's first column, its `m × cols` product (f32, column-major) and its part of
+/// `out` (`m × n`, column-major). Each output entry is one product's, whatever the thread count.
+pub(crate) fn mul_tr_f32_blocks<T: Send>(a: &[f32], m: usize, b: &[f32], n: usize, out: &mut [T], finish: impl Fn(usize, &[f32], &mut [T]) + Sync) {
+    assert_eq!(out.len(), m * n, "the output is not m × n");
+    if out.is_empty() {
+        return;
+    }
+    let k = a.len() / m;
+    assert!(a.len() == m * k && b.len() == n * k, "inner dimensions differ");
+    out.par_chunks_mut(m * PRODUCT_BLOCK_COLUMNS).enumerate().for_each(|(block, out)| {
+        let (first, cols) = (block * PRODUCT_BLOCK_COLUMNS, out.len() / m);
+        let mut c = Vec::new();
+        // Columns first.. of Bᵀ: entry (t, i) is b[first + i + t·n].
+        sgemm_into(1.0, (m, k, 1, m as isize), a, (k, cols, n as isize, 1), &b[first..], &mut c);
+        finish(first, &c, out);
+    });
 }
 
 /// `α · a · bᵀ` with `b` in f32 in `b32`, the output through `c`.

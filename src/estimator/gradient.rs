@@ -29,6 +29,58 @@ pub struct Gradient {
     pub layers: Vec<LayerGrad>,
 }
 
+/// A dense layer's weight gradient `α H Xᵀ − W ⊙ (c 1ᵀ)` (the two-value form of docs/math.md §3)
+/// kept as its factors, so that the chunks of a minibatch stack theirs and multiply once
+/// ([`DeferredProduct::combine`]): one f32 product with the whole minibatch as its inner dimension,
+/// instead of a product, a full-size f64 matrix and a weighted sum of them per chunk.
+#[derive(Clone, Debug)]
+pub struct DeferredProduct {
+    /// The layer.
+    pub layer: usize,
+    /// `H`, `rows × n` column-major (`n` examples).
+    pub h: Vec<f32>,
+    /// `X`, `n_in × n` column-major.
+    pub x: Vec<f32>,
+    /// `α`.
+    pub alpha: f64,
+    /// `c`, one per row.
+    pub c: Vec<f64>,
+}
+
+impl DeferredProduct {
+    /// `Σ ω (α H Xᵀ − W ⊙ (c 1ᵀ))` over `parts` (`(ω, product)`, in chunk order) for the weights
+    /// `w`: the `ω α H` and the `X` stacked along the examples, multiplied once in f32, and `Σ ω c`
+    /// in f64.
+    pub fn combine(parts: &[(f64, &DeferredProduct)], w: &DMatrix<f64>) -> DMatrix<f64> {
+        let (rows, n_in) = w.shape();
+        if rows == 0 || n_in == 0 {
+            return DMatrix::zeros(rows, n_in);
+        }
+        let examples: usize = parts.iter().map(|(_, d)| d.h.len() / rows).sum();
+        let (mut h, mut x) = (Vec::with_capacity(rows * examples), Vec::with_capacity(n_in * examples));
+        let mut c = vec![0.0; rows];
+        for &(omega, d) in parts {
+            assert!(d.h.len() % rows == 0 && d.x.len() / n_in == d.h.len() / rows && d.c.len() == rows, "deferred factors shaped unlike W");
+            let scale = (omega * d.alpha) as f32;
+            crate::simd::dispatch!(h.extend(d.h.iter().map(|&v| v * scale)));
+            x.extend_from_slice(&d.x);
+            c.iter_mut().zip(&d.c).for_each(|(c, &v)| *c += omega * v);
+        }
+        let mut dq: Vec<f64> = Vec::with_capacity(rows * n_in);
+        crate::engine::mul_tr_f32_blocks(&h, rows, &x, n_in, &mut dq.spare_capacity_mut()[..rows * n_in], |first, product, out| {
+            let w = &w.as_slice()[first * rows..];
+            crate::simd::dispatch!(for ((out, p), w) in out.chunks_exact_mut(rows).zip(product.chunks_exact(rows)).zip(w.chunks_exact(rows)) {
+                for (((o, &p), &w), &c) in out.iter_mut().zip(p).zip(w).zip(&c) {
+                    o.write(f64::from(p) - w * c);
+                }
+            });
+        });
+        // SAFETY: the blocks of `mul_tr_f32_blocks` cover every column, and each entry was written.
+        unsafe { dq.set_len(rows * n_in) };
+        DMatrix::from_vec(rows, n_in, dq)
+    }
+}
+
 impl LayerGrad {
     /// `self · c`: used to turn means over a convolution's `B·P` patches into batch means of the
     /// sums over positions (`c = P`).
@@ -199,5 +251,35 @@ mod tests {
             want.add_scaled(*w, g);
         }
         assert_eq!(Gradient::weighted_sum(parts), want);
+    }
+
+    #[test]
+    fn deferred_products_combine_to_the_sum_of_their_parts() {
+        // More output columns than one block of the product; chunks of unequal width.
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(6);
+        let (rows, n_in) = (7, 300);
+        let w = DMatrix::from_fn(rows, n_in, |_, _| if rng.random_bool(0.5) { 1.0 } else { -1.0 });
+        let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
+        let widths = [3usize, 3, 2];
+        let parts: Vec<(f64, DeferredProduct)> = widths
+            .iter()
+            .map(|&n| {
+                let c = random(rows).into_iter().map(f64::from).collect();
+                (n as f64 / 8.0, DeferredProduct { layer: 1, h: random(rows * n), x: random(n_in * n), alpha: -1.0 / n as f64, c })
+            })
+            .collect();
+        let want = DMatrix::from_fn(rows, n_in, |j, i| {
+            parts
+                .iter()
+                .map(|(omega, d)| {
+                    let n = d.h.len() / rows;
+                    let hx: f64 = (0..n).map(|t| f64::from(d.h[t * rows + j]) * f64::from(d.x[t * n_in + i])).sum();
+                    omega * (d.alpha * hx - w[(j, i)] * d.c[j])
+                })
+                .sum::<f64>()
+        });
+        let got = DeferredProduct::combine(&parts.iter().map(|(o, d)| (*o, d)).collect::<Vec<_>>(), &w);
+        let scale = want.abs().max();
+        assert!(scale > 0.1 && (got - &want).abs().max() <= 1e-6 * scale, "combined product differs from the sum of its parts");
     }
 }

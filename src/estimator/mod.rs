@@ -27,7 +27,7 @@ use crate::model::{Draws, Network, WeightSample};
 pub use arm::{Antithetic, Arm};
 pub use concrete::{DeterministicTanh, Relaxation, Relaxed};
 pub use exact::Exact;
-pub use gradient::{Gradient, LayerGrad};
+pub use gradient::{DeferredProduct, Gradient, LayerGrad};
 pub use psa::Psa;
 pub use reinforce::{Baseline, Reinforce};
 pub use st::{StraightThrough, Surrogate};
@@ -52,6 +52,21 @@ pub trait Estimator: Send + Sync {
     /// Estimate for inputs `x` (`d0 × B`) and labels `y`, at the weight sample `ws`, drawing the
     /// unit noise from `draws`. Estimators that do not sample (exact) ignore `ws` and `draws`.
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate>;
+
+    /// [`estimate`](Estimator::estimate) for one chunk of a minibatch
+    /// ([`estimate_batch`](crate::train::estimate_batch)): a dense layer's weight-gradient product
+    /// may come back as its factors (that layer's `w` is then empty, `0 × 0`), for the minibatch to
+    /// multiply once ([`DeferredProduct::combine`]). By default nothing is deferred.
+    fn estimate_chunk(
+        &self,
+        net: &Network,
+        x: &DMatrix<f64>,
+        y: &[usize],
+        ws: &WeightSample,
+        draws: &mut dyn Draws,
+    ) -> Result<(Estimate, Vec<DeferredProduct>)> {
+        Ok((self.estimate(net, x, y, ws, draws)?, Vec::new()))
+    }
 }
 
 /// Refuses convolutional layers: for estimators whose backward pass is written for dense layers

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::TrainingConfig;
 use crate::error::Result;
-use crate::estimator::{Estimate, Estimator, Gradient};
+use crate::estimator::{DeferredProduct, Estimate, Estimator, Gradient};
 use crate::model::{Network, RngDraws};
 use crate::rng;
 
@@ -26,18 +26,27 @@ pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &
     let ws =
         if config.point_weights { net.mode_weights().for_engine(config.engine) } else { net.sample_weights_for(rng::stream_seed(seed, &[0]), config.engine) };
     let starts: Vec<usize> = (0..batch).step_by(chunk).collect();
-    let parts: Vec<Result<(usize, Estimate)>> = starts
+    let parts: Vec<Result<(usize, Estimate, Vec<DeferredProduct>)>> = starts
         .par_iter()
         .enumerate()
         .map(|(c, &start)| {
             let len = chunk.min(batch - start);
             let xc = x.columns(start, len).into_owned();
             let mut stream = rng::stream(seed, &[1, c as u64]);
-            estimator.estimate(net, &xc, &y[start..start + len], &ws, &mut RngDraws(&mut stream)).map(|e| (len, e))
+            estimator.estimate_chunk(net, &xc, &y[start..start + len], &ws, &mut RngDraws(&mut stream)).map(|(e, d)| (len, e, d))
         })
         .collect();
     let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    let loss = parts.iter().fold(0.0, |acc, (len, est)| acc + *len as f64 / batch as f64 * est.loss);
-    let grad = Gradient::weighted_sum(parts.into_iter().map(|(len, est)| (len as f64 / batch as f64, est.grad)).collect());
+    let share = |len: usize| len as f64 / batch as f64;
+    let loss = parts.iter().fold(0.0, |acc, (len, est, _)| acc + share(*len) * est.loss);
+    let (grads, deferred): (Vec<(f64, Gradient)>, Vec<(f64, Vec<DeferredProduct>)>) =
+        parts.into_iter().map(|(len, est, d)| ((share(len), est.grad), (share(len), d))).unzip();
+    let mut grad = Gradient::weighted_sum(grads);
+    // Layers whose products the chunks deferred (the same in every chunk): multiplied once.
+    for (i, first) in deferred[0].1.iter().enumerate() {
+        let items: Vec<(f64, &DeferredProduct)> = deferred.iter().map(|(w, d)| (*w, &d[i])).collect();
+        assert!(items.iter().all(|(_, d)| d.layer == first.layer), "chunks deferred different layers");
+        grad.layers[first.layer].w = DeferredProduct::combine(&items, net.weights_in_use(&ws, first.layer));
+    }
     Ok(Estimate { loss, grad })
 }

@@ -8,7 +8,7 @@
 
 use nalgebra::{DMatrix, DVector, RowDVector};
 
-use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
+use super::gradient::{DeferredProduct, Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
 use crate::engine::{Columns, Engine, FastWeights};
 use crate::error::Result;
@@ -39,25 +39,43 @@ impl Estimator for Psa {
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
         Ok(self.backward(net, &net.forward(x, ws, draws), y))
     }
+
+    fn estimate_chunk(
+        &self,
+        net: &Network,
+        x: &DMatrix<f64>,
+        y: &[usize],
+        ws: &WeightSample,
+        draws: &mut dyn Draws,
+    ) -> Result<(Estimate, Vec<DeferredProduct>)> {
+        Ok(backward(net, &net.forward(x, ws, draws), y, true))
+    }
 }
 
 impl Psa {
     /// The PSA value and gradient at the forward sample `fwd`.
     pub fn backward(&self, net: &Network, fwd: &ForwardSample, y: &[usize]) -> Estimate {
-        let l = net.n_hidden();
-        let mut layers: Vec<LayerGrad> = Vec::with_capacity(l + 1);
-        let (loss, out_grad, mut s) = output_layer(net, fwd, y);
-        layers.push(out_grad);
-        for k in (0..l).rev() {
-            let (grad, s_prev) = hidden_layer(net, fwd, k, &s);
-            layers.push(grad);
-            if let Some(s_prev) = s_prev {
-                s = s_prev;
-            }
-        }
-        layers.reverse();
-        Estimate { loss, grad: Gradient { layers } }
+        backward(net, fwd, y, false).0
     }
+}
+
+/// PSA's backward pass; with `defer`, the fast engine leaves the weight-gradient products of dense
+/// Bernoulli layers on binary input as their factors ([`DeferredProduct`]).
+fn backward(net: &Network, fwd: &ForwardSample, y: &[usize], defer: bool) -> (Estimate, Vec<DeferredProduct>) {
+    let l = net.n_hidden();
+    let mut layers: Vec<LayerGrad> = Vec::with_capacity(l + 1);
+    let mut deferred = Vec::new();
+    let (loss, out_grad, mut s) = output_layer(net, fwd, y);
+    layers.push(out_grad);
+    for k in (0..l).rev() {
+        let (grad, s_prev) = hidden_layer(net, fwd, k, &s, defer.then_some(&mut deferred));
+        layers.push(grad);
+        if let Some(s_prev) = s_prev {
+            s = s_prev;
+        }
+    }
+    layers.reverse();
+    (Estimate { loss, grad: Gradient { layers } }, deferred)
 }
 
 /// The output layer: the value `Ê`, the output-layer gradient, and the flip sensitivities
@@ -230,12 +248,20 @@ fn finish_weight_grad<T: Copy + Into<f64>>(hx: &[T], w: &DMatrix<f64>, c_mean: &
 }
 
 /// Hidden layer `k` given its units' flip sensitivities `s` (`n_k × B`): the layer's gradient and,
-/// when its input is binary (`k ≥ 1`), the sensitivities of the layer below.
+/// when its input is binary (`k ≥ 1`), the sensitivities of the layer below. With `deferred`, a
+/// dense Bernoulli layer's weight-gradient product on the fast engine goes there (and its `w` is
+/// left empty).
 ///
 /// A convolution runs the same dense formulas on its patches (the channels layout of
 /// [`Unfolding`]): gradients come out as means over the `B·P` patches and are scaled by `P`;
 /// the input sensitivities come out per patch entry and are folded back onto the input.
-fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
+fn hidden_layer(
+    net: &Network,
+    fwd: &ForwardSample,
+    k: usize,
+    s: &DMatrix<f64>,
+    deferred: Option<&mut Vec<DeferredProduct>>,
+) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
     let w = net.weights_in_use(fwd.weights, k);
     let hs = &fwd.hidden[k];
@@ -256,7 +282,15 @@ fn hidden_layer(net: &Network, fwd: &ForwardSample, k: usize, s: &DMatrix<f64>) 
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
                 let products = (fwd.weights.engine(), fwd.weights.fast(k));
-                let (dq, s_prev) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products, (layer.conv.as_ref(), fwd.input_of(k)));
+                let defer = deferred.is_some() && layer.conv.is_none();
+                let (dq, s_prev) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products, (layer.conv.as_ref(), fwd.input_of(k)), defer);
+                let dq = match dq {
+                    WeightGrad::Done(dq) => dq,
+                    WeightGrad::Deferred(product) => {
+                        deferred.expect("deferring").push(DeferredProduct { layer: k, ..product });
+                        DMatrix::zeros(0, 0)
+                    }
+                };
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, Some(s_prev))
             }
         }
@@ -277,7 +311,18 @@ pub fn binary_input_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
 ) -> (DMatrix<f64>, DMatrix<f64>) {
-    two_value_flips(w, gamma, a.as_slice(), p, r, x.into(), (Engine::Reference, None), (None, x))
+    let (dq, s_prev) = two_value_flips(w, gamma, a.as_slice(), p, r, x.into(), (Engine::Reference, None), (None, x), false);
+    match dq {
+        WeightGrad::Done(dq) => (dq, s_prev),
+        WeightGrad::Deferred(_) => unreachable!("not deferring"),
+    }
+}
+
+/// A weight gradient, or the factors of its product ([`DeferredProduct`]; its layer is set by the
+/// caller).
+enum WeightGrad {
+    Done(DMatrix<f64>),
+    Deferred(DeferredProduct),
 }
 
 /// `s^{k−1} = x ⊙ (Wᵀ (r ⊙ h)) + (Σ_j r_j c_j) 1` from its two parts (`wt_rh` column-major, in f64
@@ -300,7 +345,8 @@ fn input_flips<T: Copy + Into<f64> + Sync>(conv: Option<&Conv2d>, wt_rh: &[T], r
 /// [`binary_input_flips`] for a layer whose input is the map `input` (a convolution's patches of it
 /// are `x`): the weight-flip gradient and `s^{k−1}` ([`input_flips`]). `a` is in `p`'s memory
 /// layout (a convolution's units layout is its channels layout's memory). `products`: the engine,
-/// and the fast engine's forms of `w`, whose `Wᵀ (r ⊙ h)` stays in f32.
+/// and the fast engine's forms of `w`, whose `Wᵀ (r ⊙ h)` stays in f32. With `defer`, the fast
+/// engine returns the weight gradient's factors instead of their product.
 #[allow(clippy::too_many_arguments)]
 fn two_value_flips(
     w: &DMatrix<f64>,
@@ -311,13 +357,19 @@ fn two_value_flips(
     x: Columns,
     products: (Engine, Option<&FastWeights>),
     (conv, input): (Option<&Conv2d>, &DMatrix<f64>),
-) -> (DMatrix<f64>, DMatrix<f64>) {
+    defer: bool,
+) -> (WeightGrad, DMatrix<f64>) {
     if let (Engine::Fast, Some(fw)) = products
         && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, r)
     {
-        let dq = crate::engine::mul_tr_scaled_f32_then(1.0, &rh32, p.nrows(), x, |hx| finish_weight_grad(hx, w, &c_mean, p.ncols()));
         let s_prev = fw.tr_mul_f32_then(&rh32, |wt_rh| input_flips(conv, wt_rh, &rc_sum, input));
-        return (dq, s_prev);
+        if defer {
+            let mut x32 = Vec::new();
+            x.to_f32_into(&mut x32);
+            return (WeightGrad::Deferred(DeferredProduct { layer: 0, h: rh32, x: x32, alpha: -1.0 / p.ncols() as f64, c: c_mean }), s_prev);
+        }
+        let dq = crate::engine::mul_tr_scaled_f32_then(1.0, &rh32, p.nrows(), x, |hx| finish_weight_grad(hx, w, &c_mean, p.ncols()));
+        return (WeightGrad::Done(dq), s_prev);
     }
     // σ(a ∓ 2γ) = 1 / (1 + e^{−a} e^{±2γ}): one exponential per entry, e^{±2γ} per unit.
     let (t_minus, t_plus): (Vec<f64>, Vec<f64>) = gamma.iter().map(|&g| ((2.0 * g).exp(), (-2.0 * g).exp())).unzip();
@@ -342,7 +394,7 @@ fn two_value_flips(
         Some(fw) => fw.tr_mul(&rh),
         None => crate::linalg::tr_mul(w, &rh),
     };
-    (two_value_weight_grad(products.0, w, &rc, &rh, x), input_flips(conv, wt_rh.as_slice(), &rc.row_sum(), input))
+    (WeightGrad::Done(two_value_weight_grad(products.0, w, &rc, &rh, x)), input_flips(conv, wt_rh.as_slice(), &rc.row_sum(), input))
 }
 
 /// Per unit, in one pass: `r_j = f(+1) − f(−1) = −x_j s_j`, `p_j = σ(a_j)` and `g_j = r_j σ'(a_j)`
