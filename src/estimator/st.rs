@@ -8,8 +8,9 @@
 
 use nalgebra::DMatrix;
 
-use super::gradient::{Gradient, LayerGrad, column_mean, outer_mean_on, scale_grad};
+use super::gradient::{DeferredProduct, Gradient, LayerGrad, column_mean, scale_grad};
 use super::{Estimate, Estimator, EstimatorKind};
+use crate::engine::{Columns, Engine};
 use crate::error::Result;
 use crate::model::noise::sigmoid_prime;
 use crate::model::softmax::{nll, softmax_into};
@@ -54,7 +55,14 @@ impl StraightThrough {
 
     /// The loss at the sample and the straight-through gradient.
     pub fn backward(&self, net: &Network, fwd: &ForwardSample, y: &[usize]) -> Estimate {
+        self.backward_deferring(net, fwd, y, false).0
+    }
+
+    /// [`backward`](Self::backward); with `defer`, the fast engine leaves the weight-gradient
+    /// products of dense layers as their factors ([`DeferredProduct`]).
+    fn backward_deferring(&self, net: &Network, fwd: &ForwardSample, y: &[usize], defer: bool) -> (Estimate, Vec<DeferredProduct>) {
         let l = net.n_hidden();
+        let mut deferred = Vec::new();
         let (n_classes, batch) = fwd.logits.shape();
         // ∂ℓ/∂o = softmax(o) − e_y per example.
         let mut g = DMatrix::zeros(n_classes, batch);
@@ -71,29 +79,49 @@ impl StraightThrough {
                 // ∂ℓ/∂a = ∂ℓ/∂x ⊙ surrogate(a).
                 g.zip_apply(&fwd.hidden[k].a, |d, a| *d *= self.surrogate.derivative(a));
             }
-            let (grad, dx) = linear_backward(net, fwd, k, &g);
+            let (grad, dx) = linear_backward(net, fwd, k, &g, defer.then_some(&mut deferred));
             layers.push(grad);
             if let Some(dx) = dx {
                 g = dx;
             }
         }
         layers.reverse();
-        Estimate { loss: loss / batch as f64, grad: Gradient { layers } }
+        (Estimate { loss: loss / batch as f64, grad: Gradient { layers } }, deferred)
     }
 }
 
 /// Backward through layer `k`'s linear map given `g = ∂ℓ/∂a` (`n_out × B`): the layer's gradient
 /// (Bernoulli weights by the straight-through rule `∂q = 2 ∂ℓ/∂W`) and, above the first layer,
 /// `∂ℓ/∂x^{k−1}`.
-/// A convolution works on its patches (see [`Unfolding`]), like PSA's backward pass.
-fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64>) -> (LayerGrad, Option<DMatrix<f64>>) {
+/// A convolution works on its patches (see [`Unfolding`]), like PSA's backward pass. With
+/// `deferred`, a dense layer's weight-gradient product on the fast engine goes there (and its `w`
+/// is left empty).
+fn linear_backward(
+    net: &Network,
+    fwd: &ForwardSample,
+    k: usize,
+    g: &DMatrix<f64>,
+    deferred: Option<&mut Vec<DeferredProduct>>,
+) -> (LayerGrad, Option<DMatrix<f64>>) {
     let layer = &net.layers()[k];
     let (ws, engine) = (fwd.weights, fwd.weights.engine());
     let x_in = fwd.patches_of(k);
     let g = layer.channels_of(g);
     let bias = column_mean(&g);
+    // `α h xᵀ`, or its factors when deferring.
+    let deferred = deferred.filter(|_| engine == Engine::Fast && layer.conv.is_none());
+    let product = |alpha: f64, h: &DMatrix<f64>| match deferred {
+        Some(deferred) => {
+            let (mut h32, mut x32) = (Vec::new(), Vec::new());
+            Columns::Values(h).to_f32_into(&mut h32);
+            x_in.to_f32_into(&mut x32);
+            deferred.push(DeferredProduct { layer: k, h: h32, x: x32, alpha, c: vec![0.0; h.nrows()] });
+            DMatrix::zeros(0, 0)
+        }
+        None => crate::engine::mul_tr_scaled(engine, alpha, h, x_in),
+    };
     let (grad, dx) = match layer.scale() {
-        None => (LayerGrad { w: outer_mean_on(engine, &g, x_in), scale: None, bias }, (k > 0).then(|| ws.tr_mul(net, k, &g))),
+        None => (LayerGrad { w: product(1.0 / g.ncols() as f64, &g), scale: None, bias }, (k > 0).then(|| ws.tr_mul(net, k, &g))),
         Some(gamma) => {
             let s = if k == net.n_hidden() { fwd.out_s.as_ref() } else { fwd.hidden[k].s.as_ref() };
             let dgamma = scale_grad(&g, s.expect("Bernoulli layers record S").as_slice());
@@ -102,7 +130,7 @@ fn linear_backward(net: &Network, fwd: &ForwardSample, k: usize, g: &DMatrix<f64
             for mut col in gg.column_iter_mut() {
                 col.component_mul_assign(gamma);
             }
-            let dq = crate::engine::mul_tr_scaled(engine, 2.0 / gg.ncols() as f64, &gg, x_in);
+            let dq = product(2.0 / gg.ncols() as f64, &gg);
             (LayerGrad { w: dq, scale: Some(dgamma), bias }, (k > 0).then(|| ws.tr_mul(net, k, &gg)))
         }
     };
@@ -123,5 +151,16 @@ impl Estimator for StraightThrough {
 
     fn estimate(&self, net: &Network, x: &DMatrix<f64>, y: &[usize], ws: &WeightSample, draws: &mut dyn Draws) -> Result<Estimate> {
         Ok(self.backward(net, &net.forward(x, ws, draws), y))
+    }
+
+    fn estimate_chunk(
+        &self,
+        net: &Network,
+        x: &DMatrix<f64>,
+        y: &[usize],
+        ws: &WeightSample,
+        draws: &mut dyn Draws,
+    ) -> Result<(Estimate, Vec<DeferredProduct>)> {
+        Ok(self.backward_deferring(net, &net.forward(x, ws, draws), y, true))
     }
 }

@@ -72,21 +72,28 @@ fn the_fast_engine_draws_the_reference_states_and_agrees_on_gradients() {
 
 #[test]
 fn minibatch_estimates_agree_between_engines_and_thread_counts() {
+    // Chunks of 16, 16 and 8: the fast engine stacks the chunks' factors of the dense layers'
+    // weight-gradient products and multiplies them once (`DeferredProduct`).
     let (net, x, y) = problem(&[12, 70, 66, 4], &[WeightKind::Bernoulli; 3], 1.0, (0.3, 0.01), 40, 8);
-    let psa = EstimatorKind::Psa.build();
-    let run = |engine: Engine, point_weights: bool, threads: usize| {
-        let config = TrainingConfig { chunk: 16, engine, point_weights, ..TrainingConfig::default() };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| estimate_batch(&net, &x, &y, psa.as_ref(), 5, &config).unwrap())
-    };
-    for engine in [Engine::Fast, Engine::Reference] {
-        assert_eq!(run(engine, false, 1).grad, run(engine, false, 2).grad, "the {engine} engine depends on the thread count");
+    for kind in [EstimatorKind::Psa, EstimatorKind::St] {
+        let estimator = kind.build();
+        let run = |engine: Engine, point_weights: bool, threads: usize| {
+            let config = TrainingConfig { chunk: 16, engine, point_weights, ..TrainingConfig::default() };
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| estimate_batch(&net, &x, &y, estimator.as_ref(), 5, &config).unwrap())
+        };
+        for engine in [Engine::Fast, Engine::Reference] {
+            assert_eq!(run(engine, false, 1).grad, run(engine, false, 2).grad, "{kind}: the {engine} engine depends on the thread count");
+        }
+        // The engines draw weights from different streams; at the posterior's mode (no weight
+        // draw) they see the same network and unit noise.
+        let (fast, reference) = (run(Engine::Fast, true, 2), run(Engine::Reference, true, 2));
+        assert_eq!(fast.loss, reference.loss, "{kind}");
+        for (k, (lf, lr)) in fast.grad.layers.iter().zip(&reference.grad.layers).enumerate() {
+            assert_eq!(lf.w.shape(), lr.w.shape(), "{kind}: layer {k}'s weight gradient is not shaped like W");
+        }
+        let (gf, gr) = (fast.grad.flatten(), reference.grad.flatten());
+        let diff = gf.iter().zip(&gr).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(diff > 0.0 && diff <= 1e-5 * norm(&gr), "{kind}: minibatch gradients differ by {diff:e}");
     }
-    // The engines draw weights from different streams; at the posterior's mode (no weight draw)
-    // they see the same network and unit noise.
-    let (fast, reference) = (run(Engine::Fast, true, 2), run(Engine::Reference, true, 2));
-    assert_eq!(fast.loss, reference.loss);
-    let (gf, gr) = (fast.grad.flatten(), reference.grad.flatten());
-    let diff = gf.iter().zip(&gr).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    assert!(diff > 0.0 && diff <= 1e-5 * norm(&gr), "minibatch gradients differ by {diff:e}");
 }
