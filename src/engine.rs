@@ -184,10 +184,11 @@ impl FastWeights {
     }
 }
 
-/// `v` rounded to f32 into `out` (its storage reused).
+/// `v` rounded to f32 into `out` (its storage reused), tiny magnitudes flushed to zero
+/// ([`crate::simd::flush_tiny`]): the real operand of an f32 product.
 fn to_f32(v: &[f64], out: &mut Vec<f32>) {
     out.clear();
-    crate::simd::dispatch!(out.extend(v.iter().map(|&x| x as f32)));
+    crate::simd::dispatch!(out.extend(v.iter().map(|&x| crate::simd::flush_tiny(x as f32))));
 }
 
 /// `α · a · bᵀ` in the engine's precision (`a`: `m × B`, `b`: `n × B`): a weight gradient, the

@@ -42,7 +42,7 @@ impl Objective {
     pub fn kl(&self, net: &Network) -> f64 {
         // In parallel over fixed blocks, their sums added in order: the same on any thread count.
         let blocks = net.layers().iter().filter(|l| l.scale().is_some()).flat_map(|l| l.weight_param().as_slice().chunks(PARAMETER_BLOCK));
-        let sums: Vec<f64> = blocks.collect::<Vec<_>>().into_par_iter().map(|b| b.iter().map(|&t| self.prior.kl(t)).sum::<f64>()).collect();
+        let sums: Vec<f64> = blocks.collect::<Vec<_>>().into_par_iter().map(|b| self.prior.kl_sum(b)).collect();
         0.0 + sums.into_iter().sum::<f64>()
     }
 

@@ -62,7 +62,7 @@ impl DeferredProduct {
         for &(omega, d) in parts {
             assert!(d.h.len() % rows == 0 && d.x.len() / n_in == d.h.len() / rows && d.c.len() == rows, "deferred factors shaped unlike W");
             let scale = (omega * d.alpha) as f32;
-            crate::simd::dispatch!(h.extend(d.h.iter().map(|&v| v * scale)));
+            crate::simd::dispatch!(h.extend(d.h.iter().map(|&v| crate::simd::flush_tiny(v * scale))));
             x.extend_from_slice(&d.x);
             c.iter_mut().zip(&d.c).for_each(|(c, &v)| *c += omega * v);
         }

@@ -47,9 +47,10 @@ pub trait Optimizer: Send {
     fn kind(&self) -> OptimizerKind;
 
     /// One update. `grad_q` is the gradient of `F` with Bernoulli entries in q space (the data
-    /// term plus `(β/N)(θ − θ_prior)`); `grad_theta` the same in θ space. `lr` is the step size of
-    /// real weights, scales and biases, `logit_lr` that of the logits.
-    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64);
+    /// term plus `(β/N)(θ − θ_prior)`); where an optimizer steps θ along the θ-space gradient it
+    /// applies `∂/∂θ = q(1 − q) ∂/∂q` itself. `lr` is the step size of real weights, scales and
+    /// biases, `logit_lr` that of the logits.
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, lr: f64, logit_lr: f64);
 
     /// The state a checkpoint keeps.
     fn state(&self) -> &OptimizerState;
@@ -110,8 +111,8 @@ impl Optimizer for Adam {
         OptimizerKind::Adam
     }
 
-    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
-        update(&mut self.state, net, grad_q, grad_theta, lr, logit_lr, false);
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, lr: f64, logit_lr: f64) {
+        update(&mut self.state, net, grad_q, lr, logit_lr, false);
     }
 
     fn state(&self) -> &OptimizerState {
@@ -124,8 +125,8 @@ impl Optimizer for MirrorDescent {
         OptimizerKind::Mirror
     }
 
-    fn update(&mut self, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64) {
-        update(&mut self.state, net, grad_q, grad_theta, lr, logit_lr, true);
+    fn update(&mut self, net: &mut Network, grad_q: &Gradient, lr: f64, logit_lr: f64) {
+        update(&mut self.state, net, grad_q, lr, logit_lr, true);
     }
 
     fn state(&self) -> &OptimizerState {
@@ -177,14 +178,13 @@ fn grad_blocks(g: &Gradient) -> Vec<&[f64]> {
 }
 
 /// One step of Adam on every block, except the logits under mirror descent, which step with
-/// `logit_lr` along the q-space gradient.
-fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, grad_theta: &Gradient, lr: f64, logit_lr: f64, mirror: bool) {
+/// `logit_lr` along the q-space gradient. Adam on a logit block reads its θ-space gradient
+/// `q(1 − q) ∂/∂q` from the logit before the step (no θ-space copy of the gradient).
+fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, lr: f64, logit_lr: f64, mirror: bool) {
     state.step += 1;
     let t = state.step as i32;
     let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
-    let gq = grad_blocks(grad_q);
-    let gt = grad_blocks(grad_theta);
-    for (((param, is_logit), mom), (gq, gt)) in blocks_mut(net).into_iter().zip(&mut state.moments).zip(gq.into_iter().zip(gt)) {
+    for (((param, is_logit), mom), gq) in blocks_mut(net).into_iter().zip(&mut state.moments).zip(grad_blocks(grad_q)) {
         if mirror && is_logit {
             for (p, g) in param.iter_mut().zip(gq) {
                 *p -= logit_lr * g;
@@ -193,14 +193,29 @@ fn update(state: &mut OptimizerState, net: &mut Network, grad_q: &Gradient, grad
         }
         let step = if is_logit { logit_lr } else { lr };
         let moments = mom.m.par_chunks_mut(PARAMETER_BLOCK).zip(mom.v.par_chunks_mut(PARAMETER_BLOCK));
-        param.par_chunks_mut(PARAMETER_BLOCK).zip(gt.par_chunks(PARAMETER_BLOCK)).zip(moments).for_each(|((param, gt), (m, v))| {
-            crate::simd::dispatch!(for (((p, g), m), v) in param.iter_mut().zip(gt).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = BETA1 * *m + (1.0 - BETA1) * g;
-                *v = BETA2 * *v + (1.0 - BETA2) * g * g;
-                *p -= step * (*m / c1) / ((*v / c2).sqrt() + EPS);
-            });
+        param.par_chunks_mut(PARAMETER_BLOCK).zip(gq.par_chunks(PARAMETER_BLOCK)).zip(moments).for_each(|((param, gq), (m, v))| {
+            let lanes = param.iter_mut().zip(gq).zip(m.iter_mut()).zip(v.iter_mut());
+            if is_logit {
+                crate::simd::dispatch!(for (((p, &g), m), v) in lanes {
+                    let q = crate::simd::sigmoid(*p);
+                    (*p, *m, *v) = adam_step(*p, g * (q * (1.0 - q)), *m, *v, step, c1, c2);
+                });
+            } else {
+                crate::simd::dispatch!(for (((p, &g), m), v) in lanes {
+                    (*p, *m, *v) = adam_step(*p, g, *m, *v, step, c1, c2);
+                });
+            }
         });
     }
+}
+
+/// One Adam step of a parameter `p` with gradient `g` and moments `m`, `v` (bias corrections
+/// `c1`, `c2`): the new `(p, m, v)`. Values in, values out, so the loops over it vectorize.
+#[inline(always)]
+fn adam_step(p: f64, g: f64, m: f64, v: f64, step: f64, c1: f64, c2: f64) -> (f64, f64, f64) {
+    let m = BETA1 * m + (1.0 - BETA1) * g;
+    let v = BETA2 * v + (1.0 - BETA2) * g * g;
+    (p - step * (m / c1) / ((v / c2).sqrt() + EPS), m, v)
 }
 
 #[cfg(test)]
@@ -219,11 +234,36 @@ mod tests {
         g.layers[1].w[(0, 1)] = 0.3;
         g.layers[0].w[(1, 2)] = -2.0;
         let mut opt = OptimizerKind::Adam.build(&net);
-        opt.update(&mut net, &g, &g, 0.01, 0.01);
+        opt.update(&mut net, &g, 0.01, 0.01);
         let d1 = net.layers()[1].weight_param()[(0, 1)] - before.layers()[1].weight_param()[(0, 1)];
         let d0 = net.layers()[0].weight_param()[(1, 2)] - before.layers()[0].weight_param()[(1, 2)];
         assert!((d1 + 0.01).abs() < 1e-6 && (d0 - 0.01).abs() < 1e-6, "{d1} {d0}");
         assert_eq!(net.layers()[0].bias, before.layers()[0].bias);
+    }
+
+    /// Adam fed the q-space gradient steps the logits as Adam on `q(1 − q) ∂/∂q` would, written
+    /// out here step by step from [`Gradient::logit_space`].
+    #[test]
+    fn adam_steps_the_logits_along_the_theta_gradient() {
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut net = random_network(&[4, 3, 2], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig { logit_scale: 2.0, weight_std: 1.0 }, &mut rng).unwrap();
+        let mut opt = OptimizerKind::Adam.build(&net);
+        let (mut theta, n) = (net.layers()[0].weight_param().clone(), net.layers()[0].n_weights());
+        let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        for (t, factor) in [(1, 1.0), (2, -0.3), (3, 2.5)] {
+            let mut g = Gradient::zeros(&net);
+            g.layers[0].w.iter_mut().enumerate().for_each(|(i, d)| *d = factor * (i as f64 - 5.0));
+            let g_theta = g.logit_space(&net);
+            opt.update(&mut net, &g, 0.01, 0.05);
+            for (i, th) in theta.iter_mut().enumerate() {
+                let gt = g_theta.layers[0].w.as_slice()[i];
+                m[i] = BETA1 * m[i] + (1.0 - BETA1) * gt;
+                v[i] = BETA2 * v[i] + (1.0 - BETA2) * gt * gt;
+                *th -= 0.05 * (m[i] / (1.0 - BETA1.powi(t))) / ((v[i] / (1.0 - BETA2.powi(t))).sqrt() + EPS);
+            }
+            let got = net.layers()[0].weight_param();
+            assert!((got - &theta).abs().max() < 1e-12, "step {t}: {got} vs {theta}");
+        }
     }
 
     #[test]
@@ -233,9 +273,8 @@ mod tests {
         let before = net.clone();
         let mut gq = Gradient::zeros(&net);
         gq.layers[0].w[(0, 0)] = 0.5;
-        let gt = Gradient::zeros(&net);
         let mut opt = OptimizerKind::Mirror.build(&net);
-        opt.update(&mut net, &gq, &gt, 0.01, 0.1);
+        opt.update(&mut net, &gq, 0.01, 0.1);
         let d = net.layers()[0].weight_param()[(0, 0)] - before.layers()[0].weight_param()[(0, 0)];
         assert!((d + 0.05).abs() < 1e-15);
     }

@@ -220,9 +220,8 @@ impl<'d> Trainer<'d> {
         }
         let mut grad_q = est.grad;
         self.objective.add_kl_gradient(&self.net, &mut grad_q);
-        let grad_theta = grad_q.logit_space(&self.net);
         let factor = t.schedule.factor(epoch, t.epochs);
-        self.optimizer.update(&mut self.net, &grad_q, &grad_theta, t.lr * factor, t.logit_lr * factor);
+        self.optimizer.update(&mut self.net, &grad_q, t.lr * factor, t.logit_lr * factor);
         self.running[0] += est.loss * idx.len() as f64;
         self.running[2] += idx.len() as f64;
         self.batch += 1;

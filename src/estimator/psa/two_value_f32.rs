@@ -53,7 +53,7 @@ fn unit_flip_terms([t_plus, m_plus, t_minus, m_minus]: [&[f32]; 4], a: &[f64], r
         let big_minus = sp * m_minus[j] / (1.0 + e * t_minus[j]);
         let half_r = 0.5 * r[j] as f32;
         let sign = if a[j] < 0.0 { -half_r } else { half_r };
-        rh[j] = half_r * (big_plus - big_minus);
+        rh[j] = crate::simd::flush_tiny(half_r * (big_plus - big_minus)); // an f32 product's operand
         rc[j] = sign * (big_plus + big_minus);
     }
 }
