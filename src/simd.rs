@@ -194,7 +194,8 @@ mod tests {
     fn flush_tiny_zeroes_exactly_the_magnitudes_below_2_to_the_minus_100() {
         let tiny = 2f32.powi(-100);
         assert_eq!(TINY_F32, tiny);
-        for (x, want) in [(tiny, tiny), (-tiny, -tiny), (tiny * 0.999, 0.0), (-1e-40, 0.0), (f32::MIN_POSITIVE, 0.0), (0.0, 0.0), (1e-29, 1e-29), (-3.5, -3.5)] {
+        for (x, want) in [(tiny, tiny), (-tiny, -tiny), (tiny * 0.999, 0.0), (-1e-40, 0.0), (f32::MIN_POSITIVE, 0.0), (0.0, 0.0), (1e-29, 1e-29), (-3.5, -3.5)]
+        {
             assert_eq!(flush_tiny(x), want, "{x:e}");
         }
         // A sum of ±operands that are 0 or at least 2^−100 is 0 or normal, as the doc says.

@@ -246,7 +246,8 @@ mod tests {
     #[test]
     fn adam_steps_the_logits_along_the_theta_gradient() {
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
-        let mut net = random_network(&[4, 3, 2], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig { logit_scale: 2.0, weight_std: 1.0 }, &mut rng).unwrap();
+        let mut net =
+            random_network(&[4, 3, 2], &[WeightKind::Bernoulli, WeightKind::Real], InitConfig { logit_scale: 2.0, weight_std: 1.0 }, &mut rng).unwrap();
         let mut opt = OptimizerKind::Adam.build(&net);
         let (mut theta, n) = (net.layers()[0].weight_param().clone(), net.layers()[0].n_weights());
         let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);

@@ -44,7 +44,7 @@ pub(super) fn first_layer_weight_flips(
     // Over slices, not matrix iterators, so that the loops vectorize.
     let e_neg_a: Vec<f32> = crate::simd::dispatch!(a.as_slice().iter().map(|&a| simd::exp_f32(-(a as f32).clamp(-80.0, 80.0))).collect());
     let (p32, r32): (Vec<f32>, Vec<f32>) =
-        crate::simd::dispatch!((p.as_slice().iter().map(|&v| v as f32).collect(), r.as_slice().iter().map(|&v| v as f32).collect()));
+        crate::simd::dispatch!((p.as_slice().iter().map(|&v| v as f32).collect(), r.as_slice().iter().map(|&v| simd::flush_tiny(v as f32)).collect()));
     let two_gamma: Vec<f32> = gamma.iter().map(|&g| 2.0 * g as f32).collect();
     let levels = input_levels(x);
     let sums: Vec<Vec<f64>> = (0..n_out.div_ceil(JB))

@@ -89,7 +89,7 @@ impl Units {
             let (an, pn, rn) = (&a.as_slice()[at.clone()], &p.as_slice()[at.clone()], &r.as_slice()[at]);
             crate::simd::dispatch!(for (((e, u), (&a, &p)), &r) in e.iter_mut().zip(u.iter_mut()).zip(an.iter().zip(pn)).zip(rn) {
                 *e = simd::exp(-a.clamp(-A_BOUND, A_BOUND)) as f32;
-                *u = (r * (1.0 - p)) as f32;
+                *u = simd::flush_tiny((r * (1.0 - p)) as f32); // no subnormal factor in the pair loop
             });
             interleave(&e, &u, out);
         }

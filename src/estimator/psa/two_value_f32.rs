@@ -94,4 +94,17 @@ mod tests {
         }
         assert!(flip_terms(&DVector::from_element(rows, 16.0), &a, &r).is_none());
     }
+
+    /// Saturated units (large |a|) give terms far below f32's normal range; they reach the f32
+    /// products as 0, never as subnormals (which slow the products many times over).
+    #[test]
+    fn saturated_units_give_no_subnormal_terms() {
+        let (rows, cols) = (16, 40);
+        let gamma = DVector::from_fn(rows, |j, _| 0.05 + 0.1 * j as f64);
+        let a: Vec<f64> = (0..rows * cols).map(|i| if i % 2 == 0 { 60.0 } else { -40.0 } + (i % 41) as f64).collect();
+        let r = DMatrix::from_fn(rows, cols, |j, n| 1e-3 * (1 + j + n) as f64);
+        let (rh, _, _) = flip_terms(&gamma, &a, &r).unwrap();
+        assert!(rh.iter().all(|&v| v == 0.0 || v.is_normal()), "a subnormal r h term");
+        assert!(rh.contains(&0.0) && rh.iter().any(|&v| v != 0.0), "expected both flushed and kept terms");
+    }
 }
