@@ -14,6 +14,9 @@ use crate::estimator::{DeferredProduct, Estimate, Estimator, Gradient};
 use crate::model::{Network, RngDraws};
 use crate::rng;
 
+/// A chunk's share of the minibatch with what it computed.
+type Weighted<T> = (f64, T);
+
 /// The batch-mean estimate of `estimator` for inputs `x` (`d0 × B`) and labels `y`, from the
 /// random streams below `seed`, on `config`'s engine in chunks of `config.chunk` examples. With
 /// `config.point_weights` the weights are not sampled but set to the posterior's mode (a
@@ -39,7 +42,7 @@ pub fn estimate_batch(net: &Network, x: &DMatrix<f64>, y: &[usize], estimator: &
     let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     let share = |len: usize| len as f64 / batch as f64;
     let loss = parts.iter().fold(0.0, |acc, (len, est, _)| acc + share(*len) * est.loss);
-    let (grads, deferred): (Vec<(f64, Gradient)>, Vec<(f64, Vec<DeferredProduct>)>) =
+    let (grads, deferred): (Vec<Weighted<Gradient>>, Vec<Weighted<Vec<DeferredProduct>>>) =
         parts.into_iter().map(|(len, est, d)| ((share(len), est.grad), (share(len), d))).unzip();
     let mut grad = Gradient::weighted_sum(grads);
     // Layers whose products the chunks deferred (the same in every chunk): multiplied once.
