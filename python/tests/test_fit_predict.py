@@ -108,6 +108,9 @@ def test_ctrl_c_stops_the_fit_with_keyboard_interrupt(digits):
     import signal
 
     X, y = digits
+    # Python leaves SIGINT ignored when it starts with it ignored (a job started with `&` by a
+    # non-interactive shell): give it Python's usual Ctrl-C handler for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
 
     def press_ctrl_c_while_training(record):
@@ -120,6 +123,7 @@ def test_ctrl_c_stops_the_fit_with_keyboard_interrupt(digits):
             sbn.fit(X, y, hidden=(256, 256), epochs=1000, progress=press_ctrl_c_while_training)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     # 1000 epochs take minutes; stopping after the current batch takes well under a second.
     assert time.monotonic() - start < 20
 
