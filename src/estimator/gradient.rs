@@ -3,7 +3,7 @@
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use crate::engine::Engine;
+use crate::engine::{Columns, Engine};
 use crate::model::{Network, WeightKind};
 
 /// Parameters per block of the element-wise passes over a network's parameters (gradients,
@@ -48,6 +48,14 @@ pub struct DeferredProduct {
 }
 
 impl DeferredProduct {
+    /// Layer `layer`'s factors: `H` in f32 (`rows × n`, column-major), the layer's input `X`
+    /// (widened to f32 here), `α` and `c`.
+    pub(crate) fn new(layer: usize, h: Vec<f32>, x: Columns, alpha: f64, c: Vec<f64>) -> Self {
+        let mut x32 = Vec::new();
+        x.to_f32_into(&mut x32);
+        DeferredProduct { layer, h, x: x32, alpha, c }
+    }
+
     /// `Σ ω (α H Xᵀ − W ⊙ (c 1ᵀ))` over `parts` (`(ω, product)`, in chunk order) for the weights
     /// `w`: the `ω α H` and the `X` stacked along the examples, multiplied once in f32, and `Σ ω c`
     /// in f64.

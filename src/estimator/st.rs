@@ -112,10 +112,9 @@ fn linear_backward(
     let deferred = deferred.filter(|_| engine == Engine::Fast && layer.conv.is_none());
     let product = |alpha: f64, h: &DMatrix<f64>| match deferred {
         Some(deferred) => {
-            let (mut h32, mut x32) = (Vec::new(), Vec::new());
+            let mut h32 = Vec::new();
             Columns::Values(h).to_f32_into(&mut h32);
-            x_in.to_f32_into(&mut x32);
-            deferred.push(DeferredProduct { layer: k, h: h32, x: x32, alpha, c: vec![0.0; h.nrows()] });
+            deferred.push(DeferredProduct::new(k, h32, x_in, alpha, vec![0.0; h.nrows()]));
             DMatrix::zeros(0, 0)
         }
         None => crate::engine::mul_tr_scaled(engine, alpha, h, x_in),

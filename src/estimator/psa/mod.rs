@@ -282,12 +282,12 @@ fn hidden_layer(
                 (LayerGrad { w: dq, scale: Some(dgamma), bias }, None)
             } else {
                 let products = (fwd.weights.engine(), fwd.weights.fast(k));
-                let defer = deferred.is_some() && layer.conv.is_none();
+                let defer = (deferred.is_some() && layer.conv.is_none()).then_some(k);
                 let (dq, s_prev) = two_value_flips(w, gamma, hs.a.as_slice(), &p, &r, x_in, products, (layer.conv.as_ref(), fwd.input_of(k)), defer);
                 let dq = match dq {
                     WeightGrad::Done(dq) => dq,
                     WeightGrad::Deferred(product) => {
-                        deferred.expect("deferring").push(DeferredProduct { layer: k, ..product });
+                        deferred.expect("deferring").push(product);
                         DMatrix::zeros(0, 0)
                     }
                 };
@@ -311,15 +311,14 @@ pub fn binary_input_flips(
     r: &DMatrix<f64>,
     x: &DMatrix<f64>,
 ) -> (DMatrix<f64>, DMatrix<f64>) {
-    let (dq, s_prev) = two_value_flips(w, gamma, a.as_slice(), p, r, x.into(), (Engine::Reference, None), (None, x), false);
+    let (dq, s_prev) = two_value_flips(w, gamma, a.as_slice(), p, r, x.into(), (Engine::Reference, None), (None, x), None);
     match dq {
         WeightGrad::Done(dq) => (dq, s_prev),
         WeightGrad::Deferred(_) => unreachable!("not deferring"),
     }
 }
 
-/// A weight gradient, or the factors of its product ([`DeferredProduct`]; its layer is set by the
-/// caller).
+/// A weight gradient, or the factors of its product ([`DeferredProduct`]).
 enum WeightGrad {
     Done(DMatrix<f64>),
     Deferred(DeferredProduct),
@@ -345,8 +344,8 @@ fn input_flips<T: Copy + Into<f64> + Sync>(conv: Option<&Conv2d>, wt_rh: &[T], r
 /// [`binary_input_flips`] for a layer whose input is the map `input` (a convolution's patches of it
 /// are `x`): the weight-flip gradient and `s^{k−1}` ([`input_flips`]). `a` is in `p`'s memory
 /// layout (a convolution's units layout is its channels layout's memory). `products`: the engine,
-/// and the fast engine's forms of `w`, whose `Wᵀ (r ⊙ h)` stays in f32. With `defer`, the fast
-/// engine returns the weight gradient's factors instead of their product.
+/// and the fast engine's forms of `w`, whose `Wᵀ (r ⊙ h)` stays in f32. With `defer` (the layer's
+/// index), the fast engine returns the weight gradient's factors instead of their product.
 #[allow(clippy::too_many_arguments)]
 fn two_value_flips(
     w: &DMatrix<f64>,
@@ -357,16 +356,14 @@ fn two_value_flips(
     x: Columns,
     products: (Engine, Option<&FastWeights>),
     (conv, input): (Option<&Conv2d>, &DMatrix<f64>),
-    defer: bool,
+    defer: Option<usize>,
 ) -> (WeightGrad, DMatrix<f64>) {
     if let (Engine::Fast, Some(fw)) = products
         && let Some((rh32, c_mean, rc_sum)) = two_value_f32::flip_terms(gamma, a, r)
     {
         let s_prev = fw.tr_mul_f32_then(&rh32, |wt_rh| input_flips(conv, wt_rh, &rc_sum, input));
-        if defer {
-            let mut x32 = Vec::new();
-            x.to_f32_into(&mut x32);
-            return (WeightGrad::Deferred(DeferredProduct { layer: 0, h: rh32, x: x32, alpha: -1.0 / p.ncols() as f64, c: c_mean }), s_prev);
+        if let Some(layer) = defer {
+            return (WeightGrad::Deferred(DeferredProduct::new(layer, rh32, x, -1.0 / p.ncols() as f64, c_mean)), s_prev);
         }
         let dq = crate::engine::mul_tr_scaled_f32_then(1.0, &rh32, p.nrows(), x, |hx| finish_weight_grad(hx, w, &c_mean, p.ncols()));
         return (WeightGrad::Done(dq), s_prev);
