@@ -107,6 +107,11 @@ pub struct ValidationSpec {
     pub weight_samples: usize,
     /// Noise samples `S_z` per weight sample.
     pub noise_samples: usize,
+    /// Seed of the held-out split ([`Dataset::split`](crate::data::Dataset::split)); default:
+    /// `training.seed`. `sbn fit --members` stores the base seed here in every member, whose
+    /// `training.seed` differs, so that each member's file names the split all were validated on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
 }
 
 fn default_init_logit() -> f64 {
@@ -127,7 +132,7 @@ impl Default for ObjectiveSpec {
 
 impl Default for ValidationSpec {
     fn default() -> Self {
-        ValidationSpec { fraction: 0.1, weight_samples: 8, noise_samples: 4 }
+        ValidationSpec { fraction: 0.1, weight_samples: 8, noise_samples: 4, split_seed: None }
     }
 }
 
@@ -298,6 +303,12 @@ impl ModelSpec {
     pub fn new(network: NetworkSpec) -> Self {
         ModelSpec { network, objective: ObjectiveSpec::default(), training: TrainingConfig::default(), validation: ValidationSpec::default() }
     }
+
+    /// The seed of the validation split held out of the training data: `validation.split_seed`,
+    /// or `training.seed` when it is not set.
+    pub fn validation_split_seed(&self) -> u64 {
+        self.validation.split_seed.unwrap_or(self.training.seed)
+    }
 }
 
 impl NetworkSpec {
@@ -334,6 +345,14 @@ mod tests {
         assert_eq!(spec.kinds(), vec![WeightKind::Bernoulli; 3]);
         assert_eq!(spec.dims(64, 10), vec![64, 8, 4, 10]);
         assert_eq!(spec.training.estimator, crate::estimator::EstimatorKind::Psa);
+    }
+
+    #[test]
+    fn the_validation_split_seed_defaults_to_the_training_seed() {
+        let spec = ModelSpec::parse(&format!("{MINIMAL}[training]\nseed = 5\n"), "m.toml").unwrap();
+        assert_eq!(spec.validation_split_seed(), 5);
+        let spec = ModelSpec::parse(&format!("{MINIMAL}[training]\nseed = 5\n[validation]\nsplit_seed = 2\n"), "m.toml").unwrap();
+        assert_eq!(spec.validation_split_seed(), 2);
     }
 
     #[test]

@@ -132,6 +132,11 @@ fn the_cli_fits_members_and_predicts_with_them() {
     assert!(err.contains("member 2/2") && err.contains("--temperature") && err.contains(&p("m-2.sbn")), "{err}");
     // The members are two seeds of the spec: other models.
     assert_ne!(std::fs::read(dir.join("m-1.sbn")).unwrap(), std::fs::read(dir.join("m-2.sbn")).unwrap());
+    // Each member's file names the validation split all of them were validated on: the base seed's.
+    let spec = |f: &str| sbn::io::ModelFile::load(&dir.join(f)).unwrap().spec;
+    let (first, second) = (spec("m-1.sbn"), spec("m-2.sbn"));
+    assert_ne!(first.training.seed, second.training.seed);
+    assert_eq!((first.validation_split_seed(), second.validation_split_seed()), (first.training.seed, first.training.seed));
     // A second run refuses to overwrite; --resume keeps both finished members as they are.
     let (ok, _, err) = fit_members(&[]);
     assert!(!ok && err.contains("--force"), "{err}");

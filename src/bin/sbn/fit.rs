@@ -134,6 +134,7 @@ fn member_spec(args: &Args, spec: &Checked<ModelSpec>, i: usize) -> Result<Check
         return Ok(spec.clone());
     }
     let mut member: ModelSpec = (**spec).clone();
+    member.validation.split_seed = Some(spec.validation_split_seed());
     member.training.seed =
         spec.training.seed.checked_add(i as u64).with_context(|| format!("--members {}: seed {} + {i} overflows", args.members, spec.training.seed))?;
     Ok(member.check(&args.spec.display().to_string())?)
@@ -278,7 +279,7 @@ fn training_data(args: &Args, spec: &ModelSpec) -> Result<(Dataset, Dataset)> {
     let train = load_data(&args.train, &options(Role::Train))?;
     Ok(match &args.valid {
         Some(v) => (train, load_data(v, &options(Role::Test))?),
-        None => train.split(spec.validation.fraction, spec.training.seed),
+        None => train.split(spec.validation.fraction, spec.validation_split_seed()),
     })
 }
 
