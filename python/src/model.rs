@@ -28,7 +28,8 @@ use crate::errors::IntoPy;
 use crate::metrics;
 use crate::observer::record_dict;
 
-/// What a `Model` holds.
+/// What a `Model` holds (one per Python object, so the variants' size difference costs nothing).
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     /// A fitted model and its spec.
     Fitted { fitted: FittedModel, spec: ModelSpec },
