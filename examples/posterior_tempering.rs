@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = models.iter().map(|m| ModelFile::load(m.as_ref())).collect::<Result<Vec<_>, _>>()?;
     let spec = &files[0].spec;
     let train = load(train_path.as_ref(), &LoadOptions { role: Role::Train, ..LoadOptions::default() })?;
-    let (_, valid) = train.split(spec.validation.fraction, spec.validation_split_seed());
+    let (_, valid) = spec.hold_out_validation(&train);
     println!(
         "{} validation examples ({} of {}, split seed {}); {} model(s)",
         valid.len(),

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::checked::Checked;
+use crate::data::Dataset;
 use crate::error::{Result, SbnError};
 use crate::model::init::LayerShape;
 use crate::model::{Conv2d, WeightKind};
@@ -107,7 +108,7 @@ pub struct ValidationSpec {
     pub weight_samples: usize,
     /// Noise samples `S_z` per weight sample.
     pub noise_samples: usize,
-    /// Seed of the held-out split ([`Dataset::split`](crate::data::Dataset::split)); default:
+    /// Seed of the held-out split ([`Dataset::split`]); default:
     /// `training.seed`. `sbn fit --members` stores the base seed here in every member, whose
     /// `training.seed` differs, so that each member's file names the split all were validated on.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -308,6 +309,12 @@ impl ModelSpec {
     /// or `training.seed` when it is not set.
     pub fn validation_split_seed(&self) -> u64 {
         self.validation.split_seed.unwrap_or(self.training.seed)
+    }
+
+    /// `(train, valid)`: the validation data a fit holds out of `train` when it is given none,
+    /// `validation.fraction` of every class drawn with [`ModelSpec::validation_split_seed`].
+    pub fn hold_out_validation(&self, train: &Dataset) -> (Dataset, Dataset) {
+        train.split(self.validation.fraction, self.validation_split_seed())
     }
 }
 

@@ -73,7 +73,7 @@ fn fit(
     let given_valid = valid.is_some();
     let (train, valid) = match valid {
         Some((vx, vl, vn)) => (train, arrays::labelled(&vx, "valid X", vl, vn, "valid")?),
-        None => train.split(spec.validation.fraction, spec.validation_split_seed()),
+        None => spec.hold_out_validation(&train),
     };
     let mut observer = PyObserver { progress, error: None };
     let options = FitOptions { out: out.clone(), resume, init };

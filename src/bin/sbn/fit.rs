@@ -279,7 +279,7 @@ fn training_data(args: &Args, spec: &ModelSpec) -> Result<(Dataset, Dataset)> {
     let train = load_data(&args.train, &options(Role::Train))?;
     Ok(match &args.valid {
         Some(v) => (train, load_data(v, &options(Role::Test))?),
-        None => train.split(spec.validation.fraction, spec.validation_split_seed()),
+        None => spec.hold_out_validation(&train),
     })
 }
 
